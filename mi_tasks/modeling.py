@@ -1,0 +1,131 @@
+"""Load a Hugging Face model for hidden-state reading, with the attention its architecture needs.
+
+Encoder-only models (BERT and kin) must see bidirectional attention; loading them through a
+causal-LM class would silently give them a causal mask. We therefore load the bare backbone
+(``AutoModel``), which keeps each architecture's own attention, and refuse configurations that
+would make an encoder causal.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import torch
+
+from .errors import MiTasksError
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
+          "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True where the CPU runs bf16 matmuls natively (Intel AMX or AVX512-BF16)."""
+    cpu = getattr(torch, "cpu", None)
+    for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        fn = getattr(cpu, probe, None)
+        try:
+            if fn is not None and fn():
+                return True
+        except Exception:  # probes are private; a change in torch must not break loading
+            continue
+    return False
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: str | torch.device = "cpu") -> torch.dtype:
+    """``auto`` picks bf16 where the hardware is fast at it (AMX CPUs, bf16 GPUs), else float32."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype is None or dtype == "auto":
+        dev = torch.device(device)
+        if dev.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if dev.type == "cpu" and cpu_has_fast_bf16() else torch.float32
+    key = str(dtype).replace("torch.", "").lower()
+    if key not in DTYPES:
+        raise MiTasksError(f"unknown dtype {dtype!r}: use auto, float32, bfloat16 or float16")
+    return DTYPES[key]
+
+
+def is_encoder_only(config: Any) -> bool:
+    """Encoder-only = a masked-LM architecture that is not configured as a decoder."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    cfg = config.get_text_config() if hasattr(config, "get_text_config") else config
+    if getattr(cfg, "is_encoder_decoder", False):
+        return False
+    return cfg.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+
+def ensure_bidirectional(model: torch.nn.Module) -> None:
+    """Give an encoder-only model its bidirectional attention back if a loader made it causal."""
+    cfg = model.config
+    if is_encoder_only(cfg) and getattr(cfg, "is_decoder", False):
+        log.warning(
+            "%s is an encoder-only architecture loaded as a decoder (causal mask); "
+            "switching it back to bidirectional attention for hidden-state reading",
+            cfg.model_type,
+        )
+        cfg.is_decoder = False
+        for sub in model.modules():
+            sub_cfg = getattr(sub, "config", None)
+            if sub_cfg is not None and getattr(sub_cfg, "is_decoder", False):
+                sub_cfg.is_decoder = False
+
+
+def load_model(
+    name_or_path: str,
+    *,
+    gguf_file: str | None = None,
+    dtype: str | torch.dtype | None = "auto",
+    device: str | torch.device = "cpu",
+    trust_remote_code: bool = False,
+    revision: str | None = None,
+) -> tuple[torch.nn.Module, Any]:
+    """Load (backbone model, tokenizer) ready for :class:`~mi_tasks.extraction.HiddenStateExtractor`."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    if os.path.sep in str(name_or_path) and not os.path.exists(name_or_path):
+        raise MiTasksError(f"model path {name_or_path!r} does not exist: pass a local folder or a hub id")
+    kw: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+    if revision:
+        kw["revision"] = revision
+    if gguf_file:
+        kw["gguf_file"] = gguf_file
+    try:
+        config = AutoConfig.from_pretrained(name_or_path, **kw)
+    except (OSError, ValueError) as e:
+        raise MiTasksError(
+            f"cannot load a model config from {name_or_path!r} ({e.__class__.__name__}: {str(e)[:200]}); "
+            "pass a local folder with config.json (or a GGUF file via gguf_file=), or a reachable hub id"
+        ) from e
+    if getattr(config, "is_encoder_decoder", False):
+        raise MiTasksError(
+            f"{config.model_type} is an encoder-decoder model; mi-tasks reads causal (decoder-only) "
+            "and masked (encoder-only) models"
+        )
+    torch_dtype = resolve_dtype(dtype, device)
+    encoder = is_encoder_only(config)
+    if encoder and getattr(config, "is_decoder", False):
+        config.is_decoder = False
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kw)
+    model = AutoModel.from_pretrained(name_or_path, config=config, dtype=torch_dtype, **kw)
+    model.to(device)
+    model.eval()
+    ensure_bidirectional(model)
+    prepare_tokenizer(tokenizer)
+    return model, tokenizer
+
+
+def prepare_tokenizer(tokenizer: Any) -> Any:
+    """Batching needs a pad token; reuse EOS/UNK where the tokenizer has none (pads are masked out)."""
+    if tokenizer.pad_token_id is None:
+        for cand in (tokenizer.eos_token, tokenizer.unk_token, tokenizer.bos_token):
+            if cand is not None:
+                tokenizer.pad_token = cand
+                break
+        else:
+            raise MiTasksError("the tokenizer has no pad, eos, unk or bos token to pad batches with; set tokenizer.pad_token")
+    return tokenizer

@@ -1,0 +1,351 @@
+"""Token recoverability per layer: fit linear decoders on a train corpus, score an eval corpus.
+
+Estimator-style: ``RecoverabilityProbe(...).fit(extractor, train_texts).score(extractor, eval_texts)``
+returns a :class:`RecoverabilityResult` (per-layer table, ``to_dict()``). ``fit_arrays`` /
+``score_arrays`` take plain state arrays instead of a model. Every score is also given for the
+frequency prior (a decoder that ignores E), with each layer's lift over it.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .calibration import BernoulliCalibrator, SoftmaxCalibrator
+from .corpora import Corpus
+from .decoders import DEFAULT_ALPHAS, BCETokenDecoder, RidgeTokenDecoder, recall_hits
+from .errors import MiTasksError
+from .extraction import HiddenStateExtractor, StateBatch
+from .information import entropy_bits, fano_mi_bits, unseen_mass
+from .layers import normalized_depth
+from .text_metrics import bleu4, rouge_l
+from .vocabulary import DecoderVocabulary
+
+FITS = ("ridge", "bce")
+SCORE_KEYS = ("recall_at_k", "cosine", "bleu4", "rougeL", "fano_mi_bits", "fano_mi_bits_norm",
+              "fano_mi_bits_empirical", "fano_mi_bits_empirical_norm", "ba_mi_bits", "ba_mi_bits_norm",
+              "cross_entropy_bits")
+LIFT_KEYS = ("recall_at_k", "cosine", "bleu4", "rougeL", "fano_mi_bits", "fano_mi_bits_empirical")
+
+
+def _texts(corpus: Corpus | Sequence[str]) -> list[str]:
+    return list(corpus.texts) if isinstance(corpus, Corpus) else list(corpus)
+
+
+def _array_batches(states: np.ndarray | torch.Tensor, targets: Sequence[np.ndarray], batch: int = 256) -> Iterator[StateBatch]:
+    X = torch.as_tensor(np.asarray(states), dtype=torch.float32)
+    if X.ndim == 2:
+        X = X[None]
+    if X.ndim != 3 or X.shape[1] != len(targets):
+        raise MiTasksError(f"states must be (N, D) or (layers, N, D) with one target per text; got {tuple(X.shape)} "
+                           f"and {len(targets)} targets")
+    if not torch.isfinite(X).all():
+        raise MiTasksError("states contain NaN or inf; recompute them in float32")
+    layers = list(range(X.shape[0]))
+    for s in range(0, X.shape[1], batch):
+        idx = np.arange(s, min(s + batch, X.shape[1]))
+        yield StateBatch(indices=idx, states=X[:, idx], targets=[np.asarray(targets[i], dtype=np.int64) for i in idx],
+                         layers=layers)
+
+
+@dataclass
+class RecoverabilityResult:
+    """Per-layer scores, the frequency prior's scores, and the settings that produced them."""
+
+    layers: list[dict[str, float]]
+    prior: dict[str, float]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def curve(self, metric: str) -> list[tuple[int, float, float]]:
+        """(layer, normalized depth, value) for one metric."""
+        if metric not in self.layers[0]:
+            raise MiTasksError(f"unknown metric {metric!r}: choose from {', '.join(k for k in self.layers[0] if k not in ('layer', 'depth'))}")
+        return [(int(r["layer"]), float(r["depth"]), float(r[metric])) for r in self.layers]
+
+    def best(self, metric: str = "recall_at_k") -> dict[str, float]:
+        return max(self.layers, key=lambda r: r[metric])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"layers": [dict(r) for r in self.layers], "prior": dict(self.prior), "meta": dict(self.meta)}
+
+    def table(self, metrics: Sequence[str] = ("recall_at_k", "lift_recall_at_k", "cosine", "bleu4", "rougeL",
+                                               "fano_mi_bits", "fano_mi_bits_empirical", "ba_mi_bits")) -> str:
+        """A plain-text table, one row per layer plus the prior."""
+        head = ["layer", "depth", *metrics]
+        lines = ["  ".join(f"{h:>12}" for h in head)]
+        for r in self.layers:
+            lines.append("  ".join([f"{int(r['layer']):>12d}", f"{r['depth']:>12.3f}", *(f"{r.get(m, float('nan')):>12.4f}" for m in metrics)]))
+        lines.append("  ".join([f"{'prior':>12}", f"{'':>12}", *(f"{self.prior.get(m, float('nan')):>12.4f}" if m in self.prior else f"{'':>12}" for m in metrics)]))
+        return "\n".join(lines)
+
+
+class RecoverabilityProbe:
+    """Linear token decoders per layer, fitted from one streamed pass over a train corpus.
+
+    Parameters
+    ----------
+    fit: ``ridge`` (closed form from sufficient statistics; default) or ``bce`` (the paper's
+        BCE + Adam; keeps train states in memory).
+    alphas: ridge penalties (relative to the standardized data scale) tried on the calibration slice.
+    calibration_fraction, max_calibration: a seeded slice of the train corpus held out from the
+        fit, used to choose the penalty and to calibrate probabilities.
+    text_metrics: compute BLEU-4 / ROUGE-L (a Python loop per text and layer).
+    """
+
+    def __init__(self, fit: str = "ridge", alphas: Sequence[float] = DEFAULT_ALPHAS, calibration_fraction: float = 0.1,
+                 max_calibration: int = 500, seed: int = 0, bce_epochs: int = 10, bce_lr: float = 1e-3,
+                 bce_batch_size: int = 256, text_metrics: bool = True) -> None:
+        if fit not in FITS:
+            raise MiTasksError(f"unknown decoder fit {fit!r}: choose one of {', '.join(FITS)}")
+        if not 0.0 <= calibration_fraction < 1.0:
+            raise MiTasksError(f"calibration_fraction must lie in [0, 1), got {calibration_fraction}")
+        self.fit_method = fit
+        self.alphas = tuple(alphas)
+        self.calibration_fraction = calibration_fraction
+        self.max_calibration = max_calibration
+        self.seed = seed
+        self.bce = dict(epochs=bce_epochs, lr=bce_lr, batch_size=bce_batch_size, seed=seed)
+        self.text_metrics = text_metrics
+        self.meta: dict[str, Any] = {}
+
+    # ---------------------------------------------------------------- fitting
+    def _calibration_mask(self, n: int) -> np.ndarray:
+        k = min(self.max_calibration, int(round(self.calibration_fraction * n))) if n >= 10 else 0
+        mask = np.zeros(n, dtype=bool)
+        if k > 0:
+            mask[np.random.default_rng(self.seed).choice(n, size=k, replace=False)] = True
+        return mask
+
+    def fit_stream(self, batches: Iterable[StateBatch], vocab: DecoderVocabulary, n_texts: int) -> "RecoverabilityProbe":
+        """Fit from a stream of batches whose ``indices`` run over 0..n_texts-1."""
+        self.vocab = vocab
+        cal_mask = self._calibration_mask(n_texts)
+        self.layers_: list[int] | None = None
+        cal_states: list[torch.Tensor] = []
+        cal_targets: list[np.ndarray] = []
+        fit_states: list[torch.Tensor] = []
+        fit_targets: list[np.ndarray] = []
+        weight = torch.zeros(len(vocab), dtype=torch.float64)
+        docfreq = torch.zeros(len(vocab), dtype=torch.float64)
+        n_fit, n_tokens = 0, 0
+        self.decoders: list[Any] = []
+        for b in batches:
+            if self.layers_ is None:
+                self.layers_ = list(b.layers)
+                if self.fit_method == "ridge":
+                    self.decoders = [RidgeTokenDecoder(vocab, self.alphas) for _ in self.layers_]
+            cal = cal_mask[b.indices]
+            if cal.any():
+                sel = torch.from_numpy(np.flatnonzero(cal))
+                cal_states.append(b.states[:, sel])
+                cal_targets.extend(t for t, c in zip(b.targets, cal) if c)
+            if (~cal).any():
+                sel = torch.from_numpy(np.flatnonzero(~cal))
+                tg = [t for t, c in zip(b.targets, cal) if not c]
+                if self.fit_method == "ridge":
+                    for j, dec in enumerate(self.decoders):
+                        dec.partial_fit(b.states[j, sel], tg)
+                else:
+                    fit_states.append(b.states[:, sel].clone())
+                    fit_targets.extend(tg)
+                rows, cols, w = vocab.sparse_rows(tg)
+                weight.index_add_(0, torch.from_numpy(cols), torch.from_numpy(w))
+                docfreq.index_add_(0, torch.from_numpy(cols), torch.ones(cols.size, dtype=torch.float64))
+                n_fit += len(tg)
+                n_tokens += sum(len(t) for t in tg)
+        if self.layers_ is None or n_fit == 0:
+            raise MiTasksError("the train corpus gave no texts to fit on; use a larger train corpus")
+        self.n_fit_, self.n_calibration_ = n_fit, len(cal_targets)
+        # Frequency prior over the decoder vocabulary (token t drawn uniformly from a text's unique tokens).
+        mean_k = n_tokens / n_fit
+        pi = weight + 0.5 / mean_k
+        self.log_prior_ = torch.log(pi / pi.sum()).to(torch.float32)
+        d = (docfreq + 0.5) / (n_fit + 1.0)
+        self.doc_freq_ = d.to(torch.float32)
+        self.oov_mass_ = unseen_mass(docfreq.numpy())
+        X_cal = torch.cat(cal_states, dim=1) if cal_states else None
+        if self.fit_method == "bce":
+            X_fit = torch.cat(fit_states, dim=1)
+            self.decoders = [BCETokenDecoder(vocab, **self.bce).fit(X_fit[j], fit_targets) for j in range(len(self.layers_))]
+        else:
+            for j, dec in enumerate(self.decoders):
+                dec.select_alpha(None if X_cal is None else X_cal[j], cal_targets)
+        self.softmax_cal_ = [SoftmaxCalibrator(self.log_prior_) for _ in self.layers_]
+        self.bernoulli_cal_ = [BernoulliCalibrator(torch.logit(self.doc_freq_)) for _ in self.layers_]
+        if X_cal is not None and cal_targets:
+            rows, cols, w = vocab.sparse_rows(cal_targets)
+            y_cal = vocab.multi_hot(cal_targets)
+            for j, dec in enumerate(self.decoders):
+                s = dec.scores(X_cal[j])
+                self.softmax_cal_[j].fit(s, rows, cols, w)
+                self.bernoulli_cal_[j].fit(s, y_cal)
+        return self
+
+    def fit(self, extractor: HiddenStateExtractor, corpus: Corpus | Sequence[str]) -> "RecoverabilityProbe":
+        """Stream the train corpus through the model once and fit every requested layer."""
+        enc = extractor.encode(_texts(corpus), "train corpus")
+        vocab = DecoderVocabulary.from_targets(enc.content_ids(i) for i in range(len(enc)))
+        self.vocab_size_ = extractor.vocab_size
+        self.meta = {"model": _model_name(extractor), "num_layers": extractor.num_layers, "pooling": extractor.pooling,
+                     "max_length": extractor.max_length, "train_truncated": enc.n_truncated}
+        if isinstance(corpus, Corpus):
+            self.meta["train_corpus"] = corpus.describe()
+        self.num_layers_ = extractor.num_layers
+        return self.fit_stream(extractor.iter_batches(enc, desc="train states"), vocab, len(enc))
+
+    def fit_arrays(self, states: np.ndarray | torch.Tensor, targets: Sequence[np.ndarray], vocab_size: int) -> "RecoverabilityProbe":
+        """Fit from plain arrays: states (N, D) or (layers, N, D); targets = token ids per text."""
+        if len(targets) == 0:
+            raise MiTasksError("no training texts: give at least one state and target")
+        self.vocab_size_ = int(vocab_size)
+        X = np.asarray(states)
+        self.num_layers_ = max(1, (X.shape[0] if X.ndim == 3 else 1) - 1)
+        vocab = DecoderVocabulary.from_targets(targets)
+        return self.fit_stream(_array_batches(X, targets), vocab, len(targets))
+
+    # ---------------------------------------------------------------- scoring
+    def _check_fitted(self) -> None:
+        if not getattr(self, "decoders", None):
+            raise MiTasksError("the probe is not fitted: call fit() on a train corpus first")
+
+    def score_stream(self, batches: Iterable[StateBatch], n_texts: int) -> RecoverabilityResult:
+        self._check_fitted()
+        vocab, L = self.vocab, len(self.layers_)
+        V = self.vocab_size_
+        log_eps_oov = math.log2(self.oov_mass_ / max(V - len(vocab), 1))
+        log_in = math.log2(1.0 - self.oov_mass_)
+        per = {k: np.zeros((L + 1, n_texts)) for k in ("recall", "cosine", "bleu4", "rougeL", "ce")}
+        token_counts = np.zeros(V, dtype=np.int64)
+        seen = np.zeros(n_texts, dtype=bool)
+        prior_top = torch.argsort(self.log_prior_, descending=True, stable=True)
+        prior_p = self.doc_freq_
+        for b in batches:
+            idx, gold = b.indices, b.targets
+            if len(b.layers) != L:
+                raise MiTasksError(f"eval states have {len(b.layers)} layers but the probe was fitted on {L}")
+            seen[idx] = True
+            for t in gold:
+                if t.size and t.max() >= V:
+                    raise MiTasksError(f"token id {int(t.max())} is outside the vocabulary of size {V}")
+                token_counts[t] += 1
+            ks = np.array([len(t) for t in gold])
+            rows, cols, _ = vocab.sparse_rows(gold)
+            n_oov = ks - np.bincount(rows, minlength=len(gold))
+            y = vocab.multi_hot(gold)
+            r_t, c_t = torch.from_numpy(rows), torch.from_numpy(cols)
+
+            def ce_bits(logq: torch.Tensor) -> np.ndarray:
+                nat = torch.zeros(len(gold), dtype=torch.float64)
+                nat.index_add_(0, r_t, logq[r_t, c_t].to(torch.float64))
+                in_bits = nat.numpy() / math.log(2) + (ks - n_oov) * log_in
+                return -(in_bits + n_oov * log_eps_oov) / np.maximum(ks, 1)
+
+            def cosine(p: torch.Tensor) -> np.ndarray:
+                dot = (p * y).sum(1).numpy()
+                return dot / (np.sqrt(np.maximum(ks, 1)) * p.norm(dim=1).clamp_min(1e-12).numpy())
+
+            def text_scores(top: torch.Tensor, slot: int) -> None:
+                if not self.text_metrics:
+                    return
+                top_ids = vocab.ids[top.numpy()]
+                for r, (i, g) in enumerate(zip(idx, gold)):
+                    hyp = top_ids[r, :min(len(g), top_ids.shape[1])]
+                    per["bleu4"][slot, i] = bleu4(hyp, g)
+                    per["rougeL"][slot, i] = rouge_l(hyp, g)
+
+            for j, dec in enumerate(self.decoders):
+                s = dec.scores(b.states[j])
+                rec, top = recall_hits(s, gold, vocab)
+                per["recall"][j, idx] = rec
+                per["cosine"][j, idx] = cosine(self.bernoulli_cal_[j].proba(s))
+                per["ce"][j, idx] = ce_bits(self.softmax_cal_[j].log_proba(s))
+                text_scores(top, j)
+            prior_scores = self.log_prior_.expand(len(gold), -1)
+            rec, _ = recall_hits(prior_scores, gold, vocab)
+            per["recall"][L, idx] = rec
+            per["cosine"][L, idx] = cosine(prior_p.expand(len(gold), -1))
+            per["ce"][L, idx] = ce_bits(self.log_prior_.expand(len(gold), -1))
+            text_scores(prior_top[: max(1, int(ks.max()))].expand(len(gold), -1), L)
+        if not seen.all():
+            raise MiTasksError(f"the eval stream covered {int(seen.sum())} of {n_texts} texts")
+        return self._assemble(per, token_counts, n_texts)
+
+    def _assemble(self, per: dict[str, np.ndarray], token_counts: np.ndarray, n_texts: int) -> RecoverabilityResult:
+        V = self.vocab_size_
+        h_emp = entropy_bits(token_counts)
+        h_uni = math.log2(V)
+        in_vocab = np.zeros(V, dtype=bool)
+        in_vocab[self.vocab.ids[self.vocab.ids < V]] = True
+
+        def summary(slot: int) -> dict[str, float]:
+            rec = float(per["recall"][slot].mean())
+            ce = float(per["ce"][slot].mean())
+            out = {
+                "recall_at_k": rec,
+                "recall_at_k_stderr": float(per["recall"][slot].std(ddof=1) / math.sqrt(n_texts)) if n_texts > 1 else 0.0,
+                "cosine": float(per["cosine"][slot].mean()),
+                "bleu4": float(per["bleu4"][slot].mean()) if self.text_metrics else float("nan"),
+                "rougeL": float(per["rougeL"][slot].mean()) if self.text_metrics else float("nan"),
+                "fano_mi_bits": fano_mi_bits(1.0 - rec, V),
+                "fano_mi_bits_empirical": fano_mi_bits(1.0 - rec, V, h_emp),
+                "cross_entropy_bits": ce,
+            }
+            out["fano_mi_bits_norm"] = out["fano_mi_bits"] / h_uni
+            out["fano_mi_bits_empirical_norm"] = out["fano_mi_bits_empirical"] / h_emp if h_emp > 0 else 0.0
+            return out
+
+        L = len(self.layers_)
+        prior = summary(L)
+        prior["ba_mi_bits"] = 0.0
+        prior["ba_mi_bits_norm"] = 0.0
+        rows = []
+        for j, layer in enumerate(self.layers_):
+            r = {"layer": int(layer), "depth": normalized_depth(layer, self.num_layers_), **summary(j)}
+            r["ba_mi_bits"] = prior["cross_entropy_bits"] - r["cross_entropy_bits"]
+            r["ba_mi_bits_norm"] = r["ba_mi_bits"] / h_emp if h_emp > 0 else 0.0
+            for k in LIFT_KEYS:
+                r[f"lift_{k}"] = r[k] - prior[k]
+            dec = self.decoders[j]
+            if isinstance(dec, RidgeTokenDecoder):
+                r["ridge_alpha"] = float(dec.alpha_)
+            rows.append(r)
+        total = token_counts.sum()
+        meta = dict(self.meta)
+        meta.update({
+            "fit": self.fit_method, "seed": self.seed, "vocab_size": V, "decoder_vocab_size": len(self.vocab),
+            "n_train_fit": self.n_fit_, "n_calibration": self.n_calibration_, "n_eval": n_texts,
+            "coverage_tokens": float(token_counts[in_vocab].sum() / total) if total else 0.0,
+            "coverage_types": float(((token_counts > 0) & in_vocab).sum() / max((token_counts > 0).sum(), 1)),
+            "unigram_entropy_bits": h_emp, "log2_vocab": h_uni, "oov_mass": self.oov_mass_,
+        })
+        if self.fit_method == "bce":
+            meta["bce"] = dict(self.bce)
+        else:
+            meta["alphas"] = list(self.alphas)
+        return RecoverabilityResult(layers=rows, prior=prior, meta=meta)
+
+    def score(self, extractor: HiddenStateExtractor, corpus: Corpus | Sequence[str]) -> RecoverabilityResult:
+        """Stream the eval corpus through the model once and score every fitted layer."""
+        self._check_fitted()
+        if list(extractor.layers) != list(self.layers_):
+            raise MiTasksError(f"the extractor reads layers {extractor.layers} but the probe was fitted on {self.layers_}")
+        enc = extractor.encode(_texts(corpus), "eval corpus")
+        result = self.score_stream(extractor.iter_batches(enc, desc="eval states"), len(enc))
+        result.meta["eval_truncated"] = enc.n_truncated
+        if isinstance(corpus, Corpus):
+            result.meta["eval_corpus"] = corpus.describe()
+        return result
+
+    def score_arrays(self, states: np.ndarray | torch.Tensor, targets: Sequence[np.ndarray]) -> RecoverabilityResult:
+        """Score plain arrays shaped like those given to :meth:`fit_arrays`."""
+        if len(targets) == 0:
+            raise MiTasksError("no eval texts: give at least one state and target")
+        return self.score_stream(_array_batches(states, targets), len(targets))
+
+
+def _model_name(extractor: HiddenStateExtractor) -> str:
+    return str(getattr(extractor.model.config, "_name_or_path", "") or type(extractor.model).__name__)
