@@ -7,6 +7,7 @@ tokenize or run the model again.
 """
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import warnings
@@ -20,7 +21,7 @@ from tqdm.auto import tqdm
 
 from .errors import MiTasksError
 from .layers import LayerSpec, normalized_depth, parse_layers
-from .modeling import ensure_bidirectional, prepare_tokenizer
+from .modeling import ensure_bidirectional, is_encoder_only, prepare_tokenizer
 from .pooling import check_pooling, pool
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,11 @@ class HiddenStateExtractor:
         self.group_by_length = group_by_length
         self.mean_includes_special = mean_includes_special
         self.progress = progress
+        self._encoder = is_encoder_only(model.config)
+        try:
+            self._takes_position_ids = "position_ids" in inspect.signature(model.forward).parameters
+        except (TypeError, ValueError):
+            self._takes_position_ids = False
 
     @property
     def depths(self) -> list[float]:
@@ -191,14 +197,20 @@ class HiddenStateExtractor:
     def forward_batch(self, enc: EncodedTexts, idx: np.ndarray) -> torch.Tensor:
         """Pooled states (n_layers, B, D) float32 for the texts ``idx`` from one forward pass."""
         feats = [{"input_ids": enc.input_ids[i], "special_tokens_mask": enc.special_masks[i]} for i in idx]
-        padded = self.tokenizer.pad(feats, return_tensors="pt")
+        # Encoders pad on the right (their position embeddings assume it); decoders keep the
+        # tokenizer's side and get position ids counted over real tokens, as generation does.
+        side = "right" if self._encoder else self.tokenizer.padding_side
+        padded = self.tokenizer.pad(feats, return_tensors="pt", padding_side=side)
         device = self._device()
         input_ids = padded["input_ids"].to(device)
         attn = padded["attention_mask"].to(device)
         content = None if self.mean_includes_special else (padded["special_tokens_mask"].to(device) == 0)
+        kwargs = {}
+        if not self._encoder and self._takes_position_ids:
+            kwargs["position_ids"] = (attn.long().cumsum(1) - 1).clamp_min(0)
         with torch.inference_mode():
             try:
-                out = self.model(input_ids=input_ids, attention_mask=attn, output_hidden_states=True)
+                out = self.model(input_ids=input_ids, attention_mask=attn, output_hidden_states=True, **kwargs)
             except TypeError as e:
                 raise MiTasksError(
                     f"{type(self.model).__name__} does not accept output_hidden_states: "

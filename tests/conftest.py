@@ -1,0 +1,99 @@
+"""Tiny randomly initialised models (GPT-2-, Llama- and BERT-like) and tokenizers, built in seconds."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+from transformers import (BertConfig, BertModel, GPT2Config, GPT2Model, LlamaConfig, LlamaModel,
+                          PreTrainedTokenizerFast)
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+WORDS = ("the a an of to in on at for with by from is was are were be been cat dog bird fish tree house car "
+         "road city river mountain sea sky sun moon star red blue green small large old new quick slow happy sad "
+         "runs jumps sleeps eats sees finds makes takes gives walks talks sings reads writes book song game ball").split()
+
+
+def make_sentences(n: int, seed: int = 0, lo: int = 4, hi: int = 20) -> list[str]:
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n):
+        k = int(torch.randint(lo, hi + 1, (1,), generator=g))
+        idx = torch.randint(0, len(WORDS), (k,), generator=g).tolist()
+        out.append(" ".join(WORDS[i] for i in idx))
+    return out
+
+
+def _tokenizer(kind: str) -> PreTrainedTokenizerFast:
+    if kind == "bert":
+        specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+        trainer = trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials)
+    else:
+        specials = ["<pad>", "<s>", "</s>", "<unk>"]
+        tok = Tokenizer(models.BPE(unk_token="<unk>"))
+        trainer = trainers.BpeTrainer(vocab_size=200, special_tokens=specials)
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(make_sentences(300, seed=1) + WORDS, trainer)
+    if kind == "bert":
+        cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+        tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+        return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]",
+                                       sep_token="[SEP]", mask_token="[MASK]")
+    if kind == "llama":
+        tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))])
+        return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+                                       pad_token="<pad>")
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="</s>", unk_token="<unk>", bos_token="<s>")
+
+
+def _model(kind: str, vocab: int) -> torch.nn.Module:
+    torch.manual_seed(0)
+    if kind == "bert":
+        cfg = BertConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=64)
+        return BertModel(cfg)
+    if kind == "llama":
+        cfg = LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                          num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128)
+        return LlamaModel(cfg)
+    cfg = GPT2Config(vocab_size=vocab, n_embd=32, n_layer=3, n_head=2, n_positions=64)
+    return GPT2Model(cfg)
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> dict[str, str]:
+    """Folders with save_pretrained tiny models + tokenizers: keys gpt2, llama, bert."""
+    root = tmp_path_factory.mktemp("tiny")
+    out = {}
+    for kind in ("gpt2", "llama", "bert"):
+        tok = _tokenizer(kind)
+        model = _model(kind, len(tok))
+        d = root / kind
+        model.save_pretrained(d)
+        tok.save_pretrained(d)
+        out[kind] = str(d)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_dir):
+    """Loaded (model, tokenizer) pairs in float32, via mi_tasks.load_model."""
+    from mi_tasks import load_model
+    return {k: load_model(p, dtype="float32") for k, p in tiny_dir.items()}
+
+
+@pytest.fixture
+def sentences():
+    return make_sentences(40, seed=3)
+
+
+def shared_data_or_skip() -> Path:
+    env = os.environ.get("MI_TASKS_SHARED_DATA")
+    p = Path(env) if env else SHARED_DATA
+    if not p.is_dir():
+        pytest.skip(f"real corpora not found at {p} (../shared/data beside the project); integration tests need them")
+    return p
