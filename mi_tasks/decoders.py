@@ -181,7 +181,7 @@ class BCETokenDecoder:
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total += float(loss) * len(idx)
+                total += loss.item() * len(idx)
             self.losses_.append(total / n)
         self.coef_ = (lin.weight.detach().T / self._sigma[:, None]).contiguous()
         self.intercept_ = lin.bias.detach() - self._mean @ self.coef_
