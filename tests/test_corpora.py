@@ -1,0 +1,98 @@
+import json
+
+import pytest
+
+from mi_tasks import MiTasksError, load_corpus
+from mi_tasks.corpora import REGISTRY
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_jsonl_csv_tsv_txt(tmp_path):
+    j = _write(tmp_path / "a.jsonl", "\n".join(json.dumps({"text": f"row {i}", "x": i}) for i in range(5)) + "\n")
+    c = _write(tmp_path / "a.csv", 'text,label\n"hello, world",1\nsecond,0\n')
+    t = _write(tmp_path / "a.tsv", "id\tsentence\n1\tfirst one\n2\tsecond one\n")
+    x = _write(tmp_path / "a.txt", "line one\n\n = Heading = \nline two\n")
+    assert load_corpus(j).texts == [f"row {i}" for i in range(5)]
+    assert load_corpus(c).texts == ["hello, world", "second"]
+    assert load_corpus(t, text_field="sentence").texts == ["first one", "second one"]
+    assert load_corpus(x).texts == ["line one", "line two"]
+
+
+def test_template_fields_and_headerless(tmp_path):
+    p = _write(tmp_path / "d.tsv", "title\tcontent\nT1\tBody one.\n\tBody two.\n")
+    assert load_corpus(p, template="{title}: {content}").texts == ["T1: Body one.", ": Body two."]
+    assert load_corpus(p, fields=["title", "content"]).texts == ["T1. Body one.", "Body two."]
+    h = _write(tmp_path / "h.tsv", "some text\tSci\nother text\tSports\n")
+    assert load_corpus(h, header=False, columns=["text", "label"]).texts == ["some text", "other text"]
+
+
+def test_limit_and_seed_are_deterministic_and_keep_file_order(tmp_path):
+    p = _write(tmp_path / "n.txt", "\n".join(f"text {i}" for i in range(100)))
+    a = load_corpus(p, limit=10, seed=1)
+    b = load_corpus(p, limit=10, seed=1)
+    c = load_corpus(p, limit=10, seed=2)
+    assert a.texts == b.texts and a.texts != c.texts and len(a) == 10
+    assert a.texts == sorted(a.texts, key=lambda t: int(t.split()[1]))
+    assert a.sha256 == b.sha256 != c.sha256
+    d = a.describe()
+    assert d["rows"] == 10 and d["seed"] == 1 and d["limit"] == 10
+
+
+def test_clear_errors(tmp_path, monkeypatch):
+    with pytest.raises(MiTasksError, match="does not exist"):
+        load_corpus(str(tmp_path / "missing.tsv"))
+    p = _write(tmp_path / "f.jsonl", json.dumps({"body": "x"}) + "\n")
+    with pytest.raises(MiTasksError, match=r"no field 'text' \(fields: body\)"):
+        load_corpus(p)
+    e = _write(tmp_path / "e.txt", "\n\n  \n")
+    with pytest.raises(MiTasksError, match="no non-empty text"):
+        load_corpus(e)
+    with pytest.raises(MiTasksError, match="unknown corpus 'nosuch'"):
+        load_corpus("nosuch")
+    with pytest.raises(MiTasksError, match="must end in"):
+        load_corpus(_write(tmp_path / "x.parquet", "x"))
+    bad = _write(tmp_path / "b.jsonl", '{"text": "ok"}\n{broken\n')
+    with pytest.raises(MiTasksError, match="not valid JSON"):
+        load_corpus(bad)
+
+
+def test_registered_name_offline_gives_clear_error(monkeypatch):
+    import datasets
+
+    def offline(*a, **k):
+        raise ConnectionError("hub unreachable")
+
+    monkeypatch.delenv("MI_TASKS_DATA_DIR", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(MiTasksError, match="local file path instead"):
+        load_corpus("agnews")
+
+
+def test_registered_name_reads_hub_rows_with_its_fields(monkeypatch):
+    import datasets
+
+    rows = [{"title": "A", "content": "first."}, {"title": "", "content": "second."}]
+    seen = {}
+
+    def fake(path, name=None, split=None):
+        seen.update(path=path, name=name, split=split)
+        return rows
+
+    monkeypatch.delenv("MI_TASKS_DATA_DIR", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", fake)
+    c = load_corpus("dbpedia14")
+    assert c.texts == ["A. first.", "second."]
+    assert seen == {"path": REGISTRY["dbpedia14"].hub_path, "name": None, "split": "test"}
+    assert c.source.startswith("hf:")
+
+
+def test_data_dir_maps_registered_names_to_local_files(tmp_path, monkeypatch):
+    (tmp_path / "agnews").mkdir()
+    _write(tmp_path / "agnews" / "dev.tsv", "It #39;s news\tWorld\nMore news\tSports\n")
+    monkeypatch.setenv("MI_TASKS_DATA_DIR", str(tmp_path))
+    c = load_corpus("agnews")
+    assert c.texts == ["It #39;s news", "More news"] and c.name == "agnews"
