@@ -223,6 +223,9 @@ def load_corpus(source: str | os.PathLike, *, text_field: str | None = None, fie
     ``limit`` keeps a seeded random sample of that many texts (in file order).
     """
     src = str(source)
+    head, _, tail = src.partition(":")
+    if tail and head.strip().lower() in (*REGISTRY, *BUNDLED) and not Path(src).exists():
+        src, split = head, split or tail  # "bbcnews:test" = name:split
     opts: dict[str, Any] = dict(text_field=text_field, fields=tuple(fields) if fields else None,
                                 template=template, limit=limit, seed=seed, split=split)
     key = src.strip().lower()

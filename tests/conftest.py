@@ -97,3 +97,13 @@ def shared_data_or_skip() -> Path:
     if not p.is_dir():
         pytest.skip(f"real corpora not found at {p} (../shared/data beside the project); integration tests need them")
     return p
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the real models' per-layer curves (collected by the integration tests) after the run."""
+    import sys
+    mod = sys.modules.get("tests.test_integration_real_models")
+    if mod is None:
+        return
+    for line in mod.pytest_terminal_summary_lines():
+        terminalreporter.write_line(line)
