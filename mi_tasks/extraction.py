@@ -163,7 +163,7 @@ class HiddenStateExtractor:
         at_cap = [i for i, row in enumerate(ids) if len(row) >= self.max_length]
         n_trunc = 0
         if at_cap:
-            full = self.tokenizer([texts[i] for i in at_cap], truncation=False)["input_ids"]
+            full = self.tokenizer([texts[i] for i in at_cap], truncation=False, verbose=False)["input_ids"]
             n_trunc = sum(len(r) > self.max_length for r in full)
         if n_trunc:
             warnings.warn(

@@ -59,6 +59,8 @@ class RecoverabilityResult:
     layers: list[dict[str, float]]
     prior: dict[str, float]
     meta: dict[str, Any] = field(default_factory=dict)
+    per_text: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    """Per-text scores (rows: layers, then the prior) for harness samples; not part of ``to_dict``."""
 
     def curve(self, metric: str) -> list[tuple[int, float, float]]:
         """(layer, normalized depth, value) for one metric."""
@@ -326,7 +328,7 @@ class RecoverabilityProbe:
             meta["bce"] = dict(self.bce)
         else:
             meta["alphas"] = list(self.alphas)
-        return RecoverabilityResult(layers=rows, prior=prior, meta=meta)
+        return RecoverabilityResult(layers=rows, prior=prior, meta=meta, per_text=per)
 
     def score(self, extractor: HiddenStateExtractor, corpus: Corpus | Sequence[str]) -> RecoverabilityResult:
         """Stream the eval corpus through the model once and score every fitted layer."""

@@ -1,0 +1,1 @@
+"""lm-evaluation-harness adapter: task classes, the hidden-state request handler, discovery."""

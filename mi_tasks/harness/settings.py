@@ -1,0 +1,87 @@
+"""Task settings from a task YAML's ``metadata`` block, overridable with ``lm_eval --metadata``."""
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from ..errors import MiTasksError
+
+# Keys lm-eval itself puts into task metadata (its own, and every --model_args key).
+_HARNESS_KEYS = {"version", "config_source", "_metadata", "num_fewshot"}
+
+
+def _model_arg_names() -> set[str]:
+    try:
+        import inspect
+
+        from lm_eval.models.huggingface import HFLM
+        return set(inspect.signature(HFLM.__init__).parameters) - {"self", "kwargs"}
+    except Exception:  # lm-eval internals moved: accept the usual ones
+        return {"pretrained", "dtype", "revision", "trust_remote_code", "gguf_file", "device", "batch_size",
+                "max_length", "backend", "tokenizer", "parallelize", "max_batch_size", "add_bos_token", "peft"}
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """What a task measures and on which corpora; every field can be set in YAML or --metadata."""
+
+    layers: str = "all"
+    pooling: str = "mean"
+    max_text_length: int = 128
+    train_corpus: str = "dbpedia14"
+    train_limit: int | None = 5000
+    train_text_field: str | None = None
+    train_template: str | None = None
+    train_header: bool | None = None
+    train_columns: tuple[str, ...] | None = None
+    eval_corpus: str = "agnews"
+    eval_limit: int | None = 1000
+    eval_text_field: str | None = None
+    eval_template: str | None = None
+    eval_header: bool | None = None
+    eval_columns: tuple[str, ...] | None = None
+    fit: str = "ridge"
+    seed: int = 0
+    headline_layer: str = "last"
+    text_metrics: bool = True
+    calibration_fraction: float = 0.1
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, Any] | None, task: str) -> "TaskSettings":
+        md = dict(metadata or {})
+        known = {f.name for f in fields(cls)}
+        ignore = _HARNESS_KEYS | _model_arg_names()
+        unknown = [k for k in md if k not in known and k not in ignore]
+        if unknown:
+            hints = [f"{k!r}" + (f" (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(k, known, 1)) else "")
+                     for k in unknown]
+            raise MiTasksError(f"unknown setting {', '.join(hints)} for task {task}; known settings: {', '.join(sorted(known))}")
+        kw = {k: md[k] for k in known if k in md}
+        for k in ("train_columns", "eval_columns"):
+            if isinstance(kw.get(k), str):
+                kw[k] = tuple(c.strip() for c in kw[k].split(","))
+            elif kw.get(k) is not None:
+                kw[k] = tuple(kw[k])
+        for k in ("layers", "headline_layer"):
+            if k in kw and not isinstance(kw[k], str):
+                kw[k] = ",".join(str(x) for x in kw[k]) if isinstance(kw[k], (list, tuple)) else str(kw[k])
+        try:
+            s = cls(**kw)
+            for k in ("max_text_length", "seed"):
+                object.__setattr__(s, k, int(getattr(s, k)))
+        except (TypeError, ValueError) as e:
+            raise MiTasksError(f"bad setting for task {task}: {e}") from None
+        if s.fit not in ("ridge", "bce"):
+            raise MiTasksError(f"unknown fit {s.fit!r} for task {task}: use ridge or bce")
+        return s
+
+    def train_key(self) -> str:
+        keep = {k: v for k, v in asdict(self).items() if not k.startswith("eval_") and k not in ("headline_layer",)}
+        return json.dumps(keep, sort_keys=True, default=str)
+
+    def corpus_kwargs(self, role: str) -> dict[str, Any]:
+        g = lambda k: getattr(self, f"{role}_{k}")  # noqa: E731
+        return {"text_field": g("text_field"), "template": g("template"), "limit": g("limit"), "seed": self.seed,
+                "header": g("header"), "columns": g("columns")}

@@ -1,0 +1,151 @@
+"""lm-eval Task classes for mi-tasks; YAMLs in task_configs/ point at them with ``class: !function``.
+
+A task's documents are the texts of its eval corpus; each becomes one ``mi_hidden_states``
+request. The printed table shows headline scalars at ``headline_layer``; the results JSON holds,
+under ``configs.<task>.mi_results``, every metric's per-layer curve (layer index and normalized
+depth), the prior's scores and the settings (corpora with row counts and hashes, fit, seed,
+versions).
+"""
+from __future__ import annotations
+
+import math
+import dataclasses
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+from lm_eval.api.instance import Instance
+from lm_eval.api.task import Task
+from lm_eval.filters import build_filter_ensemble
+from lm_eval.config.task import TaskConfig
+
+from ..corpora import load_corpus
+from ..information import fano_mi_bits
+from ..recoverability import RecoverabilityResult
+from .runner import REQUEST_TYPE, install_request_handler, register_task
+from .settings import TaskSettings
+
+install_request_handler()
+
+
+def _mean(items: list[float]) -> float:
+    return float(np.mean(items)) if len(items) else float("nan")
+
+
+class MITask(Task):
+    """Base: settings, eval-corpus documents, one request per document, results with curves."""
+
+    VERSION = 1
+    OUTPUT_TYPE = REQUEST_TYPE  # type: ignore[assignment]
+    METRICS: tuple[str, ...] = ()
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        # Task.__init__ would wrap the config dict wrongly for Python tasks; set its fields here.
+        raw = {k: v for k, v in dict(config or {}).items() if k != "class"}
+        raw.setdefault("task", type(self).__name__)
+        raw["output_type"] = REQUEST_TYPE
+        valid = {f.name for f in dataclasses.fields(TaskConfig)}
+        self._config = TaskConfig(**{k: v for k, v in raw.items() if k in valid})
+        self._training_docs = self._fewshot_docs = self._instances = None
+        self._filters = [build_filter_ensemble("none", [["take_first", None]])]
+        self.fewshot_rnd = None
+        self.settings = TaskSettings.from_metadata(self.config.metadata, self.config.task)
+        self._key = register_task(self)
+        self._docs: list[dict[str, str]] | None = None
+        self.mi_result: RecoverabilityResult | None = None
+        self.mi_slot: int | None = None
+
+    def download(self, *args: Any, **kwargs: Any) -> None:  # corpora load lazily in test_docs
+        return None
+
+    def has_training_docs(self) -> bool:
+        return False
+
+    def has_validation_docs(self) -> bool:
+        return False
+
+    def has_test_docs(self) -> bool:
+        return True
+
+    def test_docs(self) -> list[dict[str, str]]:
+        if self._docs is None:
+            corpus = load_corpus(self.settings.eval_corpus, **self.settings.corpus_kwargs("eval"))
+            self.eval_corpus = corpus
+            self._docs = [{"text": t} for t in corpus.texts]
+        return self._docs
+
+    def doc_to_text(self, doc: dict[str, str]) -> str:
+        return doc["text"]
+
+    def doc_to_target(self, doc: dict[str, str]) -> str:
+        return ""
+
+    def doc_to_prefix(self, doc: dict[str, str]) -> str:
+        return ""
+
+    def fewshot_context(self, doc: dict[str, str], num_fewshot: int = 0, **kwargs: Any) -> str:
+        return doc["text"]
+
+    def construct_requests(self, doc: dict[str, str], ctx: str, **kwargs: Any) -> Instance:
+        return Instance(request_type=REQUEST_TYPE, doc=doc, arguments=(doc["text"], self._key), idx=0,  # type: ignore[arg-type]
+                        metadata=kwargs.get("metadata", (self.config.task, None, 1)))
+
+    def attach_result(self, result: RecoverabilityResult, slot: int) -> None:
+        self.mi_result, self.mi_slot = result, slot
+
+    def _headline(self, key: str) -> float:
+        return float(self.mi_result.layers[self.mi_slot][key]) if self.mi_result is not None else float("nan")
+
+    # per-document values; corpus-level bounds are computed from their means in aggregation()
+    def process_results(self, doc: dict[str, str], results: list[dict[str, float]]) -> dict[str, float]:
+        r = results[0]
+        values = {"recall_at_k": r["recall"], "lift_recall_at_k": r["recall"] - r["prior_recall"],
+                  "cosine": r["cosine"], "ba_mi_bits": r["prior_ce_bits"] - r["ce_bits"],
+                  "fano_mi_bits": r["recall"], "fano_mi_bits_empirical": r["recall"],
+                  "fano_mi_bits_norm": r["recall"]}
+        return {m: values[m] for m in self.METRICS}
+
+    def _fano(self, empirical: bool = False, norm: bool = False):
+        def agg(recalls: list[float]) -> float:
+            if self.mi_result is None:
+                return float("nan")
+            meta = self.mi_result.meta
+            h = meta["unigram_entropy_bits"] if empirical else None
+            bits = fano_mi_bits(1.0 - _mean(recalls), meta["vocab_size"], h)
+            return bits / math.log2(meta["vocab_size"]) if norm else bits
+        return agg
+
+    def aggregation(self) -> dict[str, Any]:
+        aggs = {"recall_at_k": _mean, "lift_recall_at_k": _mean, "cosine": _mean, "ba_mi_bits": _mean,
+                "fano_mi_bits": self._fano(), "fano_mi_bits_empirical": self._fano(empirical=True),
+                "fano_mi_bits_norm": self._fano(norm=True)}
+        return {m: aggs[m] for m in self.METRICS}
+
+    def higher_is_better(self) -> dict[str, bool]:
+        return {m: True for m in self.METRICS}
+
+    def dump_config(self) -> dict[str, Any]:
+        cfg = dict(super().dump_config())
+        cfg["mi_settings"] = asdict(self.settings)
+        if self.mi_result is not None:
+            out = self.mi_result.to_dict()
+            out["headline_layer"] = int(self.mi_result.layers[self.mi_slot]["layer"])
+            out["curves"] = {k: [{"layer": r["layer"], "depth": r["depth"], "value": r[k]} for r in self.mi_result.layers]
+                             for k in self.mi_result.layers[0] if k not in ("layer", "depth")}
+            corpus = getattr(self, "eval_corpus", None)
+            if corpus is not None:
+                out["meta"]["eval_corpus"] = {**corpus.describe(), "scored_rows": self.mi_result.meta["n_eval"]}
+            cfg["mi_results"] = out
+        return cfg
+
+
+class RecoverabilityTask(MITask):
+    """``mi_recoverability``: token recovery at the headline layer, with the Fano and BA bounds."""
+
+    METRICS = ("recall_at_k", "lift_recall_at_k", "cosine", "fano_mi_bits", "ba_mi_bits")
+
+
+class FanoTask(MITask):
+    """``mi_fano``: the information bounds alone (uniform and empirical H(t), Barber-Agakov)."""
+
+    METRICS = ("fano_mi_bits", "fano_mi_bits_norm", "fano_mi_bits_empirical", "ba_mi_bits")
