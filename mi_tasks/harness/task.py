@@ -96,30 +96,30 @@ class MITask(Task):
     def _headline(self, key: str) -> float:
         return float(self.mi_result.layers[self.mi_slot][key]) if self.mi_result is not None else float("nan")
 
-    # per-document values; corpus-level bounds are computed from their means in aggregation()
+    # Per-text values (what --log_samples shows). Fano's bound is a corpus-level quantity: the
+    # table's value comes from the mean recall over the scored texts, not from averaging per-text bounds.
     def process_results(self, doc: dict[str, str], results: list[dict[str, float]]) -> dict[str, float]:
         r = results[0]
+        meta = self.mi_result.meta if self.mi_result is not None else {"vocab_size": 2, "unigram_entropy_bits": 0.0}
+        v, h = meta["vocab_size"], meta["unigram_entropy_bits"]
+        fano = fano_mi_bits(1.0 - r["recall"], v)
         values = {"recall_at_k": r["recall"], "lift_recall_at_k": r["recall"] - r["prior_recall"],
-                  "cosine": r["cosine"], "ba_mi_bits": r["prior_ce_bits"] - r["ce_bits"],
-                  "fano_mi_bits": r["recall"], "fano_mi_bits_empirical": r["recall"],
-                  "fano_mi_bits_norm": r["recall"]}
+                  "cosine": r["cosine"], "ba_mi_bits": r["prior_ce_bits"] - r["ce_bits"], "fano_mi_bits": fano,
+                  "fano_mi_bits_norm": fano / math.log2(v), "fano_mi_bits_empirical": fano_mi_bits(1.0 - r["recall"], v, h)}
         return {m: values[m] for m in self.METRICS}
 
-    def _fano(self, empirical: bool = False, norm: bool = False):
-        def agg(recalls: list[float]) -> float:
+    def _corpus_level(self, key: str):
+        def agg(items: list[float]) -> float:
             if self.mi_result is None:
                 return float("nan")
-            meta = self.mi_result.meta
-            h = meta["unigram_entropy_bits"] if empirical else None
-            bits = fano_mi_bits(1.0 - _mean(recalls), meta["vocab_size"], h)
-            return bits / math.log2(meta["vocab_size"]) if norm else bits
+            if len(items) != self.mi_result.meta["n_eval"]:
+                raise RuntimeError(f"{key}: {len(items)} per-text values but {self.mi_result.meta['n_eval']} texts scored")
+            return float(self.mi_result.layers[self.mi_slot][key])
         return agg
 
     def aggregation(self) -> dict[str, Any]:
-        aggs = {"recall_at_k": _mean, "lift_recall_at_k": _mean, "cosine": _mean, "ba_mi_bits": _mean,
-                "fano_mi_bits": self._fano(), "fano_mi_bits_empirical": self._fano(empirical=True),
-                "fano_mi_bits_norm": self._fano(norm=True)}
-        return {m: aggs[m] for m in self.METRICS}
+        corpus = ("fano_mi_bits", "fano_mi_bits_norm", "fano_mi_bits_empirical")
+        return {m: (self._corpus_level(m) if m in corpus else _mean) for m in self.METRICS}
 
     def higher_is_better(self) -> dict[str, bool]:
         return {m: True for m in self.METRICS}

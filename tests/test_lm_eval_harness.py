@@ -1,0 +1,161 @@
+"""lm-evaluation-harness integration, through the real ``lm_eval`` command line and in-process."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .conftest import make_sentences
+
+LM_EVAL = shutil.which("lm_eval")
+pytestmark = pytest.mark.skipif(LM_EVAL is None, reason="lm_eval is not installed (pip install '.[test]')")
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: str | None = None) -> subprocess.CompletedProcess:
+    e = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(env or {})}
+    return subprocess.run([LM_EVAL, *args], capture_output=True, text=True, env=e, cwd=cwd, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def corpus_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("corpora")
+    (d / "train.txt").write_text("\n".join(make_sentences(300, seed=5)))
+    (d / "eval.jsonl").write_text("\n".join(json.dumps({"body": t}) for t in make_sentences(40, seed=6)))
+    return d
+
+
+def _metadata(corpus_files, **extra) -> str:
+    md = {"train_corpus": str(corpus_files / "train.txt"), "eval_corpus": str(corpus_files / "eval.jsonl"),
+          "eval_text_field": "body", **extra}
+    return json.dumps(md)
+
+
+def _results(out: Path) -> dict:
+    files = sorted(out.rglob("results_*.json"))
+    assert files, f"no results JSON under {out}"
+    return json.loads(files[-1].read_text())
+
+
+def test_discovery_listing_and_opt_out(tmp_path):
+    listed = run_cli("ls", "tasks")
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    for name in ("mi_recoverability", "mi_fano", "mi_suite", "mi_recoverability_imdb"):
+        assert name in listed.stdout
+    probe = "from lm_eval.tasks import TaskManager; print('mi_recoverability' in TaskManager().all_tasks)"
+    off = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
+                         env={**os.environ, "MI_TASKS_LMEVAL_AUTOLOAD": "0"})
+    on = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert on.stdout.strip() == "True" and off.stdout.strip() == "False", (on.stderr[-500:], off.stderr[-500:])
+    # Start-up cost: without lm_eval, the hook imports nothing heavy.
+    bare = subprocess.run([sys.executable, "-c", "import sys; print(sorted(m for m in ('torch', 'lm_eval', 'mi_tasks') if m in sys.modules))"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert bare.stdout.strip() == "[]"
+
+
+def test_validate_passes():
+    r = run_cli("validate", "--tasks", "mi_recoverability,mi_fano")
+    assert r.returncode == 0, r.stdout[-1500:] + r.stderr[-1500:]
+
+
+def test_run_tiny_model_results_overrides_samples_and_determinism(tiny_dir, corpus_files, tmp_path):
+    common = ["run", "--model", "hf", "--model_args", f"pretrained={tiny_dir['llama']}", "--tasks", "mi_suite",
+              "--device", "cpu", "--batch_size", "8", "--log_samples",
+              "--metadata", _metadata(corpus_files, layers="0:1:0.5", headline_layer="best", seed=3)]
+    a = run_cli(*common, "--output_path", str(tmp_path / "a"))
+    assert a.returncode == 0, a.stderr[-3000:]
+    assert "recall_at_k" in a.stdout and "fano_mi_bits" in a.stdout and "ba_mi_bits" in a.stdout
+    res = _results(tmp_path / "a")
+    cfg = res["configs"]["mi_recoverability"]
+    mi = cfg["mi_results"]
+    assert [r["layer"] for r in mi["layers"]] == [0, 2, 3]  # 0:1:0.5 of 3 layers rounds to 0, 2 (1.5 -> 2), 3
+    assert mi["curves"]["fano_mi_bits"][1] == {"layer": 2, "depth": 2 / 3, "value": mi["layers"][1]["fano_mi_bits"]}
+    assert cfg["mi_settings"]["seed"] == 3 and cfg["mi_settings"]["eval_text_field"] == "body"
+    meta = mi["meta"]
+    assert meta["train_corpus"]["rows"] == 300 and len(meta["train_corpus"]["sha256"]) == 64
+    assert meta["eval_corpus"]["rows"] == 40 and meta["mi_tasks_version"]
+    best = max(mi["layers"], key=lambda r: r["recall_at_k"])
+    assert mi["headline_layer"] == best["layer"]
+    assert res["results"]["mi_recoverability"]["recall_at_k,none"] == pytest.approx(best["recall_at_k"])
+    assert res["results"]["mi_fano"]["fano_mi_bits,none"] == pytest.approx(best["fano_mi_bits"])
+    # both tasks of the suite saw the same extraction (same numbers)
+    assert res["configs"]["mi_fano"]["mi_results"]["layers"] == mi["layers"]
+    samples = sorted((tmp_path / "a").rglob("samples_mi_recoverability_*.jsonl"))
+    assert samples
+    line = json.loads(samples[0].read_text().splitlines()[0])
+    assert len(json.dumps(line)) < 2000 and "recall" in line["resps"][0][0]  # a few floats, no arrays
+    assert 0 <= line["fano_mi_bits"] <= np.log2(165) and 0 <= line["recall_at_k"] <= 1
+    b = run_cli(*common, "--output_path", str(tmp_path / "b"))
+    assert b.returncode == 0, b.stderr[-2000:]
+    assert _results(tmp_path / "b")["results"] == res["results"]
+
+
+def test_limit_and_bad_settings(tiny_dir, corpus_files, tmp_path):
+    base = ["run", "--model", "hf", "--model_args", f"pretrained={tiny_dir['gpt2']}", "--tasks", "mi_recoverability",
+            "--device", "cpu", "--batch_size", "auto"]
+    ok = run_cli(*base, "--limit", "10", "--metadata", _metadata(corpus_files, text_metrics=False),
+                 "--output_path", str(tmp_path / "lim"))
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert _results(tmp_path / "lim")["configs"]["mi_recoverability"]["mi_results"]["meta"]["n_eval"] == 10
+    typo = run_cli(*base, "--metadata", _metadata(corpus_files, layrs="all"))
+    assert typo.returncode != 0 and "unknown setting 'layrs' (did you mean 'layers'?)" in typo.stderr
+    missing = run_cli(*base, "--metadata", json.dumps({"eval_corpus": str(tmp_path / "nope.tsv")}))
+    assert missing.returncode != 0 and "does not exist" in missing.stderr
+
+
+def test_encoder_through_harness_gets_the_core_states(tiny_dir):
+    """--model hf loads BERT through a causal-LM class; mi-tasks must still read bidirectional states."""
+    import warnings
+
+    from lm_eval.models.huggingface import HFLM
+
+    from mi_tasks import HiddenStateExtractor, load_model
+    from mi_tasks.harness.runner import _hf_parts
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lm = HFLM(pretrained=tiny_dir["bert"], device="cpu", batch_size=4, dtype="float32")
+    model, tok = _hf_parts(lm)
+    texts = make_sentences(10, seed=9)
+    via_harness = HiddenStateExtractor(model.base_model, tok, progress=False).extract(texts)[0]
+    core_model, core_tok = load_model(tiny_dir["bert"], dtype="float32")
+    core = HiddenStateExtractor(core_model, core_tok, progress=False).extract(texts)[0]
+    np.testing.assert_allclose(via_harness, core, atol=1e-5)
+
+
+def test_suite_is_one_extraction_pass_and_unsupported_backend_errors(tiny_dir, corpus_files):
+    import lm_eval
+    from lm_eval.api.model import LM
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    from mi_tasks.errors import MiTasksError
+    from mi_tasks.harness.runner import handle_requests
+
+    lm = HFLM(pretrained=tiny_dir["gpt2"], device="cpu", batch_size=16, dtype="float32")
+    calls = []
+    hook = lm.model.base_model.register_forward_hook(lambda *a: calls.append(1))
+    md = json.loads(_metadata(corpus_files))
+    tm = TaskManager(metadata=md)
+    out = lm_eval.simple_evaluate(model=lm, tasks=["mi_suite", "mi_recoverability_agnews"], task_manager=tm,
+                                  metadata=md)
+    hook.remove()
+    # 300 train texts + 40 eval texts in batches of 16, once for all three tasks
+    assert len(calls) == int(np.ceil(300 / 16)) + int(np.ceil(40 / 16))
+    assert out["results"]["mi_recoverability"]["recall_at_k,none"] == out["results"]["mi_recoverability_agnews"]["recall_at_k,none"]
+
+    class ApiLike(LM):
+        def loglikelihood(self, requests): ...
+        def loglikelihood_rolling(self, requests): ...
+        def generate_until(self, requests): ...
+
+    tm2 = TaskManager(metadata=md)
+    task = tm2.load(["mi_fano"])["tasks"]["mi_fano"]
+    task.build_all_requests(limit=2)
+    with pytest.raises(MiTasksError, match="gives no hidden states.*--model hf"):
+        handle_requests(ApiLike(), task.instances)
