@@ -22,7 +22,7 @@ ex = HiddenStateExtractor(m, tok, layers="all", max_length=128, batch_size=32, p
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 p = RecoverabilityProbe(text_metrics=False).fit(ex, dbpedia({n}))
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-stats = sum(d._sxx.numel() * 8 + d._sxy.numel() * 4 for d in p.decoders)
+stats = sum(d.coef_.numel() * 4 for d in p.decoders)
 print(json.dumps({{"n": {n}, "peak_mb": peak / 1024, "after_load_mb": base / 1024, "vocab": len(p.vocab), "stats_mb": stats / 2**20}}))
 """
 
@@ -41,7 +41,7 @@ def main() -> None:
         out.append(json.loads(res.stdout.strip().splitlines()[-1]))
     for r in out:
         print(f"n={r['n']:>6}  peak RSS {r['peak_mb']:8.1f} MB  (after model load {r['after_load_mb']:.1f} MB)  "
-              f"decoder vocab {r['vocab']}  ridge statistics {r['stats_mb']:.1f} MB")
+              f"decoder vocab {r['vocab']}  decoder weights {r['stats_mb']:.1f} MB")
     s, b = out
     print(f"peak RSS ratio 4x corpus / 1x corpus: {b['peak_mb'] / s['peak_mb']:.3f}  (target ~1.0)")
     print(f"growth above model load: {(b['peak_mb'] - b['after_load_mb']) / max(s['peak_mb'] - s['after_load_mb'], 1e-9):.2f}x "

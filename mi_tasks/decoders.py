@@ -8,6 +8,7 @@ with binary cross-entropy and Adam; it keeps the train states in memory, as the 
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -54,6 +55,7 @@ class RidgeTokenDecoder:
         X = _as_tensor(X, torch.float64)
         if X.ndim != 2 or X.shape[0] != len(targets):
             raise ValueError(f"states must be (n, D) with one target per row; got {tuple(X.shape)} and {len(targets)} targets")
+        self._check_open()
         if self._shift is None:
             d = X.shape[1]
             self._shift = X.mean(0)  # shifting by a reference keeps float sums free of cancellation
@@ -67,13 +69,24 @@ class RidgeTokenDecoder:
         self._sxx += xs.T @ xs
         rows, cols, _ = self.vocab.sparse_rows(targets)
         cols_t = torch.from_numpy(cols)
-        self._sxy.index_add_(0, cols_t, xs[torch.from_numpy(rows)].to(torch.float32))
+        # sum_i x_i y_i^T as a sparse (|vocab| x n) multi-hot times the dense batch
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "sparse CSR is beta": we use only mm
+            yt = torch.sparse_coo_tensor(torch.stack([cols_t, torch.from_numpy(rows)]), torch.ones(cols.size),
+                                         (len(self.vocab), X.shape[0])).to_sparse_csr()
+            self._sxy += yt @ xs.to(torch.float32)
         self._sy.index_add_(0, cols_t, torch.ones(cols.size, dtype=torch.float64))
         self._solved = False
         return self
 
+    def _check_open(self) -> None:
+        if getattr(self, "coef_", None) is not None and self._sxy is None:
+            raise ValueError("this decoder is solved and has released its statistics; start a new one to add data")
+
     def merge(self, other: "RidgeTokenDecoder") -> "RidgeTokenDecoder":
         """Add another decoder's statistics (e.g. from another process); both must share vocab and shift."""
+        self._check_open()
+        other._check_open()
         if other.n == 0:
             return self
         if self.n == 0:
@@ -107,8 +120,8 @@ class RidgeTokenDecoder:
         evals, evecs = torch.linalg.eigh(czz)
         self._evals = evals.clamp_min(0)
         self._evecs = evecs
-        czy = (self._sxy.to(torch.float64) - torch.outer(self._sy, mu)) / sigma  # (V, D)
-        self._proj = (czy @ evecs).to(torch.float32)  # (V, D) in the eigenbasis
+        czy = (self._sxy - torch.outer(self._sy, mu).to(torch.float32)) / sigma.to(torch.float32)  # (V, D)
+        self._proj = czy @ evecs.to(torch.float32)  # (V, D) in the eigenbasis
         self._mean = (self._shift + mu).to(torch.float32)
         self._sigma = sigma.to(torch.float32)
         self._ybar = (self._sy / n).to(torch.float32)
@@ -124,7 +137,10 @@ class RidgeTokenDecoder:
         return (Q * shrink) @ self._proj.T + self._ybar
 
     def select_alpha(self, X_cal: np.ndarray | torch.Tensor | None, targets_cal: Sequence[np.ndarray] | None) -> float:
-        """Pick the penalty with the best recall@k on held-out states (the largest on ties)."""
+        """Pick the penalty with the best recall@k on held-out states (the largest on ties) and solve.
+
+        The decoder then holds only ``coef_`` and ``intercept_``; adding data afterwards is an error.
+        """
         if not getattr(self, "_solved", False):
             self._solve()
         if X_cal is None or len(targets_cal or []) == 0 or len(self.alphas) == 1:
@@ -138,6 +154,8 @@ class RidgeTokenDecoder:
         W = (self._evecs.to(torch.float32) * shrink) @ self._proj.T  # (D, V) on standardized states
         self.coef_ = W / self._sigma[:, None]
         self.intercept_ = self._ybar - self._mean @ self.coef_
+        # Keep only the solution: the |vocab| x D statistics and eigenbasis would triple memory.
+        self._sxy = self._proj = self._evecs = None
         return self.alpha_
 
     def scores(self, X: np.ndarray | torch.Tensor) -> torch.Tensor:
