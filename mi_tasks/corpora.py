@@ -78,18 +78,6 @@ class Corpus:
         return {"name": self.name, "source": self.source, "rows": len(self.texts),
                 "sha256": self.sha256, **{k: v for k, v in self.options.items() if v is not None}}
 
-    def split(self, fraction: float, seed: int = 0) -> tuple["Corpus", "Corpus"]:
-        """Disjoint (rest, held_out) split with ``fraction`` of texts held out, seeded."""
-        n = len(self.texts)
-        k = min(n - 1, max(1, int(round(n * fraction)))) if n > 1 else 0
-        held = np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
-        mask = np.zeros(n, dtype=bool)
-        mask[held] = True
-        rest = [t for t, m in zip(self.texts, mask) if not m]
-        out = [t for t, m in zip(self.texts, mask) if m]
-        return (Corpus(self.name, rest, self.source, self.options),
-                Corpus(self.name + ":held_out", out, self.source, self.options))
-
 
 def _render(row: dict[str, Any], text_field: str | None, fields: tuple[str, ...] | None,
             template: str | None, joiner: str, where: str) -> str:

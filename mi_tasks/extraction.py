@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -263,6 +262,3 @@ class HiddenStateExtractor:
                 targets[i] = t
         return out, targets
 
-
-def n_batches(n: int, batch_size: int) -> int:
-    return math.ceil(n / batch_size)

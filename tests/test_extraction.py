@@ -5,7 +5,7 @@ import pytest
 import torch
 from transformers import AutoModel, BertConfig, BertLMHeadModel
 
-from mi_tasks import HiddenStateExtractor, MiTasksError, load_model
+from mi_tasks import HiddenStateExtractor, load_model
 from mi_tasks.pooling import pool
 
 
