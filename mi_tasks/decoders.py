@@ -23,17 +23,19 @@ def _as_tensor(x: np.ndarray | torch.Tensor, dtype: torch.dtype) -> torch.Tensor
     return x.to(dtype) if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=dtype)
 
 
-def recall_hits(scores: torch.Tensor, gold: Sequence[np.ndarray], vocab: DecoderVocabulary) -> tuple[np.ndarray, torch.Tensor]:
+def recall_hits(scores: torch.Tensor, gold: Sequence[np.ndarray], vocab: DecoderVocabulary,
+                multi_hot: torch.Tensor | None = None) -> tuple[np.ndarray, torch.Tensor]:
     """Per text: fraction of its k gold tokens among its top-k scores; also the top-k_max columns.
 
     Ties are broken by column order (torch.topk on CPU is deterministic). Gold tokens outside the
-    decoder vocabulary can never be recovered and count as misses.
+    decoder vocabulary can never be recovered and count as misses. ``multi_hot`` may pass the
+    gold's (n, |vocab|) multi-hot when the caller already has it (scoring many layers).
     """
     n, v = scores.shape
     ks = np.array([len(g) for g in gold])
     kmax = int(min(max(ks.max(initial=1), 1), v))
     top = torch.topk(scores, kmax, dim=1).indices
-    y = vocab.multi_hot(gold).bool()
+    y = (vocab.multi_hot(gold) if multi_hot is None else multi_hot).bool()
     hit = torch.gather(y, 1, top)
     within = torch.arange(kmax)[None, :] < torch.as_tensor(np.minimum(ks, kmax))[:, None]
     hits = (hit & within).sum(1).numpy()
@@ -147,7 +149,9 @@ class RidgeTokenDecoder:
             self.alpha_ = self.alphas[len(self.alphas) // 2] if len(self.alphas) > 1 else self.alphas[0]
         else:
             Q = self._rotated(X_cal)
-            recalls = [float(recall_hits(self._scores_rotated(Q, a), targets_cal, self.vocab)[0].mean()) for a in self.alphas]
+            y_cal = self.vocab.multi_hot(targets_cal)
+            recalls = [float(recall_hits(self._scores_rotated(Q, a), targets_cal, self.vocab, y_cal)[0].mean())
+                       for a in self.alphas]
             best = max(recalls)
             self.alpha_ = max(a for a, r in zip(self.alphas, recalls) if r >= best - 1e-12)
         shrink = (1.0 / (self._evals + self.alpha_ * self.n)).to(torch.float32)

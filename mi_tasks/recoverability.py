@@ -261,13 +261,13 @@ class RecoverabilityProbe:
 
             for j, dec in enumerate(self.decoders):
                 s = dec.scores(b.states[j])
-                rec, top = recall_hits(s, gold, vocab)
+                rec, top = recall_hits(s, gold, vocab, y)
                 per["recall"][j, idx] = rec
                 per["cosine"][j, idx] = cosine(self.bernoulli_cal_[j].proba(s))
                 per["ce"][j, idx] = ce_bits(self.softmax_cal_[j].log_proba(s))
                 text_scores(top, j)
             prior_scores = self.log_prior_.expand(len(gold), -1)
-            rec, _ = recall_hits(prior_scores, gold, vocab)
+            rec, _ = recall_hits(prior_scores, gold, vocab, y)
             per["recall"][L, idx] = rec
             per["cosine"][L, idx] = cosine(prior_p.expand(len(gold), -1))
             per["ce"][L, idx] = ce_bits(self.log_prior_.expand(len(gold), -1))
