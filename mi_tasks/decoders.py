@@ -143,6 +143,7 @@ class RidgeTokenDecoder:
 
         The decoder then holds only ``coef_`` and ``intercept_``; adding data afterwards is an error.
         """
+        self._check_open()
         if not getattr(self, "_solved", False):
             self._solve()
         if X_cal is None or len(targets_cal or []) == 0 or len(self.alphas) == 1:

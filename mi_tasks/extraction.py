@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from .errors import MiTasksError
 from .layers import LayerSpec, normalized_depth, parse_layers
-from .modeling import ensure_bidirectional, is_encoder_only, prepare_tokenizer
+from .modeling import ensure_bidirectional, is_encoder_only, prepare_tokenizer, text_config
 from .pooling import check_pooling, pool
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,7 @@ def check_texts(texts: Sequence[Any], what: str = "corpus") -> list[str]:
 
 
 def model_num_layers(model: torch.nn.Module) -> int:
-    cfg = model.config
-    cfg = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
+    cfg = text_config(model.config)
     for name in ("num_hidden_layers", "n_layer", "num_layers"):
         n = getattr(cfg, name, None)
         if isinstance(n, int) and n > 0:
@@ -133,9 +132,7 @@ class HiddenStateExtractor:
 
     @property
     def hidden_size(self) -> int:
-        cfg = self.model.config
-        cfg = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
-        return int(cfg.hidden_size)
+        return int(text_config(self.model.config).hidden_size)
 
     @property
     def vocab_size(self) -> int:
@@ -143,9 +140,7 @@ class HiddenStateExtractor:
         return len(self.tokenizer)
 
     def _cap_length(self, max_length: int) -> int:
-        cfg = self.model.config
-        cfg = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
-        limit = getattr(cfg, "max_position_embeddings", None)
+        limit = getattr(text_config(self.model.config), "max_position_embeddings", None)
         if isinstance(limit, int) and 0 < limit < max_length:
             log.warning("max_length %d exceeds the model's %d positions; using %d", max_length, limit, limit)
             return limit
@@ -171,8 +166,6 @@ class HiddenStateExtractor:
                 stacklevel=2,
             )
         for i, row in enumerate(ids):
-            if not any(s == 0 for s in special[i]):
-                log.debug("text %d has only special tokens", i)
             if not row:
                 raise MiTasksError(f"text {i} of the {what} tokenizes to nothing; drop it")
         return EncodedTexts(input_ids=ids, special_masks=special, n_truncated=n_trunc)

@@ -49,11 +49,16 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: str | torch.device = 
     return DTYPES[key]
 
 
+def text_config(config: Any) -> Any:
+    """The language part of a config (multimodal configs nest it; plain ones are it)."""
+    return config.get_text_config() if hasattr(config, "get_text_config") else config
+
+
 def is_encoder_only(config: Any) -> bool:
     """Encoder-only = a masked-LM architecture that is not configured as a decoder."""
     from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
-    cfg = config.get_text_config() if hasattr(config, "get_text_config") else config
+    cfg = text_config(config)
     if getattr(cfg, "is_encoder_decoder", False):
         return False
     return cfg.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES

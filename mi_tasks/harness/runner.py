@@ -9,7 +9,6 @@ the same pass. Other backends get a clear error.
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,6 @@ from ..recoverability import RecoverabilityProbe, RecoverabilityResult
 if TYPE_CHECKING:
     from .settings import TaskSettings
 
-log = logging.getLogger(__name__)
 REQUEST_TYPE = "mi_hidden_states"
 _TASKS: dict[str, Any] = {}
 
