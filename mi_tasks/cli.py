@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     _corpus_args(r, "eval", "bbcnews:test", None)
     r.add_argument("--output", default="results", help="folder for one JSON result per model")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_commands(sub)
     return p
 
 
@@ -80,12 +81,27 @@ def run_recoverability(args: argparse.Namespace) -> list[dict[str, Any]]:
     return results
 
 
+# Other subcommands live beside the code they drive; each module offers
+# ``add_subparser(subparsers) -> None`` (setting ``func=run`` via set_defaults) and ``run(args) -> int``.
+_COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _add_commands(sub: Any) -> None:
+    import importlib
+
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).add_subparser(sub)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         if args.command == "recoverability":
             run_recoverability(args)
+        else:
+            return int(args.func(args) or 0)
     except MiTasksError as e:
         print(f"mi-tasks: error: {e}", file=sys.stderr)
         return 2
