@@ -1,0 +1,13 @@
+"""MTEB side of mi-tasks: a layer-and-pooling encoder for ``mteb.evaluate``, layer sweeps, offline tasks.
+
+Inside this subpackage ``import mteb`` still means the real mteb package (absolute imports).
+"""
+from .encoder import LayerEncoder, PooledStateCache, model_identity
+from .local_tasks import (agnews_classification, agnews_clustering, bbcnews_clustering, classification_task,
+                          clustering_task, default_data_dir, default_tasks, read_stsb, sst2_classification, sts_task,
+                          stsb_dev)
+from .sweep import LayerSweepResult, layer_sweep, main_scores
+
+__all__ = ["LayerEncoder", "LayerSweepResult", "PooledStateCache", "agnews_classification", "agnews_clustering",
+           "bbcnews_clustering", "classification_task", "clustering_task", "default_data_dir", "default_tasks",
+           "layer_sweep", "main_scores", "model_identity", "read_stsb", "sst2_classification", "sts_task", "stsb_dev"]

@@ -1,0 +1,131 @@
+"""Layer sweeps: score every requested layer of one model on MTEB tasks in one call.
+
+The model is loaded once and every text runs through it once: a shared
+:class:`~mi_tasks.mteb.encoder.PooledStateCache` pools all requested layers per forward pass and
+each layer's :class:`~mi_tasks.mteb.encoder.LayerEncoder` reads its slice. ``mteb.evaluate``
+then runs once per layer, so each layer's results are ordinary MTEB results (stored apart per
+layer when an mteb ResultCache is given).
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import MiTasksError
+from ..extraction import HiddenStateExtractor
+from ..layers import LayerSpec, normalized_depth
+from ..modeling import load_model
+from .encoder import LayerEncoder, PooledStateCache
+
+
+def main_scores(model_result: Any, tasks: Iterable[Any]) -> dict[str, tuple[str, float]]:
+    """{task name: (main metric, value)} from an mteb ModelResult of ``tasks`` (local tasks are not in mteb's registry)."""
+    metric = {t.metadata.name: t.metadata.main_score for t in tasks}
+    out = {}
+    for tr in model_result.task_results:
+        out[tr.task_name] = (metric.get(tr.task_name, "main_score"), float(tr.get_score()))
+    return out
+
+
+@dataclass
+class LayerSweepResult:
+    """Main score of each task at each layer; ``to_dict`` follows the project's MTEB-layer-sweep schema."""
+
+    model: str
+    num_layers: int
+    pooling: str
+    normalize: bool
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    model_results: dict[int, Any] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        import mteb
+
+        return {"kind": "mteb_layer_sweep", "model": self.model, "num_layers": self.num_layers,
+                "pooling": self.pooling, "normalize": self.normalize, "mteb_version": mteb.__version__,
+                "mi_tasks_version": __version__, "rows": [dict(r) for r in self.rows]}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps(self.to_dict(), indent=2))
+        return p
+
+    def scores(self, task: str) -> dict[int, float]:
+        """{layer: main score} of one task."""
+        got = {r["layer"]: r["value"] for r in self.rows if r["task"] == task}
+        if not got:
+            raise MiTasksError(f"no rows for task {task!r}; tasks in this sweep: {sorted({r['task'] for r in self.rows})}")
+        return got
+
+    def table(self) -> str:
+        """Plain-text table: one row per layer, one column per task (main score)."""
+        tasks = list(dict.fromkeys(r["task"] for r in self.rows))
+        layers = sorted({r["layer"] for r in self.rows})
+        val = {(r["layer"], r["task"]): r["value"] for r in self.rows}
+        metric = {r["task"]: r["metric"] for r in self.rows}
+        heads = [f"{t} ({metric[t]})" for t in tasks]
+        widths = [max(len(h), 8) for h in heads]
+        lines = ["layer  depth  " + "  ".join(h.rjust(w) for h, w in zip(heads, widths))]
+        for layer in layers:
+            cells = [f"{val[(layer, t)]:.4f}".rjust(w) if (layer, t) in val else "-".rjust(w)
+                     for t, w in zip(tasks, widths)]
+            lines.append(f"{layer:5d}  {normalized_depth(layer, self.num_layers):5.2f}  " + "  ".join(cells))
+        return "\n".join(lines)
+
+
+def layer_sweep(
+    model_name_or_path: str,
+    tasks: Any,
+    layers: LayerSpec = "all",
+    pooling: str = "mean",
+    normalize: bool = True,
+    output: str | os.PathLike | None = None,
+    *,
+    max_length: int = 512,
+    batch_size: int = 32,
+    include_special: bool = False,
+    mteb_cache: Any = None,
+    progress: bool = True,
+    model: Any = None,
+    tokenizer: Any = None,
+    **load_kwargs: Any,
+) -> LayerSweepResult:
+    """Run ``mteb.evaluate`` at each of ``layers`` (spec as in :func:`mi_tasks.parse_layers`).
+
+    ``mteb_cache``: an ``mteb.ResultCache`` to store each layer's results (apart, per layer); None
+    keeps them in memory only. ``output``: also write the sweep JSON there. ``model``/``tokenizer``:
+    an already loaded pair (then ``model_name_or_path`` only names it).
+    """
+    import mteb
+
+    task_list: Sequence[Any] = [tasks] if not isinstance(tasks, Iterable) else list(tasks)
+    if not task_list:
+        raise MiTasksError("layer_sweep got no tasks: pass MTEB tasks, e.g. mi_tasks.mteb.stsb_dev()")
+    if model is None:
+        model, tokenizer = load_model(str(model_name_or_path), **load_kwargs)
+    elif tokenizer is None:
+        raise MiTasksError("layer_sweep got a model without its tokenizer: pass tokenizer= too")
+    extractor = HiddenStateExtractor(model, tokenizer, layers=layers, pooling=pooling, max_length=max_length,
+                                     batch_size=batch_size, mean_includes_special=include_special, progress=progress)
+    cache = PooledStateCache(extractor)
+    result = LayerSweepResult(model=str(model_name_or_path), num_layers=extractor.num_layers,
+                              pooling=extractor.pooling, normalize=bool(normalize))
+    for layer in extractor.layers:
+        enc = LayerEncoder(str(model_name_or_path), layer=layer, pooling=pooling, normalize=normalize,
+                           include_special=include_special, cache=cache, **load_kwargs)
+        res = mteb.evaluate(enc, task_list, cache=mteb_cache, show_progress_bar=False,
+                            overwrite_strategy="always" if mteb_cache is not None else "only-missing",
+                            encode_kwargs={"batch_size": batch_size, "show_progress_bar": False})
+        result.model_results[layer] = res
+        for task, (metric, value) in main_scores(res, task_list).items():
+            result.rows.append({"layer": layer, "depth": normalized_depth(layer, extractor.num_layers),
+                                "task": task, "metric": metric, "value": value})
+    if output is not None:
+        result.save(output)
+    return result
