@@ -1,0 +1,117 @@
+"""The main job: run the MI suite through the ``lm_eval`` command on several models, then report.
+
+Each model gets one ``lm_eval --model hf ... --tasks mi_suite`` subprocess, the command a user
+would type (printed before it runs); its progress bars stream to the terminal. Afterwards the
+report (headline table, per-layer figures, tables, leaderboard rows) is built from the results
+JSONs of this run only.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..bundled import ALIASES, resolve_model
+from ..errors import MiTasksError
+from .report import Report, write_report
+
+DISPLAY_NAMES = {"minilm": "all-MiniLM-L6-v2", "smollm2": "SmolLM2-135M"}
+DEFAULT_MODELS = ("minilm", "smollm2")
+
+
+@dataclass
+class SuiteConfig:
+    """What to run: models, lm-eval tasks and the task settings sent through ``--metadata``."""
+
+    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
+    tasks: str = "mi_suite"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    out_dir: Path = Path("mi-report")
+    device: str = "cpu"
+    dtype: str = "bfloat16"
+    batch_size: str = "32"
+    limit: int | None = None
+    extra_model_args: str = ""
+    quiet: bool = False
+    env: dict[str, str] | None = None      # extra environment for the subprocesses
+
+
+def lm_eval_command() -> list[str]:
+    """The ``lm_eval`` of this Python environment (beside the interpreter), else the one on PATH."""
+    beside = Path(sys.executable).with_name("lm_eval")
+    if beside.is_file():
+        return [str(beside)]
+    found = shutil.which("lm_eval")
+    if found:
+        return [found]
+    return [sys.executable, "-m", "lm_eval"]
+
+
+def model_args_for(spec: str, dtype: str, extra: str = "") -> tuple[str, str, str]:
+    """(model_args, pretrained path, label) for an alias (minilm, smollm2) or 'PATH[,key=value,...]'."""
+    name, _, rest = spec.partition(",")
+    path, kw = resolve_model(name.strip())
+    args = {"pretrained": path, **kw}
+    for item in (p for p in (rest + "," + extra).split(",") if p.strip()):
+        if "=" not in item:
+            raise MiTasksError(f"model option {item!r} in {spec!r}: write key=value (e.g. gguf_file=model.gguf)")
+        k, v = item.split("=", 1)
+        args[k.strip()] = v.strip()
+    if dtype and "dtype" not in args:
+        args["dtype"] = dtype
+    if Path(path).exists() and not Path(path).is_dir():
+        raise MiTasksError(f"model {path} is a file; pass its folder (and gguf_file=NAME for a GGUF file)")
+    label = DISPLAY_NAMES.get(name.strip(), "") if name.strip() in ALIASES else ""
+    return ",".join(f"{k}={v}" for k, v in args.items()), path, label
+
+
+def _is_local(path: str) -> bool:
+    return Path(path).exists()
+
+
+def run_suite(cfg: SuiteConfig) -> Report:
+    """Run lm_eval once per model (streaming its progress), then write and return the report."""
+    if not cfg.models:
+        raise MiTasksError("no models given; pass --model (alias minilm/smollm2, or a model folder)")
+    out = Path(cfg.out_dir)
+    raw_dir = out / "lm_eval"
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", **(cfg.env or {})}
+    files: list[Path] = []
+    labels: dict[str, str] = {}
+    prepared = [model_args_for(m, cfg.dtype, cfg.extra_model_args) for m in cfg.models]
+    if all(_is_local(path) for _, path, _ in prepared):  # nothing to fetch: never touch the network
+        env.update({"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    for i, (model_args, path, label) in enumerate(prepared):
+        if label:
+            labels[path] = label
+        target = raw_dir / f"{i}_{Path(path).name or 'model'}"
+        cmd = lm_eval_command() + ["--model", "hf", "--model_args", model_args, "--tasks", cfg.tasks,
+                                   "--device", cfg.device, "--batch_size", str(cfg.batch_size),
+                                   "--output_path", str(target)]
+        if cfg.metadata:
+            cmd += ["--metadata", json.dumps(cfg.metadata)]
+        if cfg.limit is not None:
+            cmd += ["--limit", str(cfg.limit)]
+        print(f"\n== [{i + 1}/{len(prepared)}] {label or path}\n$ {shlex.join(cmd)}", file=sys.stderr, flush=True)
+        started = time.time()
+        log = target.with_suffix(".log")
+        with open(log, "w", encoding="utf-8") as stdout:
+            proc = subprocess.run(cmd, env=env, stdout=stdout,
+                                  stderr=subprocess.PIPE if cfg.quiet else None, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr or "")[-3000:] if cfg.quiet else "(see the messages above)"
+            raise MiTasksError(f"lm_eval failed for {label or path} (exit {proc.returncode}); its output is in {log}\n{tail}")
+        new = [p for p in target.rglob("results_*.json") if p.stat().st_mtime >= started - 1]
+        if not new:
+            raise MiTasksError(f"lm_eval wrote no results under {target}; its output is in {log}")
+        files.append(max(new, key=lambda p: p.stat().st_mtime))
+        print(f"== {label or path}: done in {time.time() - started:.0f} s -> {files[-1]}", file=sys.stderr, flush=True)
+    return write_report(files, out, labels=labels)

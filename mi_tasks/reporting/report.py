@@ -1,0 +1,53 @@
+"""One call from results files to a report folder: figures, tables, leaderboard rows, report.md."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .card import leaderboard_rows, write_leaderboard
+from .figures import FigureSet, plot_results
+from .results import Results, load_results
+from .tables import headline_markdown, write_tables
+
+
+@dataclass
+class Report:
+    """What was written, and the headline table that was printed."""
+
+    results: Results
+    out_dir: Path
+    figures: FigureSet
+    tables: dict[str, Path]
+    leaderboard: tuple[Path, Path]
+    markdown: Path
+    headline: str
+
+
+def write_report(results: Results | Iterable[str | os.PathLike] | str | os.PathLike, out_dir: str | os.PathLike,
+                 labels: dict[str, str] | None = None, overview: Sequence[str] | None = None,
+                 figures: bool = True) -> Report:
+    """Load results (files, folders or a ``Results``) and write the whole report into ``out_dir``."""
+    res = results if isinstance(results, Results) else load_results(results, labels=labels)  # type: ignore[arg-type]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    figs = plot_results(res, out / "figures", overview=overview) if figures else FigureSet()
+    tables = write_tables(res, out)
+    board = write_leaderboard(leaderboard_rows(res), out)
+    headline = headline_markdown(res)
+    lines = ["# mi-tasks report", "", headline, ""]
+    if figs.overview is not None:
+        lines += [f"![overview]({figs.overview.relative_to(out).as_posix()})", ""]
+    if figs.paths:
+        lines += ["## Per-layer curves", ""]
+        lines += [f"- [{p.stem}]({p.relative_to(out).as_posix()})" for p in figs.paths if p != figs.overview]
+        lines.append("")
+    lines += ["## Files", "", "- `headline.md`, `headline.csv`: the table above",
+              "- `layers.md`, `layers.csv`: every metric at every layer",
+              "- `leaderboard.json`, `leaderboard.csv`: one row per model run, task and headline metric, with settings",
+              "- `figures/figures.json`: the numbers drawn in each figure", "", "## Runs", ""]
+    lines += [f"- {r.label}: `{r.model}` ({r.date}); {r.source}" for r in res.runs]
+    md = out / "report.md"
+    md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return Report(results=res, out_dir=out, figures=figs, tables=tables, leaderboard=board, markdown=md, headline=headline)

@@ -1,0 +1,320 @@
+"""Read lm-eval results JSONs (and MTEB layer sweeps) into tidy per-layer records that reports draw from.
+
+A results file holds one model run; every mi-tasks task in it carries its per-layer curves under
+``configs.<task>.mi_results``. Each (run, task) becomes a :class:`TaskCurves`; ``Results.records``
+flattens them to rows of (model, task, metric, layer, depth, value), ready for tables and plots.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..errors import MiTasksError
+
+log = logging.getLogger(__name__)
+
+MTEB_KIND = "mteb_layer_sweep"
+STDERR_SUFFIX = "_stderr"
+# Path components that say nothing about which model it is; labels then take the parent too.
+_GENERIC_DIRS = {"model", "models", "final", "checkpoint", "snapshots", "output", "outputs", "main", "hf", "merged"}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One evaluation of one model: which model, loaded how, when, with which package versions."""
+
+    model: str                      # the model as lm-eval names it (``pretrained=``), or MTEB's model name
+    model_args: dict[str, Any]      # lm-eval ``config.model_args`` (pretrained, gguf_file, dtype, ...)
+    date: str                       # ISO-8601 UTC
+    source: str                     # the results file
+    versions: dict[str, str]        # mi_tasks, lm_eval, transformers, torch, mteb where known
+    label: str = ""                 # short display name, unique among the loaded runs
+
+    @property
+    def key(self) -> str:
+        """The model's identity for comparisons: what was loaded and how (all model_args)."""
+        args = ",".join(f"{k}={v}" for k, v in sorted(self.model_args.items())) if self.model_args else self.model
+        return args
+
+
+@dataclass
+class TaskCurves:
+    """Per-layer curves of one task in one run, with the headline scalars lm-eval printed."""
+
+    run: Run
+    task: str
+    curves: dict[str, list[tuple[int, float, float]]]   # metric -> [(layer, depth, value), ...]
+    headline: dict[str, float]                          # metric -> value in the printed table
+    headline_layer: int | None
+    settings: dict[str, Any] = field(default_factory=dict)   # mi_settings
+    meta: dict[str, Any] = field(default_factory=dict)       # mi_results.meta
+    kind: str = "lm_eval"
+
+    def metrics(self) -> list[str]:
+        """Metrics with a curve of their own (standard errors go with their metric)."""
+        return [m for m in self.curves if not m.endswith(STDERR_SUFFIX)]
+
+    def stderr(self, metric: str) -> list[tuple[int, float, float]] | None:
+        return self.curves.get(metric + STDERR_SUFFIX)
+
+    def value_at(self, metric: str, layer: int) -> float | None:
+        for lay, _, v in self.curves.get(metric, []):
+            if lay == layer:
+                return v
+        return None
+
+
+@dataclass
+class Results:
+    """Everything read from the given files, in the order found."""
+
+    tasks: list[TaskCurves]
+
+    @property
+    def runs(self) -> list[Run]:
+        seen: dict[tuple[str, str], Run] = {}
+        for t in self.tasks:
+            seen.setdefault((t.run.source, t.run.label), t.run)
+        return list(seen.values())
+
+    def task_names(self) -> list[str]:
+        return list(dict.fromkeys(t.task for t in self.tasks))
+
+    def for_run(self, run: Run) -> list[TaskCurves]:
+        return [t for t in self.tasks if t.run == run]
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """Tidy rows: one per (run, task, metric, layer)."""
+        out = []
+        for t in self.tasks:
+            for metric, points in t.curves.items():
+                for layer, depth, value in points:
+                    out.append({"model": t.run.label, "model_path": t.run.model, "run_date": t.run.date,
+                                "task": t.task, "metric": metric, "layer": layer, "depth": depth, "value": value,
+                                "headline_layer": t.headline_layer, "source": t.run.source})
+        return out
+
+
+def _iso(date: Any, fallback: Path) -> str:
+    if isinstance(date, (int, float)):
+        return datetime.fromtimestamp(float(date), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(date, str) and date:
+        return date
+    m = re.search(r"(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})", fallback.name)
+    return f"{m.group(1)}T{m.group(2)}:{m.group(3)}:{m.group(4)}Z" if m else ""
+
+
+def _torch_version(env_info: Any) -> str | None:
+    m = re.search(r"PyTorch version: (\S+)", env_info) if isinstance(env_info, str) else None
+    return m.group(1) if m else None
+
+
+def _curves_of(mi: dict[str, Any], task: str, path: Path) -> dict[str, list[tuple[int, float, float]]]:
+    curves = mi.get("curves")
+    if isinstance(curves, dict) and curves:
+        try:
+            return {m: [(int(p["layer"]), float(p["depth"]), float(p["value"])) for p in pts] for m, pts in curves.items()}
+        except (KeyError, TypeError, ValueError) as e:
+            raise MiTasksError(f"{path}: task {task} has malformed curves ({e}); re-run lm_eval with this mi-tasks version") from None
+    layers = mi.get("layers") or []
+    out: dict[str, list[tuple[int, float, float]]] = {}
+    for row in layers:  # older files: curves only as per-layer rows
+        for k, v in row.items():
+            if k not in ("layer", "depth") and isinstance(v, (int, float)):
+                out.setdefault(k, []).append((int(row["layer"]), float(row["depth"]), float(v)))
+    if not out:
+        raise MiTasksError(f"{path}: task {task} has mi_results without per-layer curves")
+    return out
+
+
+def _lm_eval_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
+    cfg = data.get("config") or {}
+    model_args = cfg.get("model_args") or {}
+    if isinstance(model_args, str):  # older lm-eval wrote "pretrained=...,dtype=..."
+        model_args = dict(kv.split("=", 1) for kv in model_args.split(",") if "=" in kv)
+    model = data.get("model_name") or model_args.get("pretrained") or cfg.get("model") or "unknown"
+    versions = {k: v for k, v in {"lm_eval": data.get("lm_eval_version"), "transformers": data.get("transformers_version"),
+                                  "torch": _torch_version(data.get("pretty_env_info"))}.items() if v}
+    run_base = dict(model=str(model), model_args=dict(model_args), date=_iso(data.get("date"), path), source=str(path))
+    out, skipped = [], []
+    configs = data.get("configs") or {}
+    # lm-eval sorts configs by name; the group's own order (mi_recoverability before mi_fano) reads better
+    ordered = [t for sub in (data.get("group_subtasks") or {}).values() if isinstance(sub, list) for t in sub if t in configs]
+    for task in list(dict.fromkeys(ordered + list(configs))):
+        tcfg = configs[task]
+        mi = tcfg.get("mi_results") if isinstance(tcfg, dict) else None
+        if not isinstance(mi, dict):
+            skipped.append(task)
+            continue
+        meta = dict(mi.get("meta") or {})
+        v = dict(versions)
+        if meta.get("mi_tasks_version"):
+            v["mi_tasks"] = str(meta["mi_tasks_version"])
+        if meta.get("model") and run_base["model"] == "unknown":
+            run_base["model"] = str(meta["model"])
+        run = Run(versions=v, **run_base)
+        headline = {k.split(",", 1)[0]: float(val) for k, val in (data.get("results", {}).get(task) or {}).items()
+                    if "," in k and "_stderr" not in k and isinstance(val, (int, float))}
+        hl = mi.get("headline_layer")
+        out.append(TaskCurves(run=run, task=task, curves=_curves_of(mi, task, path), headline=headline,
+                              headline_layer=int(hl) if hl is not None else None,
+                              settings=dict(tcfg.get("mi_settings") or {}), meta=meta))
+    if skipped:
+        log.warning("%s: skipped task(s) without mi_results (not mi-tasks tasks, or the run failed): %s",
+                    path, ", ".join(skipped))
+    # All tasks of one file share one run: rebuild with the final versions so runs compare equal.
+    if out:
+        versions_all: dict[str, str] = {}
+        for t in out:
+            versions_all.update(t.run.versions)
+        run = Run(versions=versions_all, **{**run_base})
+        for t in out:
+            t.run = run
+    return out
+
+
+def _mteb_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
+    rows = data.get("rows")
+    if not isinstance(rows, list) or not rows:
+        raise MiTasksError(f"{path}: MTEB layer sweep without rows")
+    versions = {k: str(data[f"{k}_version"]) for k in ("mteb", "mi_tasks") if data.get(f"{k}_version")}
+    st = os.stat(path)
+    run = Run(model=str(data.get("model", "unknown")), model_args={"pretrained": data.get("model", "unknown"),
+                                                                    "pooling": data.get("pooling")},
+              date=_iso(st.st_mtime, path), source=str(path), versions=versions)
+    grouped: dict[str, dict[str, list[tuple[int, float, float]]]] = {}
+    try:
+        for r in rows:
+            grouped.setdefault(str(r["task"]), {}).setdefault(str(r["metric"]), []).append(
+                (int(r["layer"]), float(r["depth"]), float(r["value"])))
+    except (KeyError, TypeError, ValueError) as e:
+        raise MiTasksError(f"{path}: malformed MTEB sweep row ({e})") from None
+    out = []
+    for task, curves in grouped.items():
+        curves = {m: sorted(p) for m, p in curves.items()}
+        last = max(lay for pts in curves.values() for lay, _, _ in pts)  # headline: the last scored layer
+        headline = {m: v for m, pts in curves.items() for lay, _, v in pts if lay == last}
+        out.append(TaskCurves(run=run, task=f"mteb:{task}", curves=curves, headline=headline, headline_layer=last,
+                              settings={"pooling": data.get("pooling"), "normalize": data.get("normalize")},
+                              meta={"num_layers": data.get("num_layers"), "pooling": data.get("pooling")}, kind="mteb"))
+    return out
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise MiTasksError(f"cannot read {path} as JSON ({e}); give lm-eval results_*.json files or their folders") from None
+
+
+def load_file(path: str | os.PathLike) -> list[TaskCurves]:
+    """One lm-eval results JSON or MTEB layer-sweep JSON; anything else is an error."""
+    p = Path(path)
+    data = _read_json(p)
+    if isinstance(data, dict) and data.get("kind") == MTEB_KIND:
+        return _mteb_file(p, data)
+    if isinstance(data, dict) and isinstance(data.get("results"), dict) and isinstance(data.get("configs"), dict):
+        return _lm_eval_file(p, data)
+    raise MiTasksError(f"{p} is neither an lm-eval results JSON (keys results, configs) nor an mi-tasks MTEB "
+                       f"layer sweep (kind: {MTEB_KIND}); pass the results_*.json that `lm_eval --output_path` writes")
+
+
+def _is_mteb_sweep(p: Path) -> bool:
+    try:
+        if p.stat().st_size > 20_000_000:
+            return False
+        with p.open("r", encoding="utf-8") as f:
+            head = f.read(4096)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return f'"{MTEB_KIND}"' in head
+
+
+def find_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files named directly, plus results_*.json and MTEB sweeps found recursively in folders."""
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_file():
+            out.append(p)
+        elif p.is_dir():
+            found = sorted(p.rglob("results_*.json"))
+            found += sorted(q for q in p.rglob("*.json") if q not in found and _is_mteb_sweep(q))
+            if not found:
+                raise MiTasksError(f"no lm-eval results (results_*.json) or MTEB layer sweeps found under {p}; "
+                                   "run `lm_eval ... --output_path DIR` first and pass DIR")
+            out.extend(found)
+        else:
+            raise MiTasksError(f"{p} does not exist; pass lm-eval results JSONs or the --output_path folder")
+    return list(dict.fromkeys(out))
+
+
+def default_label(run: Run) -> list[str]:
+    """Candidate labels, shortest first: gguf file stem, then ever longer tails of the model path."""
+    parts = [x for x in re.split(r"[\\/]+", run.model) if x]
+    tails = []
+    start = len(parts) - 1
+    while start > 0 and (parts[start].lower() in _GENERIC_DIRS or parts[start].lower().startswith("checkpoint-")):
+        start -= 1
+    for i in range(start, -1, -1):
+        tails.append("/".join(parts[i:]))
+    gguf = run.model_args.get("gguf_file")
+    if gguf:
+        stem = Path(str(gguf)).stem
+        tails = [stem] + [f"{t}:{stem}" for t in tails]
+    return tails or [run.model]
+
+
+def _assign_labels(tasks: list[TaskCurves], labels: dict[str, str] | None) -> None:
+    runs = list({t.run.source: t.run for t in tasks}.items())
+    labels = labels or {}
+    chosen: dict[str, str] = {}
+    names: dict[str, list[str]] = {}
+    for source, run in runs:
+        given = labels.get(run.model) or labels.get(run.key) or labels.get(Path(run.model).name)
+        names[source] = [given] if given else default_label(run)
+    # shortest candidate that no other model shares
+    keys = {source: run.key for source, run in runs}
+    for source, _ in runs:
+        cands = names[source]
+        pick = cands[-1]
+        for c in cands:
+            clash = any(c in names[o] and keys[o] != keys[source] for o in names if o != source)
+            if not clash:
+                pick = c
+                break
+        chosen[source] = pick
+    # the same model run more than once: tell runs apart by date
+    by_label: dict[str, list[str]] = {}
+    for source, lab in chosen.items():
+        by_label.setdefault(lab, []).append(source)
+    for lab, sources in by_label.items():
+        if len(sources) > 1:
+            for s in sources:
+                run = next(r for src, r in runs if src == s)
+                chosen[s] = f"{lab} @ {run.date or Path(s).stem}"
+    for t in tasks:
+        t.run = Run(model=t.run.model, model_args=t.run.model_args, date=t.run.date, source=t.run.source,
+                    versions=t.run.versions, label=chosen[t.run.source])
+
+
+def load_results(paths: Iterable[str | os.PathLike] | str | os.PathLike, labels: dict[str, str] | None = None) -> Results:
+    """Load results files or folders; ``labels`` maps a model path (or its last folder name) to a display name."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    files = find_files(paths)
+    tasks: list[TaskCurves] = []
+    for f in files:
+        tasks.extend(load_file(f))
+    if not tasks:
+        raise MiTasksError(f"no mi-tasks results in {', '.join(map(str, files))}: none of their tasks holds mi_results "
+                           "(run lm_eval with --tasks mi_suite or another mi-tasks task)")
+    _assign_labels(tasks, labels)
+    return Results(tasks=tasks)

@@ -1,0 +1,137 @@
+"""Markdown and CSV tables: every layer's value (long format), and a compact headline table.
+
+The headline table has one row per (task, metric) that lm-eval printed and one column per model:
+the value at the task's headline layer, and the curve's peak with its normalized depth. A row
+that repeats an earlier task's numbers exactly (``mi_fano`` shares ``mi_recoverability``'s
+bounds) is shown once.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from .results import Results, Run
+
+LAYER_COLUMNS = ("model", "model_path", "run_date", "task", "metric", "layer", "depth", "value", "headline_layer", "source")
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return str(v)
+
+
+def _md(header: list[str], rows: list[list[Any]]) -> str:
+    cells = [[_fmt(c) for c in r] for r in rows]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in cells]
+    return "\n".join(lines)
+
+
+def _csv(header: list[str] | tuple[str, ...], rows: list[list[Any]] | list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    if rows and isinstance(rows[0], dict):
+        w = csv.DictWriter(buf, fieldnames=list(header), extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)  # type: ignore[arg-type]
+    else:
+        w2 = csv.writer(buf, lineterminator="\n")
+        w2.writerow(header)
+        w2.writerows(rows)  # type: ignore[arg-type]
+    return buf.getvalue()
+
+
+def layers_csv(results: Results) -> str:
+    """Every (model, task, metric, layer) value, one row each."""
+    return _csv(LAYER_COLUMNS, results.records)
+
+
+def headline_entries(results: Results) -> list[dict[str, Any]]:
+    """Per (task, metric, run): headline value and layer, and the curve's peak value, layer and depth."""
+    entries = []
+    for t in results.tasks:
+        for metric, value in t.headline.items():
+            pts = t.curves.get(metric, [])
+            peak = max(pts, key=lambda p: p[2]) if pts else None
+            entries.append({"task": t.task, "metric": metric, "model": t.run.label, "run_date": t.run.date,
+                            "value": value, "headline_layer": t.headline_layer,
+                            "num_layers": t.meta.get("num_layers"),
+                            "peak_value": peak[2] if peak else None, "peak_layer": peak[0] if peak else None,
+                            "peak_depth": peak[1] if peak else None})
+    return entries
+
+
+def _headline_grid(results: Results) -> tuple[list[Run], list[tuple[str, str]], dict[tuple[str, str, str], dict[str, Any]]]:
+    runs = results.runs
+    cells = {(e["task"], e["metric"], e["model"]): e for e in headline_entries(results)}
+    rows: list[tuple[str, str]] = []
+    for task in results.task_names():
+        for t in results.tasks:
+            if t.task == task:
+                rows.extend((task, m) for m in t.headline if (task, m) not in rows)
+    kept: list[tuple[str, str]] = []
+    for task, metric in rows:
+        def vals(tk: str) -> list[Any]:
+            return [cells.get((tk, metric, r.label), {}).get("value") for r in runs]
+        if any(m == metric and vals(tk) == vals(task) for tk, m in kept):
+            continue
+        kept.append((task, metric))
+    return runs, kept, cells
+
+
+def headline_markdown(results: Results) -> str:
+    """Compact table: (task, metric) rows, one column per model with 'headline (peak @ depth)'."""
+    runs, rows, cells = _headline_grid(results)
+    header = ["task", "metric"] + [r.label for r in runs]
+    body = []
+    for task, metric in rows:
+        line: list[Any] = [task, metric]
+        for r in runs:
+            e = cells.get((task, metric, r.label))
+            if e is None:
+                line.append("")
+            elif e["peak_value"] is None:
+                line.append(f"{e['value']:.4f}")
+            else:
+                line.append(f"{e['value']:.4f} (peak {e['peak_value']:.4f} @ {e['peak_depth']:.2f})")
+        body.append(line)
+    notes = [f"- {r.label}: layer {next((t.headline_layer for t in results.for_run(r)), '?')} of "
+             f"{next((t.meta.get('num_layers') for t in results.for_run(r)), '?')} is the headline layer; "
+             f"{r.model}" for r in runs]
+    return _md(header, body) + "\n\nValue at the headline layer (peak over layers @ its normalized depth).\n" + "\n".join(notes)
+
+
+def headline_csv(results: Results) -> str:
+    cols = ["model", "run_date", "task", "metric", "value", "headline_layer", "num_layers", "peak_value", "peak_layer", "peak_depth"]
+    return _csv(cols, headline_entries(results))
+
+
+def layers_markdown(results: Results) -> str:
+    """Per task and model: one row per layer, one column per metric."""
+    parts = []
+    for task in results.task_names():
+        for t in results.tasks:
+            if t.task != task:
+                continue
+            metrics = [m for m in t.headline if m in t.curves] + [m for m in t.metrics() if m not in t.headline]
+            layers = sorted({(lay, d) for m in metrics for lay, d, _ in t.curves[m]})
+            rows = [[lay, d] + [t.value_at(m, lay) for m in metrics] for lay, d in layers]
+            parts.append(f"### {task}: {t.run.label}\n\n" + _md(["layer", "depth", *metrics], rows))
+    return "\n\n".join(parts)
+
+
+def write_tables(results: Results, out_dir: str | Path) -> dict[str, Path]:
+    """headline.md, headline.csv, layers.md, layers.csv in ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"headline.md": headline_markdown(results) + "\n", "headline.csv": headline_csv(results),
+             "layers.md": layers_markdown(results) + "\n", "layers.csv": layers_csv(results)}
+    paths = {}
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+        paths[name] = out / name
+    return paths
