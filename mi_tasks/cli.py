@@ -83,7 +83,7 @@ def run_recoverability(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 # Other subcommands live beside the code they drive; each module offers
 # ``add_subparser(subparsers) -> None`` (setting ``func=run`` via set_defaults) and ``run(args) -> int``.
-_COMMAND_MODULES: tuple[str, ...] = ("mi_tasks.reporting.cli",)
+_COMMAND_MODULES: tuple[str, ...] = ("mi_tasks.reporting.cli", "mi_tasks.enhance")
 
 
 def _add_commands(sub: Any) -> None:

@@ -1,0 +1,464 @@
+"""MI enhancement (paper 1): fine-tune a model to maximise token recoverability, last block frozen.
+
+What is trained and what is read:
+- A linear decoder head maps the pooled state E of ``layer`` to logits over the *train
+  vocabulary* (the ids seen in the training corpus); the loss is binary cross-entropy against
+  each text's multi-hot target of unique non-special token ids (the same targets as
+  :meth:`mi_tasks.extraction.EncodedTexts.content_ids`).
+- Trainable: transformer blocks 1..L-1. Frozen: the last block (paper: optimise θ1:L-1, freeze
+  θL), the token/position embeddings (tied to the LM head in many decoders: changing them would
+  change next-token prediction), the final norm and the LM head.
+- ``layer=-1`` (default) reads the last state, i.e. the output of the frozen last block (after
+  the final norm where the architecture has one). The gradient then flows *through* the frozen
+  block into the trainable ones: the earlier blocks learn to hand the last block inputs from
+  which its output keeps the tokens. That is the only reading under which freezing the last
+  block matters, and it improves the state that downstream users embed with. ``layer=-2`` reads
+  the input of the frozen block (the paper summary's "layer L-1" embedding); the last block then
+  gets no gradient at all.
+
+Checkpoints (trainable weights, head, optimiser, step, RNG state) go to
+``output_dir/checkpoints/step_<n>.pt`` (the latest kept); a rerun with the same settings resumes
+from the latest. The result is a standard Hugging Face checkpoint in ``output_dir``
+(safetensors, tokenizer, README.md model card, ``enhance_result.json`` with the curves) that
+``lm_eval --model hf --model_args pretrained=<output_dir>`` and
+:class:`mi_tasks.mteb.LayerEncoder` load unchanged.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import math
+import os
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from . import __version__
+from .corpora import Corpus, load_corpus
+from .errors import MiTasksError
+from .extraction import HiddenStateExtractor, model_num_layers
+from .modeling import cpu_has_fast_bf16, is_encoder_only, prepare_tokenizer, resolve_dtype, text_config
+from .pooling import check_pooling, pool
+
+log = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoints"
+RESUME_KEYS = ("model", "corpus", "corpus_rows", "corpus_sha256", "eval_corpus_sha256", "lr", "head_lr",
+               "batch_size", "max_length", "seed", "layer", "pooling", "weight_decay", "warmup_steps")
+
+
+@dataclass
+class EnhanceResult:
+    """Curves and paths of one enhancement run."""
+
+    output_dir: str
+    steps: int
+    losses: list[dict[str, float]] = field(default_factory=list)  # {"step", "loss"}
+    eval_recall: list[dict[str, float]] = field(default_factory=list)  # {"step", "recall_at_k"}
+    settings: dict[str, Any] = field(default_factory=dict)
+    resumed_from: int = 0
+
+    @property
+    def checkpoint_dir(self) -> str:
+        return str(Path(self.output_dir) / CHECKPOINTS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "checkpoint_dir": self.checkpoint_dir}
+
+
+def _load_trainable(path: str, dtype: str, load_kwargs: dict[str, Any]) -> tuple[torch.nn.Module, Any, bool]:
+    """(full model in float32, tokenizer, encoder?) in the class lm-eval's ``--model hf`` loads back."""
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+
+    if os.path.sep in path and not os.path.exists(path):
+        raise MiTasksError(f"model path {path!r} does not exist: pass a local folder or a hub id")
+    kw = {k: v for k, v in load_kwargs.items() if k in ("gguf_file", "revision", "trust_remote_code") and v}
+    try:
+        config = AutoConfig.from_pretrained(path, **kw)
+    except (OSError, ValueError) as e:
+        raise MiTasksError(f"cannot load a model config from {path!r} ({e.__class__.__name__}: {str(e)[:200]}); "
+                           "pass a local folder with config.json (or gguf_file=), or a reachable hub id") from e
+    if getattr(config, "is_encoder_decoder", False):
+        raise MiTasksError(f"{config.model_type} is an encoder-decoder model; enhancement trains causal or masked models")
+    encoder = is_encoder_only(config)
+    if encoder:
+        config.is_decoder = False
+        arch = " ".join(getattr(config, "architectures", None) or [])
+        cls = AutoModelForMaskedLM if "ForMaskedLM" in arch else AutoModel
+    else:
+        cls = AutoModelForCausalLM
+    resolve_dtype(dtype)  # validates the name early
+    tok = prepare_tokenizer(AutoTokenizer.from_pretrained(path, **kw))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = cls.from_pretrained(path, config=config, dtype=torch.float32, **kw)
+    return model, tok, encoder
+
+
+def _blocks(backbone: torch.nn.Module, n: int) -> torch.nn.ModuleList:
+    """The backbone's list of transformer blocks (the ModuleList with one entry per layer)."""
+    for _, mod in backbone.named_modules():
+        if isinstance(mod, torch.nn.ModuleList) and len(mod) == n:
+            return mod
+    raise MiTasksError(f"cannot find the {n} transformer blocks of {type(backbone).__name__}; "
+                       "enhancement supports standard Hugging Face decoder and encoder stacks")
+
+
+def _autocast(dtype: str) -> contextlib.AbstractContextManager:
+    want = resolve_dtype(dtype) if dtype != "auto" else (torch.bfloat16 if cpu_has_fast_bf16() else torch.float32)
+    if want == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cpu", dtype=want)
+
+
+class _Batcher:
+    """Seeded order over the corpus, one fresh permutation per epoch; batch ``s`` depends on (seed, s) only."""
+
+    def __init__(self, n: int, batch_size: int, seed: int) -> None:
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self._perms: dict[int, np.ndarray] = {}
+
+    def _perm(self, epoch: int) -> np.ndarray:
+        if epoch not in self._perms:
+            self._perms = {epoch: np.random.default_rng([self.seed, epoch]).permutation(self.n)}
+        return self._perms[epoch]
+
+    def batch(self, step: int) -> np.ndarray:
+        start = step * self.batch_size
+        return np.array([self._perm((start + j) // self.n)[(start + j) % self.n] for j in range(self.batch_size)])
+
+
+class _Enhancer:
+    """Holds the model, head and tokenised corpora; one instance per run."""
+
+    def __init__(self, model: torch.nn.Module, tok: Any, encoder: bool, layer: int, pooling: str,
+                 max_length: int) -> None:
+        self.model, self.encoder = model, encoder
+        self.backbone = getattr(model, "base_model", model)
+        self.extractor = HiddenStateExtractor(self.backbone, tok, layers=[layer], pooling=pooling,
+                                              max_length=max_length, batch_size=8, progress=False)
+        self.tok = self.extractor.tokenizer
+        self.layer = self.extractor.layers[0]
+        self.pooling = pooling
+        self.num_layers = model_num_layers(model)
+
+    def freeze(self) -> tuple[list[str], list[str]]:
+        """Train blocks 1..L-1 only; return (trainable, frozen) parameter names."""
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        blocks = _blocks(self.backbone, self.num_layers)
+        for b in blocks[:-1]:
+            for p in b.parameters():
+                p.requires_grad_(True)
+        names = dict(self.model.named_parameters())
+        train = [k for k, p in names.items() if p.requires_grad]
+        frozen = [k for k, p in names.items() if not p.requires_grad]
+        return train, frozen
+
+    def pooled(self, enc: Any, idx: np.ndarray) -> torch.Tensor:
+        """(B, D) pooled state of ``self.layer`` with gradients (the extractor's padding and positions)."""
+        feats = [{"input_ids": enc.input_ids[i], "special_tokens_mask": enc.special_masks[i]} for i in idx]
+        side = "right" if self.encoder else self.tok.padding_side
+        padded = self.tok.pad(feats, return_tensors="pt", padding_side=side, pad_to_multiple_of=8)
+        attn = padded["attention_mask"]
+        kw = {}
+        if not self.encoder and self.extractor._takes_position_ids:
+            kw["position_ids"] = (attn.long().cumsum(1) - 1).clamp_min(0)
+        out = self.backbone(input_ids=padded["input_ids"], attention_mask=attn, output_hidden_states=True, **kw)
+        hs = out.hidden_states[self.layer]
+        return pool(hs, attn, self.pooling, padded["special_tokens_mask"] == 0)
+
+
+def _targets(enc: Any, idx: np.ndarray, column: dict[int, int], width: int) -> torch.Tensor:
+    y = torch.zeros(len(idx), width)
+    for r, i in enumerate(idx):
+        cols = [column[t] for t in enc.content_ids(i).tolist() if t in column]
+        if cols:
+            y[r, cols] = 1.0
+    return y
+
+
+def _recall(enh: _Enhancer, head: torch.nn.Linear, enc: Any, vocab: np.ndarray, autocast: Any) -> float:
+    """Mean recall@k on a tokenised corpus: k = unique gold tokens; gold outside the head's vocabulary are misses."""
+    was = enh.model.training
+    enh.model.eval()
+    hits, total = 0.0, 0
+    with torch.no_grad():
+        for idx in enh.extractor.batch_order(enc):
+            with autocast:
+                logits = head(enh.pooled(enc, idx).float()).float()
+            for r, i in enumerate(idx):
+                gold = enc.content_ids(i)
+                k = len(gold)
+                if k == 0:
+                    continue
+                top = vocab[torch.topk(logits[r], min(k, logits.shape[1])).indices.numpy()]
+                hits += len(np.intersect1d(top, gold)) / k
+                total += 1
+    enh.model.train(was)
+    return hits / max(total, 1)
+
+
+def _latest_checkpoint(ckpt_dir: Path) -> Path | None:
+    found = sorted(ckpt_dir.glob("step_*.pt"))
+    return found[-1] if found else None
+
+
+def _model_card(settings: dict[str, Any], result: EnhanceResult) -> str:
+    from huggingface_hub import ModelCard
+
+    base = settings["model"]
+    last_loss = result.losses[-1]["loss"] if result.losses else float("nan")
+    recall = ", ".join(f"step {r['step']}: {r['recall_at_k']:.4f}" for r in result.eval_recall)
+    body = f"""---
+library_name: transformers
+tags:
+- mi-tasks
+- mi-enhancement
+---
+# MI-enhanced {Path(base).name}
+
+Fine-tuned with `mi-tasks enhance` (mi-tasks {__version__}) to maximise token recoverability
+("Rethinking the Understanding Ability across LLMs through Mutual Information", MI enhancement).
+
+- base model: `{base}`{f" (gguf_file `{settings['gguf_file']}`)" if settings.get("gguf_file") else ""}
+- corpus: `{settings['corpus']}` ({settings['corpus_rows']} texts, sha256 {settings['corpus_sha256'][:16]}...)
+- objective: binary cross-entropy of a linear decoder head ({settings['head_vocab']} outputs, the train
+  vocabulary) on the {settings['pooling']}-pooled state {settings['layer']} of {settings['num_layers']}
+  against each text's multi-hot set of non-special tokens
+- trained: blocks 1..{settings['num_layers'] - 1}; frozen: the last block ({settings['num_layers']}), embeddings,
+  final norm and LM head; the decoder head is not part of this checkpoint
+- steps: {result.steps}, lr: {settings['lr']} (head {settings['head_lr']}), batch size: {settings['batch_size']},
+  max length: {settings['max_length']}, seed: {settings['seed']}, compute dtype: {settings['compute_dtype']}
+- final training loss: {last_loss:.5f}; held-out recall@k ({settings['eval_corpus']}): {recall or 'not measured'}
+"""
+    return str(ModelCard(body))
+
+
+def enhance(
+    model_name_or_path: str,
+    output_dir: str | os.PathLike,
+    corpus: str | Corpus = "wikitext2",
+    *,
+    steps: int = 200,
+    lr: float = 2e-5,
+    batch_size: int = 8,
+    max_length: int = 128,
+    seed: int = 0,
+    eval_interval: int = 50,
+    eval_corpus: str | Corpus | None = None,
+    eval_limit: int = 200,
+    corpus_limit: int | None = None,
+    text_field: str | None = None,
+    layer: int = -1,
+    pooling: str = "mean",
+    head_lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    warmup_steps: int | None = None,
+    dtype: str = "auto",
+    resume: bool = True,
+    progress: bool = True,
+    **load_kwargs: Any,
+) -> EnhanceResult:
+    """Fine-tune ``model_name_or_path`` for recoverability and save a Hugging Face checkpoint in ``output_dir``.
+
+    ``corpus``: a registered name or file (see :func:`mi_tasks.load_corpus`), or a Corpus. ``eval_corpus``:
+    held-out texts for the recall curve; None holds out ``eval_limit`` texts of ``corpus``.
+    ``dtype``: compute dtype of the forward/backward (``auto`` = bf16 autocast where the CPU is fast at
+    it); weights and optimiser stay float32. ``load_kwargs``: ``gguf_file=``, ``revision=``, ...
+    """
+    for name, v in (("steps", steps), ("batch_size", batch_size), ("eval_interval", eval_interval)):
+        if not isinstance(v, int) or v < 1:
+            raise MiTasksError(f"{name} must be a positive integer, got {v!r}")
+    if not (lr > 0 and head_lr > 0):
+        raise MiTasksError(f"learning rates must be > 0, got lr={lr}, head_lr={head_lr}")
+    check_pooling(pooling)
+    out = Path(output_dir)
+    torch.manual_seed(seed)  # heads that the checkpoint lacks are initialised from it
+    model, tok, encoder = _load_trainable(str(model_name_or_path), dtype, load_kwargs)
+    n = model_num_layers(model)
+    if n < 2:
+        raise MiTasksError(f"the model has {n} block; enhancement needs at least 2 (one trained, the last frozen)")
+    if not -(n + 1) <= layer <= n:
+        raise MiTasksError(f"layer {layer} is out of range for {n} layers (states 0..{n}, or negatives from the end)")
+    torch.manual_seed(seed)
+    enh = _Enhancer(model, tok, encoder, layer, pooling, max_length)
+    if enh.layer == 0:
+        raise MiTasksError("layer 0 is the embedding output, which no trainable block feeds; read a later layer")
+    trainable, frozen = enh.freeze()
+
+    train_c = corpus if isinstance(corpus, Corpus) else load_corpus(corpus, text_field=text_field,
+                                                                       limit=corpus_limit, seed=seed)
+    texts = list(train_c.texts)
+    if eval_corpus is None:
+        if len(texts) < 2 * eval_limit:
+            eval_limit = max(1, len(texts) // 5)
+        held = set(np.random.default_rng(seed).choice(len(texts), size=eval_limit, replace=False).tolist())
+        eval_texts = [texts[i] for i in sorted(held)]
+        texts = [t for i, t in enumerate(texts) if i not in held]
+        eval_name = f"{train_c.name} (held-out {len(eval_texts)})"
+    else:
+        ev = eval_corpus if isinstance(eval_corpus, Corpus) else load_corpus(eval_corpus, limit=eval_limit, seed=seed)
+        eval_texts, eval_name = list(ev.texts), ev.name
+    enc = enh.extractor.encode(texts, what="training corpus")
+    eval_enc = enh.extractor.encode(eval_texts, what="eval corpus")
+    counts: dict[int, int] = {}
+    for i in range(len(enc)):
+        for t in enc.content_ids(i).tolist():
+            counts[t] = counts.get(t, 0) + 1
+    if not counts:
+        raise MiTasksError("the training corpus has no non-special tokens to recover")
+    vocab = np.array(sorted(counts), dtype=np.int64)
+    column = {int(t): j for j, t in enumerate(vocab)}
+    hidden = int(text_config(model.config).hidden_size)
+    head = torch.nn.Linear(hidden, len(vocab))
+    with torch.no_grad():  # start from the frequency prior: the head first learns what E adds to it
+        freq = torch.tensor([counts[int(t)] for t in vocab], dtype=torch.float32) / len(enc)
+        head.weight.normal_(0.0, 1.0 / math.sqrt(hidden))
+        head.bias.copy_(torch.logit(freq.clamp(1e-6, 1 - 1e-6)))
+    warm = warmup_steps if warmup_steps is not None else min(10, max(1, steps // 10))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW([{"params": params, "lr": lr, "weight_decay": weight_decay},
+                             {"params": head.parameters(), "lr": head_lr, "weight_decay": 0.0}])
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
+    compute = ("bfloat16" if (dtype == "auto" and cpu_has_fast_bf16()) else
+               ("float32" if dtype == "auto" else str(resolve_dtype(dtype)).replace("torch.", "")))
+    settings = {"model": str(model_name_or_path), "gguf_file": load_kwargs.get("gguf_file"),
+                "corpus": train_c.name, "corpus_source": train_c.source, "corpus_rows": len(texts),
+                "corpus_sha256": Corpus(name="", texts=texts, source="").sha256, "eval_corpus": eval_name,
+                "eval_corpus_sha256": Corpus(name="", texts=eval_texts, source="").sha256,
+                "lr": lr, "head_lr": head_lr, "batch_size": batch_size, "max_length": max_length, "seed": seed,
+                "layer": enh.layer, "pooling": pooling, "weight_decay": weight_decay, "warmup_steps": warm,
+                "num_layers": n, "frozen_block": n, "head_vocab": len(vocab), "compute_dtype": compute,
+                "encoder_only": encoder, "n_trainable_params": sum(p.numel() for p in params),
+                "mi_tasks_version": __version__}
+    result = EnhanceResult(output_dir=str(out), steps=steps, settings=settings)
+    ckpt_dir = out / CHECKPOINTS
+    start = 0
+    latest = _latest_checkpoint(ckpt_dir) if resume else None
+    if latest is not None:
+        state = torch.load(latest, map_location="cpu", weights_only=False)
+        old = state["settings"]
+        diff = [k for k in RESUME_KEYS if old.get(k) != settings.get(k)]
+        if diff:
+            raise MiTasksError(f"{latest} was made with other settings ({', '.join(f'{k}: {old.get(k)!r} -> {settings.get(k)!r}' for k in diff)}); "
+                               "use another output_dir or resume=False to start over")
+        missing = model.load_state_dict(state["model"], strict=False)
+        if missing.unexpected_keys:
+            raise MiTasksError(f"{latest} holds weights this model lacks: {missing.unexpected_keys[:3]}")
+        head.load_state_dict(state["head"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        start = int(state["step"])
+        result.losses, result.eval_recall = state["losses"], state["eval_recall"]
+        result.resumed_from = start
+        if start > steps:
+            raise MiTasksError(f"{latest} is at step {start}, beyond steps={steps}; raise steps or use resume=False")
+    autocast = _autocast(dtype)
+    batcher = _Batcher(len(enc), min(batch_size, len(enc)), seed)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+
+    def evaluate(step: int) -> None:
+        r = _recall(enh, head, eval_enc, vocab, _autocast(dtype))
+        result.eval_recall.append({"step": step, "recall_at_k": r})
+
+    def save(step: int) -> None:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        trainable_state = {k: v for k, v in model.state_dict().items() if k in set(trainable)}
+        target = ckpt_dir / f"step_{step:07d}.pt"
+        torch.save({"model": trainable_state, "head": head.state_dict(), "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state(), "step": step,
+                    "losses": result.losses, "eval_recall": result.eval_recall, "settings": settings,
+                    "vocab": vocab}, target.with_suffix(".tmp"))
+        os.replace(target.with_suffix(".tmp"), target)
+        for old in ckpt_dir.glob("step_*.pt"):
+            if old != target:
+                old.unlink()
+
+    if start == 0:
+        evaluate(0)
+    model.train()
+    bar = tqdm(total=steps, initial=start, desc="enhance", unit="step", disable=not progress)
+    try:
+        for step in range(start, steps):
+            idx = batcher.batch(step)
+            with autocast:
+                e = enh.pooled(enc, idx)
+                logits = head(e.float()).float()
+            loss = loss_fn(logits, _targets(enc, idx, column, len(vocab)))
+            if not torch.isfinite(loss):
+                raise MiTasksError(f"the loss became {loss.item()} at step {step + 1}; lower lr (now {lr}) or use dtype='float32'")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            result.losses.append({"step": step + 1, "loss": float(loss.item())})
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.5f}")
+            done = step + 1
+            if done % eval_interval == 0 or done == steps:
+                if not result.eval_recall or result.eval_recall[-1]["step"] != done:
+                    evaluate(done)
+                save(done)
+    finally:
+        bar.close()
+    model.eval()
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    (out / "README.md").write_text(_model_card(settings, result), encoding="utf-8")
+    (out / "enhance_result.json").write_text(json.dumps(result.to_dict(), indent=2))
+    return result
+
+
+def add_subparser(subparsers: Any) -> None:
+    """``mi-tasks enhance MODEL OUTPUT_DIR [options]``."""
+    p = subparsers.add_parser("enhance", help="fine-tune for token recoverability (last block frozen); save an HF checkpoint",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="model path, hub id or alias (minilm, smollm2)")
+    p.add_argument("output_dir", help="folder for the checkpoint (and checkpoints/ to resume from)")
+    p.add_argument("--corpus", default="wikitext2", help="training corpus: registered name or file (default wikitext2)")
+    p.add_argument("--text-field", default=None, help="text field of a .jsonl/.csv/.tsv corpus")
+    p.add_argument("--corpus-limit", type=int, default=None, help="keep a seeded sample of this many training texts")
+    p.add_argument("--eval-corpus", default=None, help="held-out corpus for the recall curve (default: part of --corpus)")
+    p.add_argument("--eval-limit", type=int, default=200)
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--lr", type=float, default=2e-5)
+    p.add_argument("--head-lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval-interval", type=int, default=50)
+    p.add_argument("--layer", type=int, default=-1, help="state the decoder reads (-1: output of the frozen last block)")
+    p.add_argument("--pooling", default="mean", choices=["mean", "last", "first"])
+    p.add_argument("--dtype", default="auto", help="compute dtype: auto (bf16 where fast) | float32 | bfloat16")
+    p.add_argument("--gguf-file", default=None, help="GGUF file inside the model folder")
+    p.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .bundled import resolve_model
+
+    path, kw = resolve_model(args.model)
+    if args.gguf_file:
+        kw["gguf_file"] = args.gguf_file
+    res = enhance(path, args.output_dir, args.corpus, steps=args.steps, lr=args.lr, head_lr=args.head_lr,
+                  batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
+                  eval_interval=args.eval_interval, eval_corpus=args.eval_corpus, eval_limit=args.eval_limit,
+                  corpus_limit=args.corpus_limit, text_field=args.text_field, layer=args.layer,
+                  pooling=args.pooling, dtype=args.dtype, resume=not args.no_resume, progress=not args.quiet, **kw)
+    first, last = res.losses[0]["loss"] if res.losses else float("nan"), res.losses[-1]["loss"] if res.losses else float("nan")
+    print(f"saved {res.output_dir}: loss {first:.5f} -> {last:.5f}; held-out recall@k "
+          + " -> ".join(f"{r['recall_at_k']:.4f}" for r in res.eval_recall))
+    return 0
