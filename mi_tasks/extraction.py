@@ -22,6 +22,7 @@ from .errors import MiTasksError
 from .layers import LayerSpec, normalized_depth, parse_layers
 from .modeling import ensure_bidirectional, is_encoder_only, prepare_tokenizer, text_config
 from .pooling import check_pooling, pool
+from .spectra import token_gram_spectra
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +51,19 @@ class EncodedTexts:
 
 @dataclass
 class StateBatch:
-    """Pooled states of one batch: ``states[j]`` is (B, D) float32 for ``layers[j]``."""
+    """Pooled states of one batch: ``states[j]`` is (B, D) float32 for ``layers[j]``.
+
+    ``spectra`` (when asked for) holds each text's token-Gram eigenvalues per layer, (n_layers, B, M)
+    with trace 1 and zero padding, and ``n_tokens`` the token count each spectrum was taken over:
+    what representation entropy needs, taken from the same forward pass.
+    """
 
     indices: np.ndarray
     states: torch.Tensor
     targets: list[np.ndarray]
     layers: list[int]
+    spectra: torch.Tensor | None = None
+    n_tokens: torch.Tensor | None = None
 
 
 def check_texts(texts: Sequence[Any], what: str = "corpus") -> list[str]:
@@ -90,7 +98,9 @@ class HiddenStateExtractor:
 
     Parameters mirror what a task YAML sets: ``layers`` (spec, see :func:`parse_layers`),
     ``pooling`` (mean/last/first), ``max_length`` (longer texts are truncated with a warning),
-    ``batch_size``; ``mean_includes_special`` adds special tokens to the mean.
+    ``batch_size``; ``mean_includes_special`` adds special tokens to the mean. With a
+    ``process_group`` of several ranks every pass is sharded across them and gathered back in
+    single-process order (see :mod:`mi_tasks.distributed`).
     """
 
     def __init__(
@@ -104,6 +114,7 @@ class HiddenStateExtractor:
         group_by_length: bool = True,
         mean_includes_special: bool = False,
         progress: bool = True,
+        process_group: Any = None,
     ) -> None:
         if batch_size < 1:
             raise MiTasksError(f"batch_size must be >= 1, got {batch_size}")
@@ -120,6 +131,7 @@ class HiddenStateExtractor:
         self.group_by_length = group_by_length
         self.mean_includes_special = mean_includes_special
         self.progress = progress
+        self.process_group = process_group  # a distributed.ProcessGroup: shard passes across ranks
         self._encoder = is_encoder_only(model.config)
         try:
             self._takes_position_ids = "position_ids" in inspect.signature(model.forward).parameters
@@ -186,8 +198,12 @@ class HiddenStateExtractor:
         except StopIteration:
             return torch.device("cpu")
 
-    def forward_batch(self, enc: EncodedTexts, idx: np.ndarray) -> torch.Tensor:
-        """Pooled states (n_layers, B, D) float32 for the texts ``idx`` from one forward pass."""
+    def forward_batch(self, enc: EncodedTexts, idx: np.ndarray, spectra: bool = False
+                      ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Pooled states (n_layers, B, D) float32 for the texts ``idx`` from one forward pass.
+
+        With ``spectra=True`` also each text's token-Gram spectrum per layer and its token count.
+        """
         feats = [{"input_ids": enc.input_ids[i], "special_tokens_mask": enc.special_masks[i]} for i in idx]
         # Encoders pad on the right (their position embeddings assume it); decoders keep the
         # tokenizer's side and get position ids counted over real tokens, as generation does.
@@ -222,24 +238,48 @@ class HiddenStateExtractor:
                     f"(expected {self.num_layers + 1}); check the model class"
                 )
             pooled = torch.stack([pool(hs[l], attn, self.pooling, content) for l in self.layers])
+            if spectra:
+                tokens = attn.bool() if content is None else (content & attn.bool())
+                tokens = torch.where(tokens.sum(1, keepdim=True) == 0, attn.bool(), tokens)
+                spec = torch.stack([token_gram_spectra(hs[l], tokens) for l in self.layers]).cpu()
+                n_tok = tokens.sum(1).cpu()
         if not torch.isfinite(pooled).all():
             bad = [self.layers[j] for j in range(len(self.layers)) if not torch.isfinite(pooled[j]).all()]
             dtype = next(self.model.parameters()).dtype
             fix = ("the checkpoint or inputs produce them in float32: check the weights" if dtype == torch.float32
                    else f"the model overflows in {dtype}: reload it with dtype='float32'")
             raise MiTasksError(f"hidden states contain NaN or inf at layers {bad}; {fix}")
+        if spectra:
+            return pooled.cpu(), spec, n_tok
         return pooled.cpu()
 
-    def iter_batches(self, texts: Sequence[str] | EncodedTexts, desc: str = "hidden states") -> Iterator[StateBatch]:
-        """Stream :class:`StateBatch` es over a corpus; each text is run exactly once."""
+    def iter_batches(self, texts: Sequence[str] | EncodedTexts, desc: str = "hidden states", spectra: bool = False,
+                     shard: tuple[int, int] | None = None) -> Iterator[StateBatch]:
+        """Stream :class:`StateBatch` es over a corpus; each text is run exactly once.
+
+        ``spectra=True`` adds token-Gram spectra (for entropy) from the same pass. ``shard=(rank,
+        world)`` runs only batches ``rank, rank + world, ...`` of the single-process order, so the
+        shards of several processes interleave back into exactly that order.
+        """
         enc = texts if isinstance(texts, EncodedTexts) else self.encode(texts)
+        group = self.process_group
+        if shard is None and group is not None and group.active:
+            from .distributed import gathered_stream
+
+            local = self.iter_batches(enc, desc, spectra, shard=(group.rank, group.world))
+            yield from gathered_stream(local, len(self.batch_order(enc)), group)
+            return
         batches = self.batch_order(enc)
-        bar = tqdm(total=len(enc), desc=desc, unit="text", disable=not self.progress, leave=False)
+        if shard is not None:
+            rank, world = shard
+            batches = batches[rank::world]
+        bar = tqdm(total=sum(len(b) for b in batches), desc=desc, unit="text", disable=not self.progress, leave=False)
         try:
             for idx in batches:
-                states = self.forward_batch(enc, idx)
-                yield StateBatch(indices=idx, states=states,
-                                 targets=[enc.content_ids(i) for i in idx], layers=self.layers)
+                out = self.forward_batch(enc, idx, spectra=spectra)
+                states, spec, n_tok = out if spectra else (out, None, None)
+                yield StateBatch(indices=idx, states=states, targets=[enc.content_ids(i) for i in idx],
+                                 layers=self.layers, spectra=spec, n_tokens=n_tok)
                 bar.update(len(idx))
         finally:
             bar.close()

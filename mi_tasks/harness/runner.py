@@ -1,10 +1,13 @@
 """Answer mi-tasks requests with the model lm-eval already loaded: one extraction pass per corpus.
 
 lm-eval groups requests by type and calls ``lm.<type>(requests)``; mi-tasks adds the type
-``mi_hidden_states`` to lm-eval's ``LM`` base class. For Hugging Face backends it reads the
-backbone's hidden states (no LM head), fits each train corpus once per model and settings, scores
-each eval corpus once, and caches both on the ``lm`` object so every task of ``mi_suite`` reuses
-the same pass. Other backends get a clear error.
+``mi_hidden_states`` to lm-eval's ``LM`` base class, so one call sees every mi-tasks task of the
+run. For Hugging Face backends it reads the backbone's hidden states (no LM head), fits each
+train corpus once per model and settings, runs each eval corpus once (with token spectra when an
+entropy task reads it too) and caches passes, fits and results on the ``lm`` object, so every
+task of ``mi_suite`` reuses them. Under ``accelerate launch`` the ranks split the forward passes
+and exchange pooled states, so every rank computes the single-process numbers. Other backends
+get a clear error.
 """
 from __future__ import annotations
 
@@ -14,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..corpora import load_corpus
+from ..distributed import ProcessGroup, process_group
+from ..entropy import EntropyProbe, random_extractor
 from ..errors import MiTasksError
 from ..extraction import HiddenStateExtractor
-from ..recoverability import RecoverabilityProbe, RecoverabilityResult
+from ..recoverability import RecoverabilityProbe
 
 if TYPE_CHECKING:
     from .settings import TaskSettings
@@ -53,76 +58,126 @@ def _batch_size(lm: Any) -> int:
         return 32
 
 
-def _headline_slot(result: RecoverabilityResult, which: str) -> int:
-    layers = [r["layer"] for r in result.layers]
-    if which == "last":
-        return len(layers) - 1
-    if which == "first":
-        return 0
-    if which == "best":
-        return max(range(len(layers)), key=lambda j: result.layers[j]["recall_at_k"])
-    try:
-        wanted = int(which)
-    except ValueError:
-        raise MiTasksError(f"headline_layer {which!r}: use last, first, best or a layer index") from None
-    wanted = wanted % (result.meta.get("num_layers", max(layers)) + 1)
-    if wanted not in layers:
-        raise MiTasksError(f"headline_layer {which} is not among the scored layers {layers}")
-    return layers.index(wanted)
+def _group(lm: Any) -> ProcessGroup:
+    world = int(getattr(lm, "world_size", 1) or 1)
+    return process_group(int(getattr(lm, "rank", 0) or 0), world)
 
 
-def score_texts(lm: Any, settings: "TaskSettings", texts: list[str]) -> RecoverabilityResult:
-    """Recoverability result for ``texts`` under ``settings``, computed at most once per lm."""
-    if getattr(lm, "world_size", 1) > 1:
-        raise MiTasksError(
-            "mi-tasks does not yet reduce its statistics across processes; run lm_eval in one process "
-            "(no accelerate launch) so results are not computed from one rank's share"
-        )
-    model, tok = _hf_parts(lm)
-    cache = lm.__dict__.setdefault("_mi_tasks_cache", {})
-    ex_key = ("extractor", settings.layers, settings.pooling, settings.max_text_length)
-    if ex_key not in cache:
-        backbone = getattr(model, "base_model", model)  # hidden states without the LM head's cost
-        cache[ex_key] = HiddenStateExtractor(backbone, tok, layers=settings.layers, pooling=settings.pooling,
-                                             max_length=settings.max_text_length, batch_size=_batch_size(lm))
-    ex = cache[ex_key]
-    fit_key = ("fit", settings.train_key())
-    if fit_key not in cache:
-        train = load_corpus(settings.train_corpus, **settings.corpus_kwargs("train"))
-        probe = RecoverabilityProbe(fit=settings.fit, seed=settings.seed, text_metrics=settings.text_metrics,
-                                    calibration_fraction=settings.calibration_fraction)
-        cache[fit_key] = probe.fit(ex, train)
-    probe = cache[fit_key]
-    digest = hashlib.sha256("\x00".join(texts).encode("utf-8")).hexdigest()
-    res_key = ("result", fit_key, digest)
-    if res_key not in cache:
-        res = probe.score(ex, texts)
-        res.meta.update({"eval_texts_sha256": digest, "mi_tasks_version": __version__,
-                         "model_dtype": str(next(model.parameters()).dtype)})
-        cache[res_key] = res
-    return cache[res_key]
+def _digest(texts: list[str]) -> str:
+    return hashlib.sha256("\x00".join(texts).encode("utf-8")).hexdigest()
+
+
+class _Run:
+    """The model, its cache and process group, as one handler call sees them."""
+
+    def __init__(self, lm: Any) -> None:
+        self.model, self.tokenizer = _hf_parts(lm)
+        self.group = _group(lm)
+        self.batch_size = _batch_size(lm)
+        self.cache: dict[Any, Any] = lm.__dict__.setdefault("_mi_tasks_cache", {})
+
+    def extractor(self, s: "TaskSettings") -> HiddenStateExtractor:
+        key = ("extractor", s.layers, s.pooling, s.max_text_length)
+        if key not in self.cache:
+            backbone = getattr(self.model, "base_model", self.model)  # hidden states without the LM head's cost
+            self.cache[key] = HiddenStateExtractor(backbone, self.tokenizer, layers=s.layers, pooling=s.pooling,
+                                                   max_length=s.max_text_length, batch_size=self.batch_size,
+                                                   process_group=self.group)
+        return self.cache[key]
+
+    def eval_pass(self, s: "TaskSettings", texts: list[str], spectra: bool) -> tuple[list[Any], Any]:
+        """Pooled states (and token spectra if asked) of ``texts``: one pass shared by every task."""
+        ex = self.extractor(s)
+        key = ("pass", s.layers, s.pooling, s.max_text_length, _digest(texts))
+        hit = self.cache.get(key)
+        if hit is None or (spectra and not hit[2]):
+            enc = ex.encode(texts, "eval corpus")
+            batches = list(ex.iter_batches(enc, desc="eval states", spectra=spectra))
+            hit = self.cache[key] = (batches, enc, spectra)
+        return hit[0], hit[1]
+
+    def recoverability(self, s: "TaskSettings", texts: list[str]) -> Any:
+        ex = self.extractor(s)
+        fit_key = ("fit", s.train_key())
+        if fit_key not in self.cache:
+            train = load_corpus(s.train_corpus, **s.corpus_kwargs("train"))
+            probe = RecoverabilityProbe(fit=s.fit, seed=s.seed, text_metrics=s.text_metrics,
+                                        calibration_fraction=s.calibration_fraction)
+            self.cache[fit_key] = probe.fit(ex, train)
+        probe = self.cache[fit_key]
+        res_key = ("recoverability", fit_key, _digest(texts))
+        if res_key not in self.cache:
+            batches, enc = self.eval_pass(s, texts, spectra=False)
+            res = probe.score_stream(iter(batches), len(enc))
+            res.meta["eval_truncated"] = enc.n_truncated
+            self.cache[res_key] = self._stamp(res, texts)
+        return self.cache[res_key]
+
+    def entropy(self, s: "TaskSettings", texts: list[str]) -> Any:
+        res_key = ("entropy", s.entropy_key(), _digest(texts))
+        if res_key not in self.cache:
+            ex = self.extractor(s)
+            probe = EntropyProbe(alpha=s.alpha, random_baseline=s.random_baseline, random_limit=s.random_limit, seed=s.seed)
+            batches, enc = self.eval_pass(s, texts, spectra=True)
+            res = probe.score_stream(iter(batches), len(enc), ex.num_layers)
+            if s.random_baseline:
+                subset = probe.baseline_indices(len(enc))
+                rand = random_extractor(ex, s.seed)
+                sub = rand.encode([texts[i] for i in subset], "eval corpus")
+                res = probe.add_random_baseline(res, rand.iter_batches(sub, desc="random-init states", spectra=True), subset)
+                del rand
+            res.meta.update({"model": str(getattr(self.model.config, "_name_or_path", "")), "pooling": ex.pooling,
+                             "max_length": ex.max_length, "eval_truncated": enc.n_truncated})
+            self.cache[res_key] = self._stamp(res, texts)
+        return self.cache[res_key]
+
+    def _stamp(self, res: Any, texts: list[str]) -> Any:
+        res.meta.update({"eval_texts_sha256": _digest(texts), "mi_tasks_version": __version__,
+                         "model_dtype": str(next(self.model.parameters()).dtype), "world_size": self.group.world})
+        return res
+
+
+def _full_texts(group: ProcessGroup, tasks: dict[str, Any], local: dict[str, list[tuple[int, str]]]
+                ) -> dict[str, list[tuple[int, str]]]:
+    """Each task's (doc_id, text) pairs over all ranks, sorted by doc id, duplicates (padding) dropped."""
+    names = {key: tasks[key].config.task for key in local}
+    mine = {names[key]: pairs for key, pairs in local.items()}
+    merged: dict[str, dict[int, str]] = defaultdict(dict)
+    for part in group.all_gather(mine):
+        for name, pairs in part.items():
+            for doc_id, text in pairs:
+                merged[name][doc_id] = text
+    return {key: sorted(merged[names[key]].items()) for key in local}
 
 
 def handle_requests(lm: Any, requests: list[Any]) -> list[dict[str, float]]:
-    """``LM.mi_hidden_states``: one small dict of scores per request (the text at the headline layer)."""
-    groups: dict[str, list[int]] = defaultdict(list)
+    """``LM.mi_hidden_states``: one small dict of per-text values per request."""
+    local: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    positions: dict[str, list[int]] = defaultdict(list)
     for i, req in enumerate(requests):
-        groups[req.args[1]].append(i)
-    out: list[dict[str, float] | None] = [None] * len(requests)
-    for key, idx in groups.items():
-        task = _TASKS.get(key)
-        if task is None:
+        key = req.args[1]
+        doc_id = getattr(req, "doc_id", None)
+        local[key].append((i if doc_id is None else int(doc_id), req.args[0]))
+        positions[key].append(i)
+    tasks = {}
+    for key in local:
+        if key not in _TASKS:
             raise MiTasksError(f"request for unknown mi-tasks task {key!r}")
-        texts = [requests[i].args[0] for i in idx]
-        result = score_texts(lm, task.settings, texts)
-        slot = _headline_slot(result, task.settings.headline_layer)
-        task.attach_result(result, slot)
-        per, prior = result.per_text, len(result.layers)
-        for pos, i in enumerate(idx):
-            out[i] = {"layer": int(result.layers[slot]["layer"]),
-                      "recall": float(per["recall"][slot, pos]), "prior_recall": float(per["recall"][prior, pos]),
-                      "cosine": float(per["cosine"][slot, pos]),
-                      "ce_bits": float(per["ce"][slot, pos]), "prior_ce_bits": float(per["ce"][prior, pos])}
+        tasks[key] = _TASKS[key]
+    run = _Run(lm)
+    full = _full_texts(run.group, tasks, local)
+    # Entropy tasks first: their eval pass keeps token spectra, which recoverability can reuse.
+    order = sorted(local, key=lambda k: 0 if tasks[k].KIND == "entropy" else 1)
+    out: list[dict[str, float] | None] = [None] * len(requests)
+    for key in order:
+        task = tasks[key]
+        doc_ids = [d for d, _ in full[key]]
+        texts = [t for _, t in full[key]]
+        result = task.compute(run, texts)
+        where = {d: p for p, d in enumerate(doc_ids)}
+        values = task.attach_result(result)
+        for (doc_id, _), i in zip(local[key], positions[key]):
+            out[i] = values(where[doc_id])
     return out  # type: ignore[return-value]
 
 

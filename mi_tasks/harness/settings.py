@@ -47,6 +47,10 @@ class TaskSettings:
     headline_layer: str = "last"
     text_metrics: bool = True
     calibration_fraction: float = 0.1
+    # representation entropy (mi_entropy)
+    alpha: float = 1.0
+    random_baseline: bool = True
+    random_limit: int | None = 256
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, Any] | None, task: str) -> "TaskSettings":
@@ -71,8 +75,11 @@ class TaskSettings:
             s = cls(**kw)
             for k in ("max_text_length", "seed"):
                 object.__setattr__(s, k, int(getattr(s, k)))
+            object.__setattr__(s, "alpha", float(s.alpha))
         except (TypeError, ValueError) as e:
             raise MiTasksError(f"bad setting for task {task}: {e}") from None
+        if s.alpha <= 0:
+            raise MiTasksError(f"alpha must be > 0 (Rényi order) for task {task}, got {s.alpha}")
         if s.fit not in ("ridge", "bce"):
             raise MiTasksError(f"unknown fit {s.fit!r} for task {task}: use ridge or bce")
         return s
@@ -80,6 +87,10 @@ class TaskSettings:
     def train_key(self) -> str:
         keep = {k: v for k, v in asdict(self).items() if not k.startswith("eval_") and k not in ("headline_layer",)}
         return json.dumps(keep, sort_keys=True, default=str)
+
+    def entropy_key(self) -> str:
+        keep = ("layers", "pooling", "max_text_length", "alpha", "random_baseline", "random_limit", "seed")
+        return json.dumps({k: getattr(self, k) for k in keep}, sort_keys=True, default=str)
 
     def corpus_kwargs(self, role: str) -> dict[str, Any]:
         g = lambda k: getattr(self, f"{role}_{k}")  # noqa: E731

@@ -20,6 +20,8 @@ from lm_eval.filters import build_filter_ensemble
 from lm_eval.config.task import TaskConfig
 
 from ..corpora import load_corpus
+from ..entropy import EntropyResult
+from ..errors import MiTasksError
 from ..information import fano_mi_bits
 from ..recoverability import RecoverabilityResult
 from .runner import REQUEST_TYPE, install_request_handler, register_task
@@ -52,7 +54,7 @@ class MITask(Task):
         self.settings = TaskSettings.from_metadata(self.config.metadata, self.config.task)
         self._key = register_task(self)
         self._docs: list[dict[str, str]] | None = None
-        self.mi_result: RecoverabilityResult | None = None
+        self.mi_result: Any = None
         self.mi_slot: int | None = None
 
     def download(self, *args: Any, **kwargs: Any) -> None:  # corpora load lazily in test_docs
@@ -90,36 +92,61 @@ class MITask(Task):
         return Instance(request_type=REQUEST_TYPE, doc=doc, arguments=(doc["text"], self._key), idx=0,  # type: ignore[arg-type]
                         metadata=kwargs.get("metadata", (self.config.task, None, 1)))
 
-    def attach_result(self, result: RecoverabilityResult, slot: int) -> None:
-        self.mi_result, self.mi_slot = result, slot
+    # ------------------------------------------------------------ results
+    KIND = "recoverability"
+    BEST_KEY = "recall_at_k"
+    CORPUS_LEVEL: tuple[str, ...] = ()
+
+    def compute(self, run: Any, texts: list[str]) -> Any:
+        """The task's result for the full list of eval texts (``run`` is the handler's model and cache)."""
+        raise NotImplementedError
+
+    def per_text(self, result: Any, slot: int, pos: int) -> dict[str, float]:
+        """Small per-text values handed to ``process_results`` (and ``--log_samples``)."""
+        raise NotImplementedError
+
+    def headline_slot(self, result: Any) -> int:
+        rows = result.layers
+        layers = [r["layer"] for r in rows]
+        which = self.settings.headline_layer
+        if which == "last":
+            return len(layers) - 1
+        if which == "first":
+            return 0
+        if which == "best":
+            return max(range(len(layers)), key=lambda j: rows[j][self.BEST_KEY])
+        try:
+            wanted = int(which)
+        except ValueError:
+            raise MiTasksError(f"headline_layer {which!r}: use last, first, best or a layer index") from None
+        wanted = wanted % (result.meta.get("num_layers", max(layers)) + 1)
+        if wanted not in layers:
+            raise MiTasksError(f"headline_layer {which} is not among the scored layers {layers}")
+        return layers.index(wanted)
+
+    def attach_result(self, result: Any):
+        """Keep ``result`` for aggregation and the results JSON; return per-text values by position."""
+        self.mi_result, self.mi_slot = result, self.headline_slot(result)
+        return lambda pos: self.per_text(result, self.mi_slot, pos)
 
     def _headline(self, key: str) -> float:
         return float(self.mi_result.layers[self.mi_slot][key]) if self.mi_result is not None else float("nan")
 
-    # Per-text values (what --log_samples shows). Fano's bound is a corpus-level quantity: the
-    # table's value comes from the mean recall over the scored texts, not from averaging per-text bounds.
-    def process_results(self, doc: dict[str, str], results: list[dict[str, float]]) -> dict[str, float]:
-        r = results[0]
-        meta = self.mi_result.meta if self.mi_result is not None else {"vocab_size": 2, "unigram_entropy_bits": 0.0}
-        v, h = meta["vocab_size"], meta["unigram_entropy_bits"]
-        fano = fano_mi_bits(1.0 - r["recall"], v)
-        values = {"recall_at_k": r["recall"], "lift_recall_at_k": r["recall"] - r["prior_recall"],
-                  "cosine": r["cosine"], "ba_mi_bits": r["prior_ce_bits"] - r["ce_bits"], "fano_mi_bits": fano,
-                  "fano_mi_bits_norm": fano / math.log2(v), "fano_mi_bits_empirical": fano_mi_bits(1.0 - r["recall"], v, h)}
-        return {m: values[m] for m in self.METRICS}
+    def _n_scored(self) -> int:
+        meta = self.mi_result.meta
+        return int(meta.get("n_eval", meta.get("n_texts", 0)))
 
     def _corpus_level(self, key: str):
         def agg(items: list[float]) -> float:
             if self.mi_result is None:
                 return float("nan")
-            if len(items) != self.mi_result.meta["n_eval"]:
-                raise RuntimeError(f"{key}: {len(items)} per-text values but {self.mi_result.meta['n_eval']} texts scored")
-            return float(self.mi_result.layers[self.mi_slot][key])
+            if len(items) != self._n_scored():
+                raise RuntimeError(f"{key}: {len(items)} per-text values but {self._n_scored()} texts scored")
+            return float(self.mi_result.layers[self.mi_slot].get(key, float("nan")))
         return agg
 
     def aggregation(self) -> dict[str, Any]:
-        corpus = ("fano_mi_bits", "fano_mi_bits_norm", "fano_mi_bits_empirical")
-        return {m: (self._corpus_level(m) if m in corpus else _mean) for m in self.METRICS}
+        return {m: (self._corpus_level(m) if m in self.CORPUS_LEVEL else _mean) for m in self.METRICS}
 
     def higher_is_better(self) -> dict[str, bool]:
         return {m: True for m in self.METRICS}
@@ -134,18 +161,76 @@ class MITask(Task):
                              for k in self.mi_result.layers[0] if k not in ("layer", "depth")}
             corpus = getattr(self, "eval_corpus", None)
             if corpus is not None:
-                out["meta"]["eval_corpus"] = {**corpus.describe(), "scored_rows": self.mi_result.meta["n_eval"]}
+                out["meta"]["eval_corpus"] = {**corpus.describe(), "scored_rows": self._n_scored()}
             cfg["mi_results"] = out
         return cfg
 
 
-class RecoverabilityTask(MITask):
+class _RecoverabilityBase(MITask):
+    """Tasks scored by token decoders fitted on the train corpus."""
+
+    CORPUS_LEVEL = ("fano_mi_bits", "fano_mi_bits_norm", "fano_mi_bits_empirical")
+
+    def compute(self, run: Any, texts: list[str]) -> RecoverabilityResult:
+        return run.recoverability(self.settings, texts)
+
+    def per_text(self, result: RecoverabilityResult, slot: int, pos: int) -> dict[str, float]:
+        per, prior = result.per_text, len(result.layers)
+        return {"layer": int(result.layers[slot]["layer"]),
+                "recall": float(per["recall"][slot, pos]), "prior_recall": float(per["recall"][prior, pos]),
+                "cosine": float(per["cosine"][slot, pos]),
+                "ce_bits": float(per["ce"][slot, pos]), "prior_ce_bits": float(per["ce"][prior, pos])}
+
+    # Per-text values (what --log_samples shows). Fano's bound is a corpus-level quantity: the
+    # table's value comes from the mean recall over the scored texts, not from averaging per-text bounds.
+    def process_results(self, doc: dict[str, str], results: list[dict[str, float]]) -> dict[str, float]:
+        r = results[0]
+        meta = self.mi_result.meta if self.mi_result is not None else {"vocab_size": 2, "unigram_entropy_bits": 0.0}
+        v, h = meta["vocab_size"], meta["unigram_entropy_bits"]
+        fano = fano_mi_bits(1.0 - r["recall"], v)
+        values = {"recall_at_k": r["recall"], "lift_recall_at_k": r["recall"] - r["prior_recall"],
+                  "cosine": r["cosine"], "ba_mi_bits": r["prior_ce_bits"] - r["ce_bits"], "fano_mi_bits": fano,
+                  "fano_mi_bits_norm": fano / math.log2(v), "fano_mi_bits_empirical": fano_mi_bits(1.0 - r["recall"], v, h)}
+        return {m: values[m] for m in self.METRICS}
+
+
+class RecoverabilityTask(_RecoverabilityBase):
     """``mi_recoverability``: token recovery at the headline layer, with the Fano and BA bounds."""
 
     METRICS = ("recall_at_k", "lift_recall_at_k", "cosine", "fano_mi_bits", "ba_mi_bits")
 
 
-class FanoTask(MITask):
+class FanoTask(_RecoverabilityBase):
     """``mi_fano``: the information bounds alone (uniform and empirical H(t), Barber-Agakov)."""
 
     METRICS = ("fano_mi_bits", "fano_mi_bits_norm", "fano_mi_bits_empirical", "ba_mi_bits")
+
+
+class EntropyTask(MITask):
+    """``mi_entropy``: prompt and dataset entropy, effective rank and Diff-eRank at the headline layer.
+
+    Per-text rows (``--log_samples``) hold each text's prompt entropy and effective rank; the table's
+    values are the corpus-level ones (texts with fewer than two tokens have no prompt entropy).
+    """
+
+    KIND = "entropy"
+    BEST_KEY = "prompt_entropy"
+    METRICS = ("prompt_entropy", "prompt_effective_rank", "dataset_entropy", "dataset_effective_rank", "diff_erank")
+    CORPUS_LEVEL = METRICS
+
+    def compute(self, run: Any, texts: list[str]) -> EntropyResult:
+        return run.entropy(self.settings, texts)
+
+    def per_text(self, result: EntropyResult, slot: int, pos: int) -> dict[str, float]:
+        return {"layer": int(result.layers[slot]["layer"]),
+                "prompt_entropy": float(result.per_text["prompt_entropy"][slot, pos]),
+                "prompt_effective_rank": float(np.exp(result.per_text["prompt_log_erank"][slot, pos]))}
+
+    def process_results(self, doc: dict[str, str], results: list[dict[str, float]]) -> dict[str, float]:
+        r = results[0]
+        row = self.mi_result.layers[self.mi_slot] if self.mi_result is not None else {}
+        values = {"prompt_entropy": r["prompt_entropy"], "prompt_effective_rank": r["prompt_effective_rank"],
+                  "dataset_entropy": row.get("dataset_entropy", float("nan")),
+                  "dataset_effective_rank": row.get("dataset_effective_rank", float("nan")),
+                  "diff_erank": row.get("diff_erank", float("nan"))}
+        return {m: values[m] for m in self.METRICS}
