@@ -62,18 +62,18 @@ def main() -> None:
     plain = plains["backbone"]
     timed(HiddenStateExtractor, "forward_batch", "forward")
     timed(RecoverabilityProbe, "fit", "fit")
-    timed(RecoverabilityProbe, "score", "score")
+    timed(RecoverabilityProbe, "score_stream", "score")
     md = {"train_corpus": str(data / "dbpedia/dbpedia14_sample.tsv"), "train_template": "{title} {content}",
           "train_limit": a.train, "eval_corpus": str(data / "agnews/dev.tsv"), "eval_header": False,
           "eval_columns": "text,label", "eval_limit": a.eval}
     t = time.perf_counter()
-    out = lm_eval.simple_evaluate(model=lm, tasks=["mi_suite"], task_manager=TaskManager(metadata=md), metadata=md)
+    out = lm_eval.simple_evaluate(model=lm, tasks=["mi_recoverability", "mi_fano"], task_manager=TaskManager(metadata=md), metadata=md)
     total = time.perf_counter() - t
     ours = SPENT["fit"] + SPENT["score"]
     print(f"model={a.model} texts={len(texts)} (train {len(train)} + eval {len(evalc)}) batch={a.batch_size} bf16")
     print(f"plain forward pass, model with LM head (input order): {plains['with LM head']:8.1f} s")
     print(f"plain forward pass, backbone only (input order):      {plain:8.1f} s  <- baseline")
-    print(f"lm_eval mi_suite total:                               {total:8.1f} s")
+    print(f"lm_eval mi_recoverability+mi_fano total:                               {total:8.1f} s")
     print(f"  hidden-state extraction (one pass, all layers):     {SPENT['forward']:8.1f} s  -> {SPENT['forward'] / plain:.2f}x plain backbone (target <= 1.3x)")
     print(f"  decoder fit, calibration, scoring (31 layers max):  {ours - SPENT['forward']:8.1f} s")
     print(f"  lm-eval itself (task index, requests, aggregation): {total - ours:8.1f} s")

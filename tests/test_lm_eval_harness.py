@@ -85,6 +85,12 @@ def test_run_tiny_model_results_overrides_samples_and_determinism(tiny_dir, corp
     assert res["results"]["mi_fano"]["fano_mi_bits,none"] == pytest.approx(best["fano_mi_bits"])
     # both tasks of the suite saw the same extraction (same numbers)
     assert res["configs"]["mi_fano"]["mi_results"]["layers"] == mi["layers"]
+    ent = res["configs"]["mi_entropy"]["mi_results"]
+    assert {"prompt_entropy", "dataset_entropy", "prompt_effective_rank", "diff_erank"} <= set(ent["curves"])
+    assert [r["layer"] for r in ent["layers"]] == [0, 2, 3] and ent["meta"]["random_texts"] == 40
+    top = max(ent["layers"], key=lambda r: r["prompt_entropy"])
+    assert res["results"]["mi_entropy"]["prompt_entropy,none"] == pytest.approx(top["prompt_entropy"])
+    assert all(0 < r["prompt_entropy"] <= 1 and 0 < r["dataset_entropy"] <= 1 for r in ent["layers"])
     samples = sorted((tmp_path / "a").rglob("samples_mi_recoverability_*.jsonl"))
     assert samples
     line = json.loads(samples[0].read_text().splitlines()[0])
