@@ -145,8 +145,9 @@ def _lm_eval_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
     run_base = dict(model=str(model), model_args=dict(model_args), date=_iso(data.get("date"), path), source=str(path))
     out, skipped = [], []
     configs = data.get("configs") or {}
-    # lm-eval sorts configs by name; the group's own order (mi_recoverability before mi_fano) reads better
+    # lm-eval sorts configs by name; the run's own order (mi_recoverability before mi_fano) reads better
     ordered = [t for sub in (data.get("group_subtasks") or {}).values() if isinstance(sub, list) for t in sub if t in configs]
+    ordered += [t for t in data.get("results") or {} if t in configs]
     for task in list(dict.fromkeys(ordered + list(configs))):
         tcfg = configs[task]
         mi = tcfg.get("mi_results") if isinstance(tcfg, dict) else None
