@@ -66,7 +66,8 @@ def test_validate_passes():
 def test_run_tiny_model_results_overrides_samples_and_determinism(tiny_dir, corpus_files, tmp_path):
     common = ["run", "--model", "hf", "--model_args", f"pretrained={tiny_dir['llama']}", "--tasks", "mi_suite",
               "--device", "cpu", "--batch_size", "8", "--log_samples",
-              "--metadata", _metadata(corpus_files, layers="0:1:0.5", headline_layer="best", seed=3)]
+              "--metadata", _metadata(corpus_files, layers="0:1:0.5", headline_layer="best", seed=3,
+                                             n_windows=24, mi_steps=30)]
     a = run_cli(*common, "--output_path", str(tmp_path / "a"))
     assert a.returncode == 0, a.stderr[-3000:]
     assert "recall_at_k" in a.stdout and "fano_mi_bits" in a.stdout and "ba_mi_bits" in a.stdout
@@ -91,6 +92,10 @@ def test_run_tiny_model_results_overrides_samples_and_determinism(tiny_dir, corp
     top = max(ent["layers"], key=lambda r: r["prompt_entropy"])
     assert res["results"]["mi_entropy"]["prompt_entropy,none"] == pytest.approx(top["prompt_entropy"])
     assert all(0 < r["prompt_entropy"] <= 1 and 0 < r["dataset_entropy"] <= 1 for r in ent["layers"])
+    ie = res["configs"]["mi_emergence"]["mi_results"]
+    assert [r["layer"] for r in ie["layers"]] == [2] and ie["meta"]["n_windows"] == 24  # IE(l) needs l+1: only 2->3
+    assert res["results"]["mi_emergence"]["ie_bits,none"] == pytest.approx(ie["layers"][0]["ie_bits"])
+    assert ie["curves"]["ie_bits"][0]["depth"] == pytest.approx(2 / 3)
     samples = sorted((tmp_path / "a").rglob("samples_mi_recoverability_*.jsonl"))
     assert samples
     line = json.loads(samples[0].read_text().splitlines()[0])
@@ -148,10 +153,11 @@ def test_suite_is_one_extraction_pass_and_unsupported_backend_errors(tiny_dir, c
     hook = lm.model.base_model.register_forward_hook(lambda *a: calls.append(1))
     md = json.loads(_metadata(corpus_files))
     tm = TaskManager(metadata=md)
-    out = lm_eval.simple_evaluate(model=lm, tasks=["mi_suite", "mi_recoverability_agnews"], task_manager=tm,
-                                  metadata=md)
+    # mi_suite without mi_emergence (which runs its own windows through the model)
+    out = lm_eval.simple_evaluate(model=lm, tasks=["mi_recoverability", "mi_fano", "mi_entropy", "mi_recoverability_agnews"],
+                                  task_manager=tm, metadata=md)
     hook.remove()
-    # 300 train texts + 40 eval texts in batches of 16, once for all three tasks
+    # 300 train texts + 40 eval texts in batches of 16, once for all four tasks (entropy's random copy is another model)
     assert len(calls) == int(np.ceil(300 / 16)) + int(np.ceil(40 / 16))
     assert out["results"]["mi_recoverability"]["recall_at_k,none"] == out["results"]["mi_recoverability_agnews"]["recall_at_k,none"]
 

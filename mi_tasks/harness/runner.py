@@ -131,6 +131,22 @@ class _Run:
             self.cache[res_key] = self._stamp(res, texts)
         return self.cache[res_key]
 
+    def emergence(self, s: "TaskSettings", texts: list[str]) -> Any:
+        """IE on windows of ``texts``: its own passes (windows, lone tokens), on the model already loaded.
+
+        Every rank computes it whole (same seed, same numbers): IE's passes are short next to its
+        estimator training, which is not split.
+        """
+        from ..emergence import EmergenceProbe
+
+        res_key = ("emergence", s.emergence_key(), _digest(texts))
+        if res_key not in self.cache:
+            probe = EmergenceProbe(window=s.window, n_windows=s.n_windows, layers=s.layers, proj_dim=s.proj_dim,
+                                   steps=s.mi_steps, method=s.mi_estimator, batch_size=self.batch_size,
+                                   micro_mode=s.micro_mode, seed=s.seed)
+            self.cache[res_key] = self._stamp(probe.score(self.model, self.tokenizer, texts), texts)
+        return self.cache[res_key]
+
     def _stamp(self, res: Any, texts: list[str]) -> Any:
         res.meta.update({"eval_texts_sha256": _digest(texts), "mi_tasks_version": __version__,
                          "model_dtype": str(next(self.model.parameters()).dtype), "world_size": self.group.world})

@@ -51,6 +51,13 @@ class TaskSettings:
     alpha: float = 1.0
     random_baseline: bool = True
     random_limit: int | None = 256
+    # information emergence (mi_emergence)
+    window: int = 8
+    n_windows: int = 512
+    proj_dim: int | None = 16
+    mi_estimator: str = "infonce"
+    mi_steps: int = 200
+    micro_mode: str = "pooled"
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, Any] | None, task: str) -> "TaskSettings":
@@ -73,7 +80,7 @@ class TaskSettings:
                 kw[k] = ",".join(str(x) for x in kw[k]) if isinstance(kw[k], (list, tuple)) else str(kw[k])
         try:
             s = cls(**kw)
-            for k in ("max_text_length", "seed"):
+            for k in ("max_text_length", "seed", "window", "n_windows", "mi_steps"):
                 object.__setattr__(s, k, int(getattr(s, k)))
             object.__setattr__(s, "alpha", float(s.alpha))
         except (TypeError, ValueError) as e:
@@ -90,6 +97,10 @@ class TaskSettings:
 
     def entropy_key(self) -> str:
         keep = ("layers", "pooling", "max_text_length", "alpha", "random_baseline", "random_limit", "seed")
+        return json.dumps({k: getattr(self, k) for k in keep}, sort_keys=True, default=str)
+
+    def emergence_key(self) -> str:
+        keep = ("layers", "window", "n_windows", "proj_dim", "mi_estimator", "mi_steps", "micro_mode", "seed")
         return json.dumps({k: getattr(self, k) for k in keep}, sort_keys=True, default=str)
 
     def corpus_kwargs(self, role: str) -> dict[str, Any]:

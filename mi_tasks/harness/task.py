@@ -234,3 +234,73 @@ class EntropyTask(MITask):
                   "dataset_effective_rank": row.get("dataset_effective_rank", float("nan")),
                   "diff_erank": row.get("diff_erank", float("nan"))}
         return {m: values[m] for m in self.METRICS}
+
+
+class EmergenceTask(MITask):
+    """``mi_emergence``: Information Emergence at the headline layer and its mean over layers.
+
+    IE is a corpus-level quantity (MI across windows): every per-text row carries the corpus value.
+    Encoder-only models have no IE (it needs a causal model); for them the task reports NaN with a
+    warning instead of failing the whole suite.
+    """
+
+    KIND = "emergence"
+    BEST_KEY = "ie_bits"
+    METRICS = ("ie_bits", "mean_ie_bits", "mi_macro_bits", "mi_micro_bits")
+    CORPUS_LEVEL = METRICS
+
+    def compute(self, run: Any, texts: list[str]) -> Any:
+        from ..modeling import is_encoder_only
+
+        if is_encoder_only(run.model.config):
+            return _Skipped(f"information emergence needs a causal (decoder) model; "
+                            f"{type(run.model).__name__} is encoder-only, so mi_emergence reports NaN")
+        return run.emergence(self.settings, texts)
+
+    def headline_slot(self, result: Any) -> int:
+        return 0 if isinstance(result, _Skipped) else super().headline_slot(result)
+
+    def per_text(self, result: Any, slot: int, pos: int) -> dict[str, float]:
+        if isinstance(result, _Skipped):
+            return {m: float("nan") for m in self.METRICS}
+        row = result.layers[slot]
+        return {"layer": int(row["layer"]), "ie_bits": row["ie_bits"], "mean_ie_bits": result.mean_ie,
+                "mi_macro_bits": row["mi_macro_bits"], "mi_micro_bits": row["mi_micro_bits"]}
+
+    def process_results(self, doc: dict[str, str], results: list[dict[str, float]]) -> dict[str, float]:
+        return {m: float(results[0][m]) for m in self.METRICS}
+
+    def _n_scored(self) -> int:
+        return len(self.test_docs())
+
+    def _corpus_level(self, key: str):
+        def agg(items: list[float]) -> float:
+            res = self.mi_result
+            if res is None or isinstance(res, _Skipped):
+                return float("nan")
+            return float(res.mean_ie) if key == "mean_ie_bits" else float(res.layers[self.mi_slot][key])
+        return agg
+
+    def dump_config(self) -> dict[str, Any]:
+        if isinstance(self.mi_result, _Skipped):
+            cfg = dict(Task.dump_config(self))
+            cfg["mi_settings"] = asdict(self.settings)
+            cfg["mi_results"] = {"skipped": self.mi_result.reason}
+            return cfg
+        cfg = super().dump_config()
+        if "mi_results" in cfg:
+            cfg["mi_results"]["mean_ie_bits"] = float(self.mi_result.mean_ie)
+        return cfg
+
+
+class _Skipped:
+    """A task result that could not be computed for this model, with the reason (logged once)."""
+
+    layers: list[dict[str, float]] = []
+    meta: dict[str, Any] = {}
+
+    def __init__(self, reason: str) -> None:
+        import logging
+
+        self.reason = reason
+        logging.getLogger("mi_tasks").warning(reason)
