@@ -31,6 +31,7 @@ class SuiteConfig:
     """What to run: models, lm-eval tasks and the task settings sent through ``--metadata``."""
 
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
+    labels: list[str] | None = None        # display names, one per model (default: alias name or folder)
     tasks: str = "mi_suite"
     metadata: dict[str, Any] = field(default_factory=dict)
     out_dir: Path = Path("mi-report")
@@ -87,6 +88,10 @@ def run_suite(cfg: SuiteConfig) -> Report:
     files: list[Path] = []
     labels: dict[str, str] = {}
     prepared = [model_args_for(m, cfg.dtype, cfg.extra_model_args) for m in cfg.models]
+    if cfg.labels is not None:
+        if len(cfg.labels) != len(prepared):
+            raise MiTasksError(f"{len(cfg.labels)} labels for {len(prepared)} models: give one label per model")
+        prepared = [(a, p, lab) for (a, p, _), lab in zip(prepared, cfg.labels)]
     if all(_is_local(path) for _, path, _ in prepared):  # nothing to fetch: never touch the network
         env.update({"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
     for i, (model_args, path, label) in enumerate(prepared):

