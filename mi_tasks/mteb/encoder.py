@@ -66,6 +66,14 @@ class PooledStateCache:
         self._states.clear()
 
 
+def default_max_length(model: torch.nn.Module, max_length: int | None) -> int:
+    """``max_length`` if given, else 512 capped at the model's positions (no warning for the default)."""
+    if max_length is not None:
+        return int(max_length)
+    limit = getattr(text_config(model.config), "max_position_embeddings", None)
+    return min(512, limit) if isinstance(limit, int) and limit > 1 else 512
+
+
 def _fingerprint(path: str, gguf_file: str | None) -> str:
     key = f"{os.path.abspath(path) if os.path.exists(path) else path}|{gguf_file or ''}"
     return hashlib.sha256(key.encode()).hexdigest()[:10]
@@ -93,6 +101,7 @@ class LayerEncoder(AbsEncoder):
     ``layer``: state index (0 = embeddings, L = last block; negatives count from the end).
     ``pooling``: mean (over non-special tokens unless ``include_special``), last or first.
     ``normalize``: L2-normalise embeddings (cosine and dot products then agree).
+    ``max_length``: longer texts are truncated with a warning (default: 512 or the model's positions).
     ``include_special``: average CLS/SEP/BOS too, as sentence-transformers' mean pooling does;
     set it to reproduce a sentence-transformers model's own embeddings.
     ``load_kwargs`` go to :func:`mi_tasks.modeling.load_model` (``gguf_file=``, ``dtype=``,
@@ -107,7 +116,7 @@ class LayerEncoder(AbsEncoder):
         pooling: str = "mean",
         normalize: bool = True,
         *,
-        max_length: int = 512,
+        max_length: int | None = None,
         batch_size: int = 32,
         include_special: bool = False,
         progress: bool = False,
@@ -127,6 +136,7 @@ class LayerEncoder(AbsEncoder):
             elif tokenizer is None:
                 raise MiTasksError("LayerEncoder got a model without its tokenizer: pass tokenizer= too")
             n = model_num_layers(model)
+            max_length = default_max_length(model, max_length)
             if not -(n + 1) <= int(layer) <= n:
                 raise MiTasksError(f"layer {layer} is out of range for a model with {n} layers "
                                    f"(states 0..{n}, or -1..-{n + 1} from the end)")

@@ -20,7 +20,7 @@ from ..errors import MiTasksError
 from ..extraction import HiddenStateExtractor
 from ..layers import LayerSpec, normalized_depth
 from ..modeling import load_model
-from .encoder import LayerEncoder, PooledStateCache
+from .encoder import LayerEncoder, PooledStateCache, default_max_length
 
 
 def main_scores(model_result: Any, tasks: Iterable[Any]) -> dict[str, tuple[str, float]]:
@@ -87,7 +87,7 @@ def layer_sweep(
     normalize: bool = True,
     output: str | os.PathLike | None = None,
     *,
-    max_length: int = 512,
+    max_length: int | None = None,
     batch_size: int = 32,
     include_special: bool = False,
     mteb_cache: Any = None,
@@ -111,7 +111,8 @@ def layer_sweep(
         model, tokenizer = load_model(str(model_name_or_path), **load_kwargs)
     elif tokenizer is None:
         raise MiTasksError("layer_sweep got a model without its tokenizer: pass tokenizer= too")
-    extractor = HiddenStateExtractor(model, tokenizer, layers=layers, pooling=pooling, max_length=max_length,
+    extractor = HiddenStateExtractor(model, tokenizer, layers=layers, pooling=pooling,
+                                     max_length=default_max_length(model, max_length),
                                      batch_size=batch_size, mean_includes_special=include_special, progress=progress)
     cache = PooledStateCache(extractor)
     result = LayerSweepResult(model=str(model_name_or_path), num_layers=extractor.num_layers,

@@ -1,0 +1,128 @@
+"""MI enhancement on tiny models: loss falls, the last block stays bit-for-bit frozen, checkpoints reload and resume,
+and lm_eval scores the enhanced checkpoint with the same task as its base."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mi_tasks import MiTasksError
+from mi_tasks.enhance import enhance
+
+from .conftest import make_sentences
+
+FAST = dict(lr=3e-3, head_lr=1e-2, batch_size=16, max_length=32, seed=0, dtype="float32", progress=False,
+            warmup_steps=1)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    d = tmp_path_factory.mktemp("enh_corpus")
+    (d / "train.txt").write_text("\n".join(make_sentences(200, seed=21)))
+    (d / "eval.txt").write_text("\n".join(make_sentences(40, seed=22)))
+    return d
+
+
+def _weights(folder) -> dict[str, torch.Tensor]:
+    return load_file(os.path.join(folder, "model.safetensors"))
+
+
+def _strip(name: str) -> str:
+    for prefix in ("model.", "bert.", "transformer."):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+@pytest.mark.parametrize("kind,last_block", [("llama", "layers.2."), ("bert", "encoder.layer.2.")])
+def test_loss_falls_last_block_frozen_and_checkpoint_reloads(tiny_dir, corpus, tmp_path, kind, last_block):
+    out = tmp_path / "enhanced"
+    res = enhance(tiny_dir[kind], out, str(corpus / "train.txt"), steps=24, eval_interval=12,
+                  eval_corpus=str(corpus / "eval.txt"), **FAST)
+    losses = [r["loss"] for r in res.losses]
+    assert len(losses) == 24 and sum(losses[-4:]) / 4 < sum(losses[:4]) / 4
+    assert [r["step"] for r in res.eval_recall] == [0, 12, 24]
+    assert res.eval_recall[-1]["recall_at_k"] > res.eval_recall[0]["recall_at_k"]
+    base = {_strip(k): v for k, v in _weights(tiny_dir[kind]).items()}
+    new = {_strip(k): v for k, v in _weights(out).items()}
+    frozen = [k for k in base if k.startswith(last_block)]
+    assert frozen and all(torch.equal(base[k], new[k]) for k in frozen)  # bit for bit
+    embeddings = [k for k in base if "embed" in k]
+    assert embeddings and all(torch.equal(base[k], new[k]) for k in embeddings)
+    trained = [k for k in base if k.startswith(last_block.replace("2.", "0."))]
+    assert any(not torch.equal(base[k], new[k]) for k in trained)
+    # a standard checkpoint: loads with the class lm-eval uses and with the MTEB encoder
+    from transformers import AutoModelForCausalLM
+
+    from mi_tasks.mteb import LayerEncoder
+
+    reloaded = AutoModelForCausalLM.from_pretrained(out) if kind == "llama" else None
+    if reloaded is not None:
+        assert torch.equal(reloaded.model.layers[0].mlp.up_proj.weight, new["layers.0.mlp.up_proj.weight"])
+    vecs = LayerEncoder(str(out), layer=-1, dtype="float32").embed(make_sentences(3, seed=1))
+    assert vecs.shape == (3, 32)
+    card = (out / "README.md").read_text()
+    assert "frozen: the last block (3)" in card and "steps: 24" in card and "seed: 0" in card
+    saved = json.loads((out / "enhance_result.json").read_text())
+    assert saved["settings"]["frozen_block"] == 3 and len(saved["losses"]) == 24
+
+
+def test_resume_continues_from_the_saved_step(tiny_dir, corpus, tmp_path):
+    kw = dict(eval_corpus=str(corpus / "eval.txt"), **FAST)
+    whole = enhance(tiny_dir["gpt2"], tmp_path / "whole", str(corpus / "train.txt"), steps=8, eval_interval=4, **kw)
+    part = enhance(tiny_dir["gpt2"], tmp_path / "part", str(corpus / "train.txt"), steps=4, eval_interval=4, **kw)
+    assert (tmp_path / "part" / "checkpoints" / "step_0000004.pt").is_file()
+    rest = enhance(tiny_dir["gpt2"], tmp_path / "part", str(corpus / "train.txt"), steps=8, eval_interval=4, **kw)
+    assert part.resumed_from == 0 and rest.resumed_from == 4
+    assert [r["step"] for r in rest.losses] == list(range(1, 9))
+    assert [r["loss"] for r in rest.losses] == pytest.approx([r["loss"] for r in whole.losses], rel=1e-5)
+    a, b = _weights(tmp_path / "whole"), _weights(tmp_path / "part")
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert sorted(p.name for p in (tmp_path / "part" / "checkpoints").iterdir()) == ["step_0000008.pt"]
+    with pytest.raises(MiTasksError, match="other settings"):
+        enhance(tiny_dir["gpt2"], tmp_path / "part", str(corpus / "train.txt"), steps=12, eval_interval=4,
+                **{**kw, "lr": 1e-4})
+
+
+def test_cli_and_errors(tiny_dir, corpus, tmp_path, capsys):
+    from mi_tasks.cli import main
+
+    rc = main(["enhance", tiny_dir["gpt2"], str(tmp_path / "cli"), "--corpus", str(corpus / "train.txt"),
+               "--steps", "2", "--eval-interval", "2", "--batch-size", "8", "--max-length", "16", "--dtype", "float32",
+               "--quiet"])
+    assert rc == 0 and "saved" in capsys.readouterr().out
+    assert (tmp_path / "cli" / "model.safetensors").is_file() and (tmp_path / "cli" / "tokenizer.json").is_file()
+    with pytest.raises(MiTasksError, match="steps must be a positive integer"):
+        enhance(tiny_dir["gpt2"], tmp_path / "x", str(corpus / "train.txt"), steps=0)
+    with pytest.raises(MiTasksError, match="embedding output"):
+        enhance(tiny_dir["gpt2"], tmp_path / "x", str(corpus / "train.txt"), steps=1, layer=0, dtype="float32")
+    assert main(["enhance", str(tmp_path / "nope" / "model"), str(tmp_path / "y"), "--steps", "1"]) == 2
+
+
+LM_EVAL = shutil.which("lm_eval")
+
+
+@pytest.mark.skipif(LM_EVAL is None, reason="lm_eval is not installed")
+def test_lm_eval_scores_base_and_enhanced_alike(tiny_dir, corpus, tmp_path):
+    out = tmp_path / "enhanced"
+    enhance(tiny_dir["llama"], out, str(corpus / "train.txt"), steps=6, eval_interval=6, **FAST)
+    md = json.dumps({"train_corpus": str(corpus / "train.txt"), "eval_corpus": str(corpus / "eval.txt"),
+                     "layers": "-2,-1", "text_metrics": False})
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    recalls = {}
+    for name, path in (("base", tiny_dir["llama"]), ("enhanced", str(out))):
+        r = subprocess.run([LM_EVAL, "run", "--model", "hf", "--model_args", f"pretrained={path}", "--tasks",
+                            "mi_recoverability", "--device", "cpu", "--batch_size", "8", "--metadata", md,
+                            "--output_path", str(tmp_path / name)], capture_output=True, text=True, env=env, timeout=900)
+        assert r.returncode == 0, r.stderr[-3000:]
+        files = sorted((tmp_path / name).rglob("results_*.json"))
+        mi = json.loads(files[-1].read_text())["configs"]["mi_recoverability"]["mi_results"]
+        assert [row["layer"] for row in mi["layers"]] == [2, 3]
+        recalls[name] = mi["layers"][-1]["recall_at_k"]
+    assert all(0 <= v <= 1 for v in recalls.values()) and recalls["base"] != recalls["enhanced"]
