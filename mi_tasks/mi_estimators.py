@@ -13,8 +13,9 @@ Bounds (all in bits) and their bias:
   split, up to ``eval_block`` rows). Near that cap it underestimates.
 - ``dv`` (Donsker–Varadhan / MINE): E_P[s] − log E_Q[e^s]; no cap but high variance; the
   plug-in log of a sample mean makes it biased upward on small splits.
-- ``smile``: DV with the partition term's e^s clipped to [e^-tau, e^tau] (Song & Ermon 2020):
-  lower variance than DV, biased (downward for large MI, by up to ~tau nats).
+- ``smile``: DV with the partition term's e^s clipped to [e^-tau, e^tau], critic trained by the
+  Jensen–Shannon bound's gradient (Song & Ermon 2020): lower variance than DV, biased (the
+  clipping can move it either way; it cannot report more than tau nats above E_P[s]).
 
 Training runs on ``num_threads`` CPU threads (default 1) with a seeded torch generator, so the
 same seed gives identical numbers whatever the machine's thread count.
@@ -29,6 +30,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .errors import MiTasksError
 
@@ -179,10 +181,16 @@ def _bound_nats(scores: torch.Tensor, method: str, tau: float) -> torch.Tensor:
     diag = scores.diagonal()
     if method == "infonce":
         return (diag - torch.logsumexp(scores, dim=1)).mean() + math.log(k)
-    off = scores[~torch.eye(k, dtype=torch.bool)]
-    if method == "smile":
-        off = off.clamp(-tau, tau)
-    return diag.mean() - (torch.logsumexp(off, dim=0) - math.log(off.numel()))
+    mask = ~torch.eye(k, dtype=torch.bool)
+    off = scores[mask]
+    if method == "dv":
+        return diag.mean() - (torch.logsumexp(off, dim=0) - math.log(off.numel()))
+    # SMILE (Song & Ermon 2020): the value is DV with the partition term's scores clipped to
+    # [-tau, tau]; the gradient is the Jensen-Shannon (f-GAN) bound's, which keeps the
+    # unclipped positive scores from running away.
+    dv = diag.mean() - (torch.logsumexp(off.clamp(-tau, tau), dim=0) - math.log(off.numel()))
+    js = -F.softplus(-diag).mean() - F.softplus(off).mean()
+    return js + (dv - js).detach()
 
 
 def _blocked_bits(critic: nn.Module, x: torch.Tensor, y: torch.Tensor, method: str, tau: float, block: int) -> float:
