@@ -93,7 +93,7 @@ def test_layer_sweep_one_pass_per_text(tiny_dir, tiny_tasks, tmp_path):
     res = layer_sweep(tiny_dir["bert"], [sts], layers="all", output=tmp_path / "sweep.json", model=model,
                       tokenizer=tok, progress=False)
     sts.load_data()
-    n_unique = len(set(sts.dataset["test"]["sentence1"] + sts.dataset["test"]["sentence2"]))
+    n_unique = len(set(list(sts.dataset["test"]["sentence1"]) + list(sts.dataset["test"]["sentence2"])))
     assert sum(seen) == n_unique  # every text ran once, for all 4 layers
     assert [r["layer"] for r in res.rows] == [0, 1, 2, 3]
     assert [r["depth"] for r in res.rows] == pytest.approx([0, 1 / 3, 2 / 3, 1])

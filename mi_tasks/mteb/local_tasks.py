@@ -167,14 +167,16 @@ def _read_tsv(path: Path, header: bool) -> list[list[str]]:
 
 
 def sst2_classification(data_dir: str | os.PathLike | None = None, train_limit: int = 5000, seed: int = 0,
-                        samples_per_label: int = 32) -> AbsTaskClassification:
-    """SST-2 sentiment: GLUE dev (872) as test, a seeded sample of GLUE train to draw classifier examples from."""
+                        samples_per_label: int = 32, test_limit: int | None = None) -> AbsTaskClassification:
+    """SST-2 sentiment: GLUE dev (872, or a seeded ``test_limit``) as test, a seeded sample of GLUE train as the pool."""
     root = default_data_dir(data_dir) / "sst2"
     test = _read_tsv(root / "dev.tsv", header=True)
+    test = [test[i] for i in _sample(len(test), test_limit, seed)]
     train = _read_tsv(root / "train.tsv", header=True)
     keep = _sample(len(train), train_limit, seed)
     train = [train[i] for i in keep]
-    return classification_task("LocalSST2Classification", [r[0].strip() for r in train], [r[1] for r in train],
+    name = "LocalSST2Classification" if len(test) == 872 else f"LocalSST2Classification{len(test)}"
+    return classification_task(name, [r[0].strip() for r in train], [r[1] for r in train],
                                [r[0].strip() for r in test], [r[1] for r in test], samples_per_label=samples_per_label,
                                description="SST-2 (GLUE) sentiment from local sst2/train.tsv and sst2/dev.tsv")
 
