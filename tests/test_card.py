@@ -44,6 +44,10 @@ def test_model_index_parses_with_huggingface_hub_and_round_trips(suite_run, tmp_
         for k in data["results"][t] if "," in k and "_stderr" not in k}
     (tmp_path / "README.md").write_text(text)
     assert metadata_load(tmp_path / "README.md")["model-index"][0]["name"] == "bert"
+    # a value that is not a number (a layer a task could not score) stays off the card
+    tc = next(t for t in res.tasks if t.run.label == "bert" and t.task == "mi_fano")
+    tc.headline["ba_mi_bits"] = float("nan")
+    assert ("mi_fano", "ba_mi_bits") not in {(e.task_type, e.metric_type) for e in eval_results([tc])}
 
 
 def test_update_keeps_body_and_other_header_lines_and_foreign_results(suite_run, tmp_path):  # noqa: F811

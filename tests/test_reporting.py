@@ -162,10 +162,13 @@ def test_errors_name_the_problem(suite_run, tmp_path, capsys, caplog):
     # a task without mi_results (another harness task, or a failed run) is skipped with a warning
     data = json.loads(suite_run["files"][0].read_text())
     data["configs"]["hellaswag"] = {"task": "hellaswag"}
+    data["configs"]["mi_emergence"] = {"task": "mi_emergence", "mi_results": {"skipped": "needs a causal model"}}
     (tmp_path / "mixed.json").write_text(json.dumps(data))
     with caplog.at_level(logging.WARNING):
         res = load_results(tmp_path / "mixed.json")
-    assert "hellaswag" not in res.task_names() and "skipped task(s) without mi_results" in caplog.text
+    assert res.task_names() == ["mi_recoverability", "mi_fano"]
+    assert "skipped task(s) without mi_results" in caplog.text and "hellaswag" in caplog.text
+    assert "task mi_emergence has no per-layer results for this model: needs a causal model" in caplog.text
     none = {**data, "configs": {"hellaswag": {"task": "hellaswag"}}}
     (tmp_path / "none.json").write_text(json.dumps(none))
     with pytest.raises(MiTasksError, match="no mi-tasks results"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ def pick_run(results: Results, model: str | None = None) -> Run:
 
 
 def eval_results(tasks: list[TaskCurves]) -> list[EvalResult]:
-    """One EvalResult per (task, headline metric) of one run."""
+    """One EvalResult per (task, headline metric) of one run; non-finite values are left out."""
     out = []
     for t in tasks:
         ev = _corpus(t.meta, "eval")
@@ -70,6 +71,8 @@ def eval_results(tasks: list[TaskCurves]) -> list[EvalResult]:
             args.update({"train_corpus": tr.get("name"), "train_corpus_sha256": tr.get("sha256")})
         args = {k: v for k, v in args.items() if v is not None}
         for metric, value in t.headline.items():
+            if not math.isfinite(value):  # a card carries numbers only (e.g. a task that could not score a layer)
+                continue
             out.append(EvalResult(task_type=t.task, task_name=f"{t.task} ({TOOL})", dataset_type=base or name,
                                   dataset_name=name, dataset_split=split or None,
                                   dataset_revision=ev.get("sha256"),

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -139,45 +139,38 @@ def _lm_eval_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
     model_args = cfg.get("model_args") or {}
     if isinstance(model_args, str):  # older lm-eval wrote "pretrained=...,dtype=..."
         model_args = dict(kv.split("=", 1) for kv in model_args.split(",") if "=" in kv)
-    model = data.get("model_name") or model_args.get("pretrained") or cfg.get("model") or "unknown"
-    versions = {k: v for k, v in {"lm_eval": data.get("lm_eval_version"), "transformers": data.get("transformers_version"),
-                                  "torch": _torch_version(data.get("pretty_env_info"))}.items() if v}
-    run_base = dict(model=str(model), model_args=dict(model_args), date=_iso(data.get("date"), path), source=str(path))
-    out, skipped = [], []
     configs = data.get("configs") or {}
     # lm-eval sorts configs by name; the run's own order (mi_recoverability before mi_fano) reads better
     ordered = [t for sub in (data.get("group_subtasks") or {}).values() if isinstance(sub, list) for t in sub if t in configs]
     ordered += [t for t in data.get("results") or {} if t in configs]
-    for task in list(dict.fromkeys(ordered + list(configs))):
-        tcfg = configs[task]
-        mi = tcfg.get("mi_results") if isinstance(tcfg, dict) else None
-        if not isinstance(mi, dict):
-            skipped.append(task)
-            continue
-        meta = dict(mi.get("meta") or {})
-        v = dict(versions)
-        if meta.get("mi_tasks_version"):
-            v["mi_tasks"] = str(meta["mi_tasks_version"])
-        if meta.get("model") and run_base["model"] == "unknown":
-            run_base["model"] = str(meta["model"])
-        run = Run(versions=v, **run_base)
+    mi_of = {t: configs[t].get("mi_results") if isinstance(configs[t], dict) else None
+             for t in dict.fromkeys(ordered + list(configs))}
+    skipped = [t for t, mi in mi_of.items() if not isinstance(mi, dict)]
+    if skipped:
+        log.warning("%s: skipped task(s) without mi_results (not mi-tasks tasks, or the run failed): %s",
+                    path, ", ".join(skipped))
+    for t, mi in list(mi_of.items()):  # a task that declined this model (e.g. emergence on an encoder) says why
+        if isinstance(mi, dict) and not mi.get("curves") and not mi.get("layers"):
+            log.warning("%s: task %s has no per-layer results for this model: %s", path, t,
+                        mi.get("skipped") or "empty mi_results")
+            mi_of[t] = None
+    metas = {t: dict(mi.get("meta") or {}) for t, mi in mi_of.items() if isinstance(mi, dict)}
+    versions = {"lm_eval": data.get("lm_eval_version"), "transformers": data.get("transformers_version"),
+                "torch": _torch_version(data.get("pretty_env_info")),
+                "mi_tasks": next((str(m["mi_tasks_version"]) for m in metas.values() if m.get("mi_tasks_version")), None)}
+    model = (data.get("model_name") or model_args.get("pretrained")
+             or next((m["model"] for m in metas.values() if m.get("model")), None) or "unknown")
+    run = Run(model=str(model), model_args=dict(model_args), date=_iso(data.get("date"), path), source=str(path),
+              versions={k: str(v) for k, v in versions.items() if v})  # one run for every task of the file
+    out = []
+    for task, meta in metas.items():
+        mi, tcfg = mi_of[task], configs[task]
         headline = {k.split(",", 1)[0]: float(val) for k, val in (data.get("results", {}).get(task) or {}).items()
                     if "," in k and "_stderr" not in k and isinstance(val, (int, float))}
         hl = mi.get("headline_layer")
         out.append(TaskCurves(run=run, task=task, curves=_curves_of(mi, task, path), headline=headline,
                               headline_layer=int(hl) if hl is not None else None,
                               settings=dict(tcfg.get("mi_settings") or {}), meta=meta))
-    if skipped:
-        log.warning("%s: skipped task(s) without mi_results (not mi-tasks tasks, or the run failed): %s",
-                    path, ", ".join(skipped))
-    # All tasks of one file share one run: rebuild with the final versions so runs compare equal.
-    if out:
-        versions_all: dict[str, str] = {}
-        for t in out:
-            versions_all.update(t.run.versions)
-        run = Run(versions=versions_all, **{**run_base})
-        for t in out:
-            t.run = run
     return out
 
 
@@ -302,8 +295,7 @@ def _assign_labels(tasks: list[TaskCurves], labels: dict[str, str] | None) -> No
                 run = next(r for src, r in runs if src == s)
                 chosen[s] = f"{lab} @ {run.date or Path(s).stem}"
     for t in tasks:
-        t.run = Run(model=t.run.model, model_args=t.run.model_args, date=t.run.date, source=t.run.source,
-                    versions=t.run.versions, label=chosen[t.run.source])
+        t.run = replace(t.run, label=chosen[t.run.source])
 
 
 def load_results(paths: Iterable[str | os.PathLike] | str | os.PathLike, labels: dict[str, str] | None = None) -> Results:
