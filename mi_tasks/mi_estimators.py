@@ -131,14 +131,19 @@ class _Projector:
         z = (train - self.mean) / self.scale
         d = z.shape[1]
         self.W: np.ndarray | None = None
+        # torch (run under the caller's thread limit) rather than numpy's LAPACK, whose own thread
+        # pool stalls badly on a busy machine
         if dim is not None and dim < d:
             if kind == "pca":
-                _, s, vt = np.linalg.svd(z, full_matrices=False)
-                k = min(dim, vt.shape[0])
-                self.W = vt[:k].T / np.maximum(s[:k] / math.sqrt(max(len(z) - 1, 1)), 1e-8)  # whitened components
+                zt = torch.from_numpy(z)
+                cov = zt.T @ zt / max(len(z) - 1, 1)
+                evals, evecs = torch.linalg.eigh(cov)  # ascending
+                k = min(dim, len(z) - 1)
+                top = evals[-k:].flip(0).clamp_min(1e-12)
+                self.W = (evecs[:, -k:].flip(1) / top.sqrt()).numpy()  # whitened principal components
             else:
-                q, _ = np.linalg.qr(rng.standard_normal((d, dim)))
-                self.W = q
+                q, _ = torch.linalg.qr(torch.from_numpy(rng.standard_normal((d, dim))))
+                self.W = q.numpy()
         self.out_dim = d if self.W is None else self.W.shape[1]
 
     def __call__(self, a: np.ndarray) -> torch.Tensor:
@@ -265,19 +270,18 @@ def estimate_mi(
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
     tr, ev = order[:n_train], order[n_train:]
-    px = _Projector(xa[tr], proj_dim, projection, rng)
-    py = _Projector(ya[tr], proj_dim, projection, rng)
-    xt, yt, xe, ye = px(xa[tr]), py(ya[tr]), px(xa[ev]), py(ya[ev])
-
     gen = torch.Generator().manual_seed(int(seed))
     with _threads(num_threads):
+        px = _Projector(xa[tr], proj_dim, projection, rng)
+        py = _Projector(ya[tr], proj_dim, projection, rng)
+        xt, yt, xe, ye = px(xa[tr]), py(ya[tr]), px(xa[ev]), py(ya[ev])
         torch_state = torch.random.get_rng_state()
         torch.manual_seed(int(seed))  # nn.Linear initialisation draws from the global generator
         try:
             critic = _SeparableCritic(px.out_dim, py.out_dim, hidden, embed)
         finally:
             torch.random.set_rng_state(torch_state)
-        opt = torch.optim.Adam(critic.parameters(), lr=lr, weight_decay=weight_decay)
+        opt = torch.optim.Adam(critic.parameters(), lr=lr, weight_decay=weight_decay, foreach=True)
         # Early stopping: a validation slice of the train rows picks the checkpoint, so the
         # held-out eval rows are touched once, by the chosen critic only.
         n_val = int(round(n_train * val_fraction)) if val_fraction > 0 else 0
