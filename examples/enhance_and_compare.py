@@ -65,6 +65,10 @@ def measure(path: str, kw: dict, train, evalc, tasks, n_layers: int) -> dict[str
     return out
 
 
+def _mean_loss(rows: list[dict]) -> float:
+    return sum(r["loss"] for r in rows) / max(len(rows), 1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="+", default=["minilm", "smollm2"], choices=sorted(PLANS))
@@ -95,12 +99,12 @@ def main() -> None:
         after = measure(str(target), {}, train, evalc, tasks, n_layers)
         rows = [{"metric": k, "before": before[k], "after": after[k], "delta": after[k] - before[k]} for k in before]
         report = {"model": name, "base": path, "enhanced": str(target), "settings": res.settings,
-                  "train_seconds": train_s, "loss_first": res.losses[0]["loss"], "loss_last": res.losses[-1]["loss"],
+                  "train_seconds": train_s, "loss_first": _mean_loss(res.losses[:5]), "loss_last": _mean_loss(res.losses[-5:]),
                   "heldout_recall_curve": res.eval_recall, "rows": rows}
         (out_root / f"{name}_compare.json").write_text(json.dumps(report, indent=2))
         print(f"\n== {name}: {plan['steps']} steps in {train_s:.0f}s (lr {plan['lr']}, batch {plan['batch_size']}, "
               f"max_length {plan['max_length']}, seed 0, compute {res.settings['compute_dtype']}); "
-              f"loss {report['loss_first']:.5f} -> {report['loss_last']:.5f}")
+              f"loss (mean of first/last 5 steps) {report['loss_first']:.5f} -> {report['loss_last']:.5f}")
         print("   training head recall@k on WikiText-2 valid: "
               + " -> ".join(f"{r['recall_at_k']:.4f} (step {r['step']})" for r in res.eval_recall))
         width = max(len(r["metric"]) for r in rows)
