@@ -61,7 +61,7 @@ def add_subparser(sub: Any) -> None:
         s.add_argument(f"--{role}-field", default=None, help=f"text field of a .jsonl/.csv/.tsv {role} file")
         s.add_argument(f"--{role}-template", default=None, help="format string joining fields, e.g. '{title}. {content}'")
     s.add_argument("--train-limit", type=int, default=1000, help="seeded sample of the train corpus (default 1000)")
-    s.add_argument("--eval-limit", type=int, default=None, help="seeded sample of the eval corpus (default: all)")
+    s.add_argument("--eval-limit", type=int, default=None, help="seeded sample of the eval corpus (default: the task YAML's, 1000)")
     s.add_argument("--layers", default=None, help="all | 0,6,-1 | 0:1:0.25 (default: the task YAML's, all)")
     s.add_argument("--pooling", default=None, choices=["mean", "last", "first"], help="default: the task YAML's (mean)")
     s.add_argument("--seed", type=int, default=None, help="default: the task YAML's (0)")

@@ -47,11 +47,12 @@ def _series(t: TaskCurves, metric: str) -> dict[str, Any]:
             "stderr": [se[p[0]] for p in pts] if se else None}
 
 
-def _draw(ax: Any, series: list[dict[str, Any]], metric: str, title: str) -> None:
+def _draw(ax: Any, series: list[dict[str, Any]], metric: str, title: str, colors: dict[str, str]) -> None:
     for s in series:
         n = s["num_layers"]
         label = f"{s['label']} ({n} layers)" if n else s["label"]
-        line, = ax.plot(s["depths"], s["values"], marker="o", markersize=3.5, linewidth=1.5, label=label)
+        line, = ax.plot(s["depths"], s["values"], marker="o", markersize=3.5, linewidth=1.5, label=label,
+                        color=colors.get(s["label"]))
         if s["stderr"]:
             lo = [v - e for v, e in zip(s["values"], s["stderr"])]
             hi = [v + e for v, e in zip(s["values"], s["stderr"])]
@@ -96,6 +97,7 @@ def plot_results(results: Results, out_dir: str | Path, overview: Sequence[str] 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fs = FigureSet()
+    colors = {r.label: f"C{i % 10}" for i, r in enumerate(results.runs)}  # one colour per model in every figure
     drawn: dict[tuple[str, str], str] = {}  # (metric, curves) -> PNG already holding exactly these curves
     for task in results.task_names():
         runs = [t for t in results.tasks if t.task == task]
@@ -107,7 +109,7 @@ def plot_results(results: Results, out_dir: str | Path, overview: Sequence[str] 
                 fs.data[drawn[same]].setdefault("also_tasks", []).append(task)
                 continue
             fig, ax = plt.subplots(figsize=(6, 4))
-            _draw(ax, series, metric, f"{task}: {metric}")
+            _draw(ax, series, metric, f"{task}: {metric}", colors)
             fig.tight_layout()
             path = out / f"{_safe(task)}__{_safe(metric)}.png"
             fig.savefig(path, dpi=dpi)
@@ -117,10 +119,14 @@ def plot_results(results: Results, out_dir: str | Path, overview: Sequence[str] 
             drawn[same] = path.name
     panels = overview_metrics(results, overview)
     if panels:
-        fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
-        for ax, (task, metric) in zip(axes[0], panels):
+        ncols = min(3, len(panels))
+        nrows = -(-len(panels) // ncols)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 4 * nrows), squeeze=False)
+        for ax in axes.flat[len(panels):]:
+            ax.set_visible(False)
+        for ax, (task, metric) in zip(axes.flat, panels):
             _draw(ax, [_series(t, metric) for t in results.tasks if t.task == task and metric in t.curves],
-                  metric, f"{metric} ({task})")
+                  metric, f"{metric} ({task})", colors)
         fig.tight_layout()
         path = out / "overview.png"
         fig.savefig(path, dpi=dpi)
