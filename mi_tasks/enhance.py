@@ -206,6 +206,23 @@ def _recall(enh: _Enhancer, head: torch.nn.Linear, enc: Any, vocab: np.ndarray, 
     return hits / max(total, 1)
 
 
+def _plain_for_saving(model: torch.nn.Module) -> None:
+    """A GGUF-loaded model was dequantised to plain float tensors (training needs them); drop the GGUF
+    loader's marker so ``save_pretrained`` writes ordinary safetensors."""
+    q = getattr(model, "hf_quantizer", None)
+    if q is None:
+        return
+    cfg = getattr(q, "quantization_config", None)
+    method = str(getattr(getattr(cfg, "quant_method", None), "value", getattr(cfg, "quant_method", "")))
+    packed = [n for n, p in model.named_parameters() if not p.is_floating_point()]
+    if method != "gguf" or packed:
+        raise MiTasksError(f"the model is quantized ({method or type(q).__name__}) with packed weights {packed[:3]}; "
+                           "load it dequantised (float weights) to enhance and save it")
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+
+
 def _latest_checkpoint(ckpt_dir: Path) -> Path | None:
     found = sorted(ckpt_dir.glob("step_*.pt"))
     return found[-1] if found else None
@@ -413,6 +430,7 @@ def enhance(
         bar.close()
     model.eval()
     out.mkdir(parents=True, exist_ok=True)
+    _plain_for_saving(model)
     model.save_pretrained(out)
     tok.save_pretrained(out)
     (out / "README.md").write_text(_model_card(settings, result), encoding="utf-8")
