@@ -60,8 +60,10 @@ def add_subparser(sub: Any) -> None:
     for role in ("train", "eval"):
         s.add_argument(f"--{role}-field", default=None, help=f"text field of a .jsonl/.csv/.tsv {role} file")
         s.add_argument(f"--{role}-template", default=None, help="format string joining fields, e.g. '{title}. {content}'")
-    s.add_argument("--train-limit", type=int, default=1000, help="seeded sample of the train corpus (default 1000)")
-    s.add_argument("--eval-limit", type=int, default=None, help="seeded sample of the eval corpus (default: the task YAML's, 1000)")
+    s.add_argument("--train-limit", type=int, default=500, help="seeded sample of the train corpus (default 500)")
+    s.add_argument("--eval-limit", type=int, default=200, help="seeded sample of the eval corpus (default 200)")
+    s.add_argument("--n-windows", type=int, default=256, help="IE windows (default 256; the task YAML's is 512)")
+    s.add_argument("--mi-steps", type=int, default=100, help="IE estimator steps (default 100; the task YAML's is 200)")
     s.add_argument("--layers", default=None, help="all | 0,6,-1 | 0:1:0.25 (default: the task YAML's, all)")
     s.add_argument("--pooling", default=None, choices=["mean", "last", "first"], help="default: the task YAML's (mean)")
     s.add_argument("--seed", type=int, default=None, help="default: the task YAML's (0)")
@@ -79,7 +81,8 @@ def _suite_metadata(args: argparse.Namespace) -> dict[str, Any]:
     md: dict[str, Any] = {"train_corpus": args.train_corpus, "eval_corpus": args.eval_corpus}
     opt = {"train_text_field": args.train_field, "train_template": args.train_template,
            "eval_text_field": args.eval_field, "eval_template": args.eval_template, "train_limit": args.train_limit,
-           "eval_limit": args.eval_limit, "layers": args.layers, "pooling": args.pooling, "seed": args.seed}
+           "eval_limit": args.eval_limit, "layers": args.layers, "pooling": args.pooling, "seed": args.seed,
+           "n_windows": args.n_windows, "mi_steps": args.mi_steps}
     md.update({k: v for k, v in opt.items() if v is not None})
     if args.metadata:
         try:
