@@ -215,18 +215,24 @@ class EntropyProbe:
         """One pass of ``extractor`` over the corpus (and, for Diff-eRank, of its random copy over a sample)."""
         texts = list(corpus.texts if isinstance(corpus, Corpus) else corpus)
         enc = extractor.encode(texts, "entropy corpus")
-        result = self.score_stream(extractor.iter_batches(enc, desc="entropy states", spectra=True), len(enc),
-                                   extractor.num_layers)
+        result = self.score_pass(extractor, texts, enc,
+                                 extractor.iter_batches(enc, desc="entropy states", spectra=True))
+        if isinstance(corpus, Corpus):
+            result.meta["eval_corpus"] = corpus.describe()
+        return result
+
+    def score_pass(self, extractor: HiddenStateExtractor, texts: list[str], enc: Any,
+                   batches: Iterable[StateBatch]) -> EntropyResult:
+        """Entropy from a pass already made (``batches`` with spectra over ``enc``), plus Diff-eRank."""
+        result = self.score_stream(batches, len(enc), extractor.num_layers)
         if self.random_baseline:
             subset = self.baseline_indices(len(enc))
             rand_ex = random_extractor(extractor, self.seed)
-            sub = [texts[i] for i in subset]
-            result = self.add_random_baseline(result, rand_ex.iter_batches(rand_ex.encode(sub, "entropy corpus"),
-                                                                          desc="random-init states", spectra=True), subset)
+            sub = rand_ex.encode([texts[i] for i in subset], "entropy corpus")
+            result = self.add_random_baseline(result, rand_ex.iter_batches(sub, desc="random-init states", spectra=True),
+                                              subset)
         result.meta.update({"model": str(getattr(extractor.model.config, "_name_or_path", "")), "pooling": extractor.pooling,
                             "max_length": extractor.max_length, "eval_truncated": enc.n_truncated})
-        if isinstance(corpus, Corpus):
-            result.meta["eval_corpus"] = corpus.describe()
         return result
 
 

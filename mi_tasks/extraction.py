@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from .errors import MiTasksError
 from .layers import LayerSpec, normalized_depth, parse_layers
 from .modeling import ensure_bidirectional, is_encoder_only, prepare_tokenizer, text_config
-from .pooling import check_pooling, pool
+from .pooling import check_pooling, content_tokens, pool
 from .spectra import token_gram_spectra
 
 log = logging.getLogger(__name__)
@@ -239,8 +239,7 @@ class HiddenStateExtractor:
                 )
             pooled = torch.stack([pool(hs[l], attn, self.pooling, content) for l in self.layers])
             if spectra:
-                tokens = attn.bool() if content is None else (content & attn.bool())
-                tokens = torch.where(tokens.sum(1, keepdim=True) == 0, attn.bool(), tokens)
+                tokens = content_tokens(attn, content)  # the tokens mean pooling averages
                 spec = torch.stack([token_gram_spectra(hs[l], tokens) for l in self.layers]).cpu()
                 n_tok = tokens.sum(1).cpu()
         if not torch.isfinite(pooled).all():

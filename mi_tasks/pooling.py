@@ -14,6 +14,16 @@ def check_pooling(name: str) -> str:
     return name
 
 
+def content_tokens(attention_mask: torch.Tensor, content_mask: torch.Tensor | None) -> torch.Tensor:
+    """(B, T) bool: real non-special tokens, or all real tokens for a text that has no other kind."""
+    real = attention_mask.bool()
+    if content_mask is None:
+        return real
+    mask = content_mask.bool() & real
+    empty = mask.sum(1) == 0
+    return torch.where(empty[:, None], real, mask) if empty.any() else mask
+
+
 def pool(
     states: torch.Tensor,
     attention_mask: torch.Tensor,
@@ -30,11 +40,7 @@ def pool(
     check_pooling(method)
     real = attention_mask.bool()
     if method == "mean":
-        mask = real if content_mask is None else (content_mask.bool() & real)
-        empty = mask.sum(1) == 0
-        if empty.any():
-            mask = torch.where(empty[:, None], real, mask)
-        w = mask.to(torch.float32).unsqueeze(-1)
+        w = content_tokens(attention_mask, content_mask).to(torch.float32).unsqueeze(-1)
         return (states.to(torch.float32) * w).sum(1) / w.sum(1).clamp_min(1.0)
     positions = torch.arange(real.shape[1], device=real.device).expand_as(real)
     if method == "last":

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..corpora import load_corpus
 from ..distributed import ProcessGroup, process_group
-from ..entropy import EntropyProbe, random_extractor
+from ..entropy import EntropyProbe
 from ..errors import MiTasksError
 from ..extraction import HiddenStateExtractor
 from ..recoverability import RecoverabilityProbe
@@ -116,18 +116,9 @@ class _Run:
     def entropy(self, s: "TaskSettings", texts: list[str]) -> Any:
         res_key = ("entropy", s.entropy_key(), _digest(texts))
         if res_key not in self.cache:
-            ex = self.extractor(s)
             probe = EntropyProbe(alpha=s.alpha, random_baseline=s.random_baseline, random_limit=s.random_limit, seed=s.seed)
             batches, enc = self.eval_pass(s, texts, spectra=True)
-            res = probe.score_stream(iter(batches), len(enc), ex.num_layers)
-            if s.random_baseline:
-                subset = probe.baseline_indices(len(enc))
-                rand = random_extractor(ex, s.seed)
-                sub = rand.encode([texts[i] for i in subset], "eval corpus")
-                res = probe.add_random_baseline(res, rand.iter_batches(sub, desc="random-init states", spectra=True), subset)
-                del rand
-            res.meta.update({"model": str(getattr(self.model.config, "_name_or_path", "")), "pooling": ex.pooling,
-                             "max_length": ex.max_length, "eval_truncated": enc.n_truncated})
+            res = probe.score_pass(self.extractor(s), texts, enc, batches)
             self.cache[res_key] = self._stamp(res, texts)
         return self.cache[res_key]
 
