@@ -71,12 +71,15 @@ class RidgeTokenDecoder:
         self._sxx += xs.T @ xs
         rows, cols, _ = self.vocab.sparse_rows(targets)
         cols_t = torch.from_numpy(cols)
-        # sum_i x_i y_i^T as a sparse (|vocab| x n) multi-hot times the dense batch
+        # sum_i x_i y_i^T, only for the vocabulary rows this batch touches: a sparse (touched x n)
+        # multi-hot times the dense batch, added in place. Work and memory follow the batch's
+        # distinct tokens, not |vocab| x D.
+        touched, local = np.unique(cols, return_inverse=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "sparse CSR is beta": we use only mm
-            yt = torch.sparse_coo_tensor(torch.stack([cols_t, torch.from_numpy(rows)]), torch.ones(cols.size),
-                                         (len(self.vocab), X.shape[0])).to_sparse_csr()
-            self._sxy += yt @ xs.to(torch.float32)
+            yt = torch.sparse_coo_tensor(torch.stack([torch.from_numpy(local.reshape(-1)), torch.from_numpy(rows)]),
+                                         torch.ones(cols.size), (touched.size, X.shape[0])).to_sparse_csr()
+            self._sxy.index_add_(0, torch.from_numpy(touched), yt @ xs.to(torch.float32))
         self._sy.index_add_(0, cols_t, torch.ones(cols.size, dtype=torch.float64))
         self._solved = False
         return self

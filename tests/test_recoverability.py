@@ -59,6 +59,9 @@ def test_streamed_statistics_equal_one_shot():
     for s in range(0, 600, 97):
         streamed.partial_fit(X[s:s + 97], targets[s:s + 97])
     assert streamed.n == one.n == 600
+    # Batches touch only some vocabulary rows: the streamed sum x y^T equals the dense product.
+    dense = vocab.multi_hot(targets).numpy().astype(np.float64).T @ (X.astype(np.float64) - streamed._shift.numpy())
+    np.testing.assert_allclose(streamed._sxy.numpy(), dense, rtol=1e-5, atol=1e-3)
     for d in (one, streamed):
         d.select_alpha(X[:100], targets[:100])
     assert streamed.alpha_ == one.alpha_
