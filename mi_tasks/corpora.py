@@ -149,6 +149,25 @@ def _sample(texts: list[str], limit: int | None, seed: int) -> list[str]:
     return [texts[i] for i in keep]
 
 
+def _not_utf8(path: Path) -> MiTasksError:
+    """The error for a corpus file that is not UTF-8: the file, the first bad line and how to convert it.
+
+    Found by a second, binary read, so well-formed files pay nothing for the check.
+    """
+    line = 1
+    with path.open("rb") as f:
+        for line, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                bad = raw[e.start:e.start + 1].hex()
+                return MiTasksError(
+                    f"corpus file {str(path)!r} is not UTF-8: line {line}, byte {e.start + 1} is 0x{bad}. "
+                    f"Convert it to UTF-8 first, e.g. `iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}` "
+                    "(name the file's real encoding after -f: latin1, cp1252, utf-16, ...)")
+    return MiTasksError(f"corpus file {str(path)!r} is not UTF-8 (line {line}); convert it with iconv -t utf-8")
+
+
 def read_local(path: str | os.PathLike, *, text_field: str | None = None, fields: tuple[str, ...] | None = None,
                template: str | None = None, joiner: str = ". ", header: bool = True,
                columns: tuple[str, ...] | None = None, quoting: bool = True) -> list[str]:
@@ -161,9 +180,12 @@ def read_local(path: str | os.PathLike, *, text_field: str | None = None, fields
     suffix = p.suffix.lower()
     if suffix not in LOCAL_SUFFIXES:
         raise MiTasksError(f"cannot read {p.name!r}: corpus files must end in {', '.join(LOCAL_SUFFIXES)}")
-    if suffix in (".txt", ".raw"):
-        return _read_lines(p)
-    rows = _read_rows(p, header, tuple(columns) if columns else None, quoting)
+    try:
+        if suffix in (".txt", ".raw"):
+            return _read_lines(p)
+        rows = _read_rows(p, header, tuple(columns) if columns else None, quoting)
+    except UnicodeDecodeError:
+        raise _not_utf8(p) from None
     if template is not None and not any(t[1] for t in string.Formatter().parse(template)):
         raise MiTasksError(f"template {template!r} names no field; write e.g. '{{title}}. {{content}}'")
     return [_render(r, text_field, tuple(fields) if fields else None, template, joiner, f"{p.name} row {i + 1}")

@@ -96,3 +96,15 @@ def test_data_dir_maps_registered_names_to_local_files(tmp_path, monkeypatch):
     monkeypatch.setenv("MI_TASKS_DATA_DIR", str(tmp_path))
     c = load_corpus("agnews")
     assert c.texts == ["It #39;s news", "More news"] and c.name == "agnews"
+
+
+@pytest.mark.parametrize("suffix,byte", [(".txt", 4), (".tsv", 4), (".jsonl", 14)])
+def test_non_utf8_file_names_file_line_and_fix(tmp_path, suffix, byte):
+    body = {".txt": "first line\nsecond line\ncaf\u00e9 au lait\n", ".tsv": "text\tlabel\nfine\t1\ncaf\u00e9\t0\n",
+            ".jsonl": '{"text": "fine"}\n{"text": "ok"}\n{"text": "caf\u00e9"}\n'}[suffix]
+    p = tmp_path / f"latin{suffix}"
+    p.write_bytes(body.encode("latin-1"))  # \u00e9 is the single byte 0xe9: invalid UTF-8
+    with pytest.raises(MiTasksError, match=rf"latin\S* is not UTF-8: line 3, byte {byte} is 0xe9.*iconv -f latin1 -t utf-8"):
+        load_corpus(str(p))
+    p.write_bytes(body.encode("utf-8"))  # the converted file reads
+    assert any("caf\u00e9" in t for t in load_corpus(str(p)).texts)
