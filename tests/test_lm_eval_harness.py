@@ -183,3 +183,31 @@ def test_suite_is_one_extraction_pass_and_unsupported_backend_errors(tiny_dir, c
     task.build_all_requests(limit=2)
     with pytest.raises(MiTasksError, match="gives no hidden states.*--model hf"):
         handle_requests(ApiLike(), task.instances)
+
+
+def test_variants_include_the_base_task():
+    """Per-corpus variants and mi_fano ``include:`` mi_recoverability.yaml and differ from it only where they say."""
+    import dataclasses
+
+    import yaml
+    from lm_eval.tasks import TaskManager
+
+    from mi_tasks.harness.settings import TaskSettings
+    from mi_tasks_lmeval_hook import task_dir
+
+    folder = Path(task_dir())
+    base_md = yaml.safe_load((folder / "mi_recoverability.yaml").read_text().replace("!function", ""))["metadata"]
+    # A variant's own metadata block replaces the base's (lm-eval merges top-level keys), so what it leaves
+    # out comes from TaskSettings' defaults: they must be the base YAML's settings.
+    defaults = TaskSettings()
+    assert {k: v for k, v in base_md.items() if k != "version"} == {k: getattr(defaults, k) for k in base_md if k != "version"}
+    variants = ["mi_recoverability_agnews", "mi_recoverability_imdb", "mi_recoverability_qnli", "mi_recoverability_sst2"]
+    for name in variants:
+        text = (folder / f"{name}.yaml").read_text()
+        assert "include: mi_recoverability.yaml" in text and "train_limit" not in text
+    tasks = TaskManager(include_defaults=False).load(["mi_recoverability", "mi_fano", *variants])["tasks"]
+    base = tasks["mi_recoverability"].settings
+    assert tasks["mi_fano"].settings == base and type(tasks["mi_fano"]).__name__ == "FanoTask"
+    for name in variants:
+        assert tasks[name].settings == dataclasses.replace(base, eval_corpus=name.rsplit("_", 1)[1])
+        assert type(tasks[name]).__name__ == "RecoverabilityTask"
