@@ -211,3 +211,24 @@ def test_variants_include_the_base_task():
     for name in variants:
         assert tasks[name].settings == dataclasses.replace(base, eval_corpus=name.rsplit("_", 1)[1])
         assert type(tasks[name]).__name__ == "RecoverabilityTask"
+
+
+def test_headline_layer_index_out_of_range_is_an_error():
+    from types import SimpleNamespace
+
+    from lm_eval.tasks import TaskManager
+
+    from mi_tasks.errors import MiTasksError
+
+    result = SimpleNamespace(layers=[{"layer": i, "recall_at_k": 0.1 * i} for i in (0, 3, 6)], meta={"num_layers": 6})
+
+    def slot(which):
+        task = TaskManager(include_defaults=False, metadata={"headline_layer": which}).load(["mi_recoverability"])
+        return task["tasks"]["mi_recoverability"].headline_slot(result)
+
+    assert [slot(w) for w in ("last", "first", "best", "3", "-1", "-7")] == [2, 0, 2, 1, 2, 0]
+    for bad in ("99", "7", "-8"):
+        with pytest.raises(MiTasksError, match=r"out of range: this model has 7 states, so use an index from 0 to 6"):
+            slot(bad)
+    with pytest.raises(MiTasksError, match="not among the scored layers"):
+        slot("2")

@@ -119,7 +119,11 @@ class MITask(Task):
             wanted = int(which)
         except ValueError:
             raise MiTasksError(f"headline_layer {which!r}: use last, first, best or a layer index") from None
-        wanted = wanted % (result.meta.get("num_layers", max(layers)) + 1)
+        n_states = int(result.meta.get("num_layers", max(layers))) + 1
+        if not -n_states <= wanted < n_states:  # an index past the model's states must not wrap round
+            raise MiTasksError(f"headline_layer {which} is out of range: this model has {n_states} states, so use "
+                               f"an index from 0 to {n_states - 1} (or -{n_states} to -1), or last, first, best")
+        wanted %= n_states
         if wanted not in layers:
             raise MiTasksError(f"headline_layer {which} is not among the scored layers {layers}")
         return layers.index(wanted)
