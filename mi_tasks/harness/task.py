@@ -24,14 +24,15 @@ from ..entropy import EntropyResult
 from ..errors import MiTasksError
 from ..information import fano_mi_bits
 from ..recoverability import RecoverabilityResult
+from lm_eval.api.metrics import mean as lm_eval_mean
+
+from ..uncertainty import mean_stderr
 from .runner import REQUEST_TYPE, install_request_handler, register_task
 from .settings import TaskSettings
+from .stderr_hook import install_stderr_hook, with_stderr
 
 install_request_handler()
-
-
-def _mean(items: list[float]) -> float:
-    return float(np.mean(items)) if len(items) else float("nan")
+install_stderr_hook()
 
 
 class MITask(Task):
@@ -147,10 +148,17 @@ class MITask(Task):
             if len(items) != self._n_scored():
                 raise RuntimeError(f"{key}: {len(items)} per-text values but {self._n_scored()} texts scored")
             return float(self.mi_result.layers[self.mi_slot].get(key, float("nan")))
-        return agg
+        return with_stderr(agg, self._corpus_stderr(key))
+
+    def _corpus_stderr(self, key: str):
+        """The standard error lm-eval prints for a corpus-level metric, or None for N/A."""
+        def stderr(items: list[float]) -> float:
+            return float(self.mi_result.layers[self.mi_slot].get(f"{key}_stderr", float("nan")))
+        return stderr
 
     def aggregation(self) -> dict[str, Any]:
-        return {m: (self._corpus_level(m) if m in self.CORPUS_LEVEL else _mean) for m in self.METRICS}
+        # Per-text metrics use lm-eval's own mean, so lm-eval computes their standard error as for its tasks.
+        return {m: (self._corpus_level(m) if m in self.CORPUS_LEVEL else lm_eval_mean) for m in self.METRICS}
 
     def higher_is_better(self) -> dict[str, bool]:
         return {m: True for m in self.METRICS}
@@ -174,6 +182,14 @@ class _RecoverabilityBase(MITask):
     """Tasks scored by token decoders fitted on the train corpus."""
 
     CORPUS_LEVEL = ("fano_mi_bits", "fano_mi_bits_norm", "fano_mi_bits_empirical")
+
+    def _corpus_stderr(self, key: str):
+        if key == "fano_mi_bits_norm":  # the bound over log2|V|: its bootstrap error scales alike
+            def stderr(items: list[float]) -> float:
+                row, v = self.mi_result.layers[self.mi_slot], self.mi_result.meta["vocab_size"]
+                return float(row["fano_mi_bits_stderr"]) / math.log2(v)
+            return stderr
+        return super()._corpus_stderr(key)
 
     def compute(self, run: Any, texts: list[str]) -> RecoverabilityResult:
         return run.recoverability(self.settings, texts)
@@ -224,6 +240,11 @@ class EntropyTask(MITask):
 
     def compute(self, run: Any, texts: list[str]) -> EntropyResult:
         return run.entropy(self.settings, texts)
+
+    def _corpus_stderr(self, key: str):
+        if key in ("prompt_entropy", "prompt_effective_rank"):  # means over texts (NaN ones left out)
+            return mean_stderr
+        return None  # dataset-level spectra: no cheap interval, lm-eval prints N/A
 
     def per_text(self, result: EntropyResult, slot: int, pos: int) -> dict[str, float]:
         return {"layer": int(result.layers[slot]["layer"]),
@@ -278,6 +299,7 @@ class EmergenceTask(MITask):
         return len(self.test_docs())
 
     def _corpus_level(self, key: str):
+        # No standard error: IE is one corpus-level MI estimate whose resampling would refit the estimators.
         def agg(items: list[float]) -> float:
             res = self.mi_result
             if res is None or isinstance(res, _Skipped):

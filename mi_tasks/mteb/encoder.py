@@ -31,6 +31,7 @@ from ..errors import MiTasksError
 from ..extraction import HiddenStateExtractor, model_num_layers
 from ..layers import normalized_depth
 from ..modeling import is_encoder_only, load_model, text_config
+from .st_config import EncoderDefaults, encoder_defaults
 
 
 class PooledStateCache:
@@ -95,6 +96,16 @@ def model_identity(model_name_or_path: str, revision: str | None = None,
     return f"mi-tasks/{short.replace(' ', '_')}", rev
 
 
+def resolve_settings(path: str, pooling: str | None, normalize: bool | None, include_special: bool | None,
+                     max_length: int | None, load_kwargs: dict[str, Any]
+                     ) -> tuple[EncoderDefaults, str, bool, bool, int | None, dict[str, Any]]:
+    """Fill the settings left as None from the model folder's sentence-transformers config (or mi-tasks' defaults)."""
+    d = encoder_defaults(path) if os.path.isdir(path) else EncoderDefaults()
+    return (d, d.pooling if pooling is None else pooling, d.normalize if normalize is None else bool(normalize),
+            d.include_special if include_special is None else bool(include_special),
+            d.max_length if max_length is None else max_length, {"dtype": d.dtype, **load_kwargs})
+
+
 class LayerEncoder(AbsEncoder):
     """Embeds texts with a Hugging Face model's pooled hidden state at ``layer``, for ``mteb.evaluate``.
 
@@ -102,23 +113,27 @@ class LayerEncoder(AbsEncoder):
     ``pooling``: mean (over non-special tokens unless ``include_special``), last or first.
     ``normalize``: L2-normalise embeddings (cosine and dot products then agree).
     ``max_length``: longer texts are truncated with a warning (default: 512 or the model's positions).
-    ``include_special``: average CLS/SEP/BOS too, as sentence-transformers' mean pooling does;
-    set it to reproduce a sentence-transformers model's own embeddings.
+    ``include_special``: average CLS/SEP/BOS too, as sentence-transformers' mean pooling does.
     ``load_kwargs`` go to :func:`mi_tasks.modeling.load_model` (``gguf_file=``, ``dtype=``,
-    ``device=``, ``revision=``, ``trust_remote_code=``). ``dtype`` defaults to ``auto``
-    (bf16 where the hardware is fast at it); pass ``dtype="float32"`` for exact comparisons.
+    ``device=``, ``revision=``, ``trust_remote_code=``).
+
+    Settings left as None follow the model: where its folder holds a sentence-transformers
+    configuration (``modules.json``), its pooling, normalisation, special-token handling and
+    max_seq_length, in float32, so the last layer reproduces the model's own embeddings; elsewhere
+    mean pooling without special tokens, L2-normalised, 512 tokens, ``dtype="auto"`` (bf16 where the
+    hardware is fast at it). ``describe()`` and the MTEB model metadata record what was used.
     """
 
     def __init__(
         self,
         model_name_or_path: str,
         layer: int = -1,
-        pooling: str = "mean",
-        normalize: bool = True,
+        pooling: str | None = None,
+        normalize: bool | None = None,
         *,
         max_length: int | None = None,
         batch_size: int = 32,
-        include_special: bool = False,
+        include_special: bool | None = None,
         progress: bool = False,
         model: torch.nn.Module | None = None,
         tokenizer: Any = None,
@@ -129,10 +144,12 @@ class LayerEncoder(AbsEncoder):
             raise MiTasksError(f"layer must be one integer state index (negatives count from the end), got {layer!r}; "
                                "use mi_tasks.mteb.layer_sweep for several layers")
         self.model_name_or_path = str(model_name_or_path)
-        self.load_kwargs = dict(load_kwargs)
+        d, pooling, normalize, include_special, max_length, self.load_kwargs = resolve_settings(
+            self.model_name_or_path, pooling, normalize, include_special, max_length, load_kwargs)
+        self.defaults = d
         if cache is None:
             if model is None:
-                model, tokenizer = load_model(self.model_name_or_path, **self.load_kwargs)
+                model, tokenizer = load_model(d.model_folder or self.model_name_or_path, **self.load_kwargs)
             elif tokenizer is None:
                 raise MiTasksError("LayerEncoder got a model without its tokenizer: pass tokenizer= too")
             n = model_num_layers(model)
@@ -154,12 +171,13 @@ class LayerEncoder(AbsEncoder):
             raise MiTasksError(f"layer {self.layer} is not among the shared cache's layers {ex.layers}")
         self.pooling = ex.pooling
         self.normalize = bool(normalize)
-        self.include_special = bool(include_special)
+        self.include_special = bool(ex.mean_includes_special)
         self.num_layers = n
         self.cache = cache
         self.model = ex.model
         self.tokenizer = ex.tokenizer
         self.model_prompts = None
+        self.dtype = str(next(self.model.parameters()).dtype).replace("torch.", "")
         self.mteb_model_meta = self._meta()
 
     @property
@@ -173,6 +191,8 @@ class LayerEncoder(AbsEncoder):
         experiment: dict[str, Any] = {"layer": self.layer, "pooling": self.pooling, "normalize": self.normalize}
         if self.include_special:
             experiment["include_special"] = True
+        experiment["dtype"] = self.dtype
+        experiment["num_layers"] = self.num_layers  # so stored results give the layer's depth
         return ModelMeta(
             loader=None,
             name=name,
@@ -202,7 +222,10 @@ class LayerEncoder(AbsEncoder):
         """What this encoder embeds with, for reports."""
         return {"model": self.model_name_or_path, "layer": self.layer, "depth": self.depth,
                 "num_layers": self.num_layers, "pooling": self.pooling, "normalize": self.normalize,
-                "include_special": self.include_special, "encoder_only": is_encoder_only(self.model.config),
+                "include_special": self.include_special, "max_length": int(self.cache.extractor.max_length),
+                "dtype": self.dtype, "defaults_from": self.defaults.source,
+                "ignored_st_modules": list(self.defaults.ignored_modules),
+                "encoder_only": is_encoder_only(self.model.config),
                 "mteb_name": self.mteb_model_meta.name, "mteb_revision": self.mteb_model_meta.revision,
                 "mteb_experiment": self.mteb_model_meta.experiment_name, "mi_tasks_version": __version__}
 

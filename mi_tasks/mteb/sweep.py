@@ -20,7 +20,7 @@ from ..errors import MiTasksError
 from ..extraction import HiddenStateExtractor
 from ..layers import LayerSpec, normalized_depth
 from ..modeling import load_model
-from .encoder import LayerEncoder, PooledStateCache, default_max_length
+from .encoder import LayerEncoder, PooledStateCache, default_max_length, resolve_settings
 
 
 def main_scores(model_result: Any, tasks: Iterable[Any]) -> dict[str, tuple[str, float]]:
@@ -83,13 +83,13 @@ def layer_sweep(
     model_name_or_path: str,
     tasks: Any,
     layers: LayerSpec = "all",
-    pooling: str = "mean",
-    normalize: bool = True,
+    pooling: str | None = None,
+    normalize: bool | None = None,
     output: str | os.PathLike | None = None,
     *,
     max_length: int | None = None,
     batch_size: int = 32,
-    include_special: bool = False,
+    include_special: bool | None = None,
     mteb_cache: Any = None,
     progress: bool = True,
     model: Any = None,
@@ -100,15 +100,18 @@ def layer_sweep(
 
     ``mteb_cache``: an ``mteb.ResultCache`` to store each layer's results (apart, per layer); None
     keeps them in memory only. ``output``: also write the sweep JSON there. ``model``/``tokenizer``:
-    an already loaded pair (then ``model_name_or_path`` only names it).
+    an already loaded pair (then ``model_name_or_path`` only names it). Settings left as None
+    follow the model as in :class:`~mi_tasks.mteb.encoder.LayerEncoder`.
     """
     import mteb
 
     task_list: Sequence[Any] = [tasks] if not isinstance(tasks, Iterable) else list(tasks)
     if not task_list:
         raise MiTasksError("layer_sweep got no tasks: pass MTEB tasks, e.g. mi_tasks.mteb.stsb_dev()")
+    d, pooling, normalize, include_special, max_length, load_kwargs = resolve_settings(
+        str(model_name_or_path), pooling, normalize, include_special, max_length, load_kwargs)
     if model is None:
-        model, tokenizer = load_model(str(model_name_or_path), **load_kwargs)
+        model, tokenizer = load_model(d.model_folder or str(model_name_or_path), **load_kwargs)
     elif tokenizer is None:
         raise MiTasksError("layer_sweep got a model without its tokenizer: pass tokenizer= too")
     extractor = HiddenStateExtractor(model, tokenizer, layers=layers, pooling=pooling,

@@ -1,4 +1,4 @@
-"""Read lm-eval results JSONs (and MTEB layer sweeps) into tidy per-layer records that reports draw from.
+"""Read lm-eval results JSONs (and MTEB layer sweeps and MI task results) into tidy per-layer records.
 
 A results file holds one model run; every mi-tasks task in it carries its per-layer curves under
 ``configs.<task>.mi_results``. Each (run, task) becomes a :class:`TaskCurves`; ``Results.records``
@@ -201,6 +201,46 @@ def _mteb_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
     return out
 
 
+# Scores of the MTEB MI tasks (mi_tasks.mteb.information_tasks) that reports and cards show as headline values.
+MTEB_MI_HEADLINE = {"word_vocab_size": ("recall_at_k", "lift_recall_at_k", "fano_mi_bits", "ba_mi_bits"),
+                    "bootstrap_resamples": ("dataset_entropy", "dataset_effective_rank")}
+
+
+def _mteb_mi_scores(data: Any) -> dict[str, Any] | None:
+    """The test scores of a stored MTEB result of an MI task, or None for any other file."""
+    if not (isinstance(data, dict) and "task_name" in data and isinstance(data.get("scores"), dict)):
+        return None
+    test = data["scores"].get("test")
+    row = test[0] if isinstance(test, list) and test and isinstance(test[0], dict) else None
+    return row if row is not None and any(k in row for k in MTEB_MI_HEADLINE) else None
+
+
+def _mteb_mi_file(path: Path, data: dict[str, Any], scores: dict[str, Any]) -> list[TaskCurves]:
+    """A stored MTEB result of MIRecoverability / MIEntropy: one point (the encoder's layer, else its output)."""
+    meta_file = path.parent / "model_meta.json"
+    mm = _read_json(meta_file) if meta_file.is_file() else {}
+    exp = mm.get("experiment_kwargs") or {}
+    parts = path.parts
+    name = mm.get("name") or (parts[-3].replace("__", "/") if len(parts) >= 3 else "unknown")
+    layer, n = exp.get("layer"), exp.get("num_layers")
+    if layer is None:  # an encoder without layers (sentence-transformers, API): its output embedding
+        layer, depth, n = -1, 1.0, None
+    else:
+        depth = int(layer) / int(n) if n else float("nan")
+    keep = next(v for k, v in MTEB_MI_HEADLINE.items() if k in scores)
+    curves = {k: [(int(layer), float(depth), float(v))] for k, v in scores.items()
+              if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "main_score"}
+    run = Run(model=str(name), model_args={"pretrained": str(name), "revision": mm.get("revision"), **exp},
+              date=_iso(os.stat(path).st_mtime, path), source=str(path),
+              versions={"mteb": str(data.get("mteb_version") or scores.get("mteb_version") or "")})
+    task = str(data["task_name"])
+    corpus = {"name": task, "sha256": data.get("dataset_revision"), "rows": scores.get("n_test")}
+    return [TaskCurves(run=run, task=f"mteb:{task}", curves=curves,
+                       headline={k: float(scores[k]) for k in keep if k in scores}, headline_layer=int(layer),
+                       settings={"pooling": exp.get("pooling"), "normalize": exp.get("normalize")},
+                       meta={"num_layers": n, "pooling": exp.get("pooling"), "eval_corpus": corpus}, kind="mteb")]
+
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -216,19 +256,32 @@ def load_file(path: str | os.PathLike) -> list[TaskCurves]:
         return _mteb_file(p, data)
     if isinstance(data, dict) and isinstance(data.get("results"), dict) and isinstance(data.get("configs"), dict):
         return _lm_eval_file(p, data)
-    raise MiTasksError(f"{p} is neither an lm-eval results JSON (keys results, configs) nor an mi-tasks MTEB "
-                       f"layer sweep (kind: {MTEB_KIND}); pass the results_*.json that `lm_eval --output_path` writes")
+    mi = _mteb_mi_scores(data)
+    if mi is not None:
+        return _mteb_mi_file(p, data, mi)
+    raise MiTasksError(f"{p} is neither an lm-eval results JSON (keys results, configs), an mi-tasks MTEB "
+                       f"layer sweep (kind: {MTEB_KIND}) nor an MTEB result of MIRecoverability/MIEntropy; pass the "
+                       "results_*.json that `lm_eval --output_path` writes, or mteb's results folder")
+
+
+def _head(p: Path, size: int = 4096) -> str:
+    try:
+        if p.stat().st_size > 20_000_000:
+            return ""
+        with p.open("r", encoding="utf-8") as f:
+            return f.read(size)
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def _is_mteb_sweep(p: Path) -> bool:
-    try:
-        if p.stat().st_size > 20_000_000:
-            return False
-        with p.open("r", encoding="utf-8") as f:
-            head = f.read(4096)
-    except (OSError, UnicodeDecodeError):
-        return False
-    return f'"{MTEB_KIND}"' in head
+    return f'"{MTEB_KIND}"' in _head(p)
+
+
+def _is_mteb_mi_result(p: Path) -> bool:
+    head = _head(p, 1_000_000)
+    return '"task_name"' in head and any(f'"{k}"' in head for k in MTEB_MI_HEADLINE) and \
+        _mteb_mi_scores(_read_json(p)) is not None
 
 
 def find_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
@@ -240,10 +293,10 @@ def find_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
             out.append(p)
         elif p.is_dir():
             found = sorted(p.rglob("results_*.json"))
-            found += sorted(q for q in p.rglob("*.json") if q not in found and _is_mteb_sweep(q))
+            found += sorted(q for q in p.rglob("*.json") if q not in found and (_is_mteb_sweep(q) or _is_mteb_mi_result(q)))
             if not found:
-                raise MiTasksError(f"no lm-eval results (results_*.json) or MTEB layer sweeps found under {p}; "
-                                   "run `lm_eval ... --output_path DIR` first and pass DIR")
+                raise MiTasksError(f"no lm-eval results (results_*.json), MTEB layer sweeps or MTEB MI results found "
+                                   f"under {p}; run `lm_eval ... --output_path DIR` first and pass DIR")
             out.extend(found)
         else:
             raise MiTasksError(f"{p} does not exist; pass lm-eval results JSONs or the --output_path folder")

@@ -1,0 +1,264 @@
+"""Information metrics as MTEB tasks, computed from a model's embeddings alone.
+
+``mteb.evaluate(model, [*mteb_tasks, MIRecoverability(), MIEntropy()])`` puts MI scores beside a
+model's MTEB scores for any MTEB encoder: a ``SentenceTransformer``, a
+:class:`~mi_tasks.mteb.encoder.LayerEncoder`, or a model that only returns embeddings (an API
+model). Results are ordinary MTEB results: stored in and reloaded from mteb's ``ResultCache``.
+
+Targets do not depend on the model: every model is scored on recovering the same words, from one
+fixed tokenization (:data:`WORD_TOKENIZATION`), so MTEB compares models on one scale. These
+numbers are therefore not the lm-eval ``mi_recoverability`` numbers, whose targets are the
+model's own tokens.
+
+- :class:`MIRecoverability` fits a ridge decoder (the core :class:`~mi_tasks.RecoverabilityProbe`)
+  from train embeddings to each text's set of words and scores the test texts: recall@k
+  (k = the text's number of distinct words; main score), its lift over the frequency prior,
+  Fano's lower bound on I(words; embedding) with |V| = the word types of the task's texts, the
+  Barber–Agakov bound against the prior, each with a standard error.
+- :class:`MIEntropy` is the normalised matrix entropy (SPEC §4) of the test texts' embeddings and
+  its effective rank, with a seeded bootstrap standard error.
+
+MTEB's task types are a closed list: recoverability is declared ``MultilabelClassification`` (it
+predicts which words a text holds), entropy ``Clustering`` (an unsupervised property of the set of
+embeddings). The metadata description says what each task measures.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from datasets import Dataset, DatasetDict
+
+from mteb._create_dataloaders import create_dataloader
+from mteb.abstasks.abstask import AbsTask
+from mteb.abstasks.task_metadata import TaskMetadata
+
+from ..corpora import load_corpus
+from ..entropy import _dataset
+from ..errors import MiTasksError
+from ..recoverability import RecoverabilityProbe
+from .local_tasks import default_data_dir
+
+WORD_TOKENIZATION = ("words: sacrebleu's 13a tokenizer on the lowercased text, tokens without a letter or digit "
+                     "dropped, each word counted once per text")
+_HAS_WORD_CHAR = re.compile(r"\w")
+
+
+def text_words(text: str) -> list[str]:
+    """The distinct words of ``text`` in first-seen order, as :data:`WORD_TOKENIZATION` defines them."""
+    tokens = _tokenizer13a()(text.lower()).split()
+    return list(dict.fromkeys(t for t in tokens if _HAS_WORD_CHAR.search(t)))
+
+
+_TOK: Any = None
+
+
+def _tokenizer13a() -> Any:
+    global _TOK
+    if _TOK is None:
+        from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+
+        _TOK = Tokenizer13a()
+    return _TOK
+
+
+def word_targets(*splits: Sequence[str]) -> tuple[list[list[np.ndarray]], dict[str, int]]:
+    """Word-id targets per split and the word vocabulary (ids by first appearance across the splits, in order)."""
+    vocab: dict[str, int] = {}
+    out = []
+    for texts in splits:
+        ids = []
+        for t in texts:
+            ids.append(np.array([vocab.setdefault(w, len(vocab)) for w in text_words(t)], dtype=np.int64))
+        out.append(ids)
+    return out, vocab
+
+
+def _texts(source: str | Sequence[str], limit: int | None, seed: int, data_dir: Path | None, role: str) -> tuple[list[str], dict[str, Any]]:
+    if isinstance(source, (str, os.PathLike)):
+        corpus = load_corpus(source, limit=limit, seed=seed, data_dir=data_dir)
+        return list(corpus.texts), corpus.describe()
+    texts = [str(t) for t in source]
+    if limit is not None and limit < len(texts):
+        keep = np.sort(np.random.default_rng(seed).choice(len(texts), size=limit, replace=False))
+        texts = [texts[i] for i in keep]
+    return texts, {"name": f"inline {role} texts", "rows": len(texts)}
+
+
+def _content_hash(*parts: Any) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(json.dumps(p, default=str, sort_keys=True).encode())
+    return h.hexdigest()[:12]
+
+
+def _embed(task: AbsTask, model: Any, texts: list[str], split: str, hf_subset: str, encode_kwargs: dict[str, Any],
+           num_proc: int | None) -> np.ndarray:
+    """The model's embeddings of ``texts`` through mteb's own data loader and encoder protocol."""
+    loader = create_dataloader(Dataset.from_dict({"text": texts}), task_metadata=task.metadata, input_column="text",
+                               num_proc=num_proc, **encode_kwargs)
+    emb = model.encode(loader, task_metadata=task.metadata, hf_split=split, hf_subset=hf_subset, **encode_kwargs)
+    emb = np.asarray(emb.float().cpu().numpy() if hasattr(emb, "cpu") else emb, dtype=np.float32)
+    if emb.ndim != 2 or emb.shape[0] != len(texts):
+        raise MiTasksError(f"{task.metadata.name}: the model returned embeddings of shape {emb.shape} for "
+                           f"{len(texts)} texts; an encoder must return one vector per text")
+    if not np.isfinite(emb).all():
+        bad = int((~np.isfinite(emb)).any(axis=1).sum())
+        raise MiTasksError(f"{task.metadata.name}: {bad} of {len(texts)} embeddings hold NaN or inf; "
+                           "recompute them in float32 (a model in float16 can overflow)")
+    return emb
+
+
+class _MITask(AbsTask):
+    """Shared: corpora read at construction (offline), metadata with a content revision, one 'test' split."""
+
+    MAIN_SCORE = ""
+    TYPE = ""
+    DESCRIPTION = ""
+    CATEGORY = "t2t"
+
+    def __init__(self, *, name: str | None, train: str | Sequence[str] | None, test: str | Sequence[str],
+                 train_limit: int | None, test_limit: int | None, seed: int, data_dir: str | os.PathLike | None) -> None:
+        need_dir = any(isinstance(s, (str, os.PathLike)) for s in (train, test) if s is not None)
+        folder = default_data_dir(data_dir) if need_dir else None
+        self.train_texts, self.train_corpus = (_texts(train, train_limit, seed, folder, "train") if train is not None
+                                               else ([], {}))
+        self.test_texts, self.test_corpus = _texts(test, test_limit, seed, folder, "test")
+        if train is not None and not self.train_texts:
+            raise MiTasksError(f"{name or type(self).__name__}: the train corpus has no texts; give a larger one")
+        if len(self.test_texts) < 2:
+            raise MiTasksError(f"{name or type(self).__name__}: the test corpus has {len(self.test_texts)} texts; "
+                               "give at least 2")
+        self.mi_seed = int(seed)
+        revision = _content_hash(self.train_texts, self.test_texts, seed)
+        corpora = f"train: {self.train_corpus.get('name')} ×{len(self.train_texts)}; " if train is not None else ""
+        corpora += f"test: {self.test_corpus.get('name')} ×{len(self.test_texts)}"
+        self._mi_metadata = TaskMetadata(
+            name=name or type(self).__name__, description=f"{self.DESCRIPTION} Data: {corpora}.",
+            type=self.TYPE, category=self.CATEGORY, modalities=["text"],
+            dataset={"path": f"local/{name or type(self).__name__}", "revision": revision}, eval_splits=["test"],
+            eval_langs=["eng-Latn"], main_score=self.MAIN_SCORE, reference=None, date=None, domains=None,
+            task_subtypes=None, license=None, annotations_creators=None, dialect=None, sample_creation="found",
+            bibtex_citation="")
+        super().__init__(seed=seed)
+
+    # mteb reads ``metadata`` from the class after unloading data; here it depends on the data given, so it
+    # lives on the instance behind a property.
+    @property  # type: ignore[override]
+    def metadata(self) -> TaskMetadata:
+        return self._mi_metadata
+
+    @metadata.setter
+    def metadata(self, value: TaskMetadata) -> None:
+        self._mi_metadata = value
+
+    def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
+        splits = {"test": Dataset.from_dict({"text": self.test_texts})}
+        if self.train_texts:
+            splits["train"] = Dataset.from_dict({"text": self.train_texts})
+        self.dataset = DatasetDict(splits)
+        self.data_loaded = True
+
+    def _calculate_descriptive_statistics_from_split(self, split: str, *, hf_subset: str | None = None,
+                                                     compute_overall: bool = False, num_proc: int | None = None) -> Any:
+        texts = self.train_texts if split == "train" else self.test_texts
+        lengths = [len(t) for t in texts]
+        return {"num_samples": len(texts), "min_text_length": min(lengths), "average_text_length": float(np.mean(lengths)),
+                "max_text_length": max(lengths), "unique_texts": len(set(texts))}
+
+
+class MIRecoverability(_MITask):
+    """Word recoverability from embeddings, with Fano's and Barber–Agakov's MI bounds (see the module docstring).
+
+    ``train``/``test``: a registered corpus name (read from ``data_dir``, default ``$MI_TASKS_DATA_DIR``
+    or ../shared/data), a file path, or a list of texts. Defaults: DBpedia-14 ×5,000 to fit, AG News
+    ×1,000 to score, as lm-eval's ``mi_recoverability``. ``name``: give another name when changing the
+    data, so results of different data are stored apart (the revision also changes with the data).
+    """
+
+    MAIN_SCORE = "recall_at_k"
+    TYPE = "MultilabelClassification"
+    CATEGORY = "t2c"
+    DESCRIPTION = ("Token recoverability of a text's words from its embedding (mi-tasks): a ridge decoder fitted on "
+                   "train embeddings predicts each test text's set of words; recall@k with k = its number of distinct "
+                   "words, lift over the frequency prior, Fano's lower bound on I(words; embedding) in bits (|V| = word "
+                   f"types of the task's texts) and the Barber-Agakov bound. Targets: {WORD_TOKENIZATION}.")
+
+    def __init__(self, train: str | Sequence[str] = "dbpedia14", test: str | Sequence[str] = "agnews", *,
+                 train_limit: int | None = 5000, test_limit: int | None = 1000, seed: int = 0,
+                 data_dir: str | os.PathLike | None = None, name: str | None = None) -> None:
+        super().__init__(name=name, train=train, test=test, train_limit=train_limit, test_limit=test_limit,
+                         seed=seed, data_dir=data_dir)
+        (self._train_targets, self._test_targets), self.word_vocab = word_targets(self.train_texts, self.test_texts)
+        if len(self.word_vocab) < 2:
+            raise MiTasksError(f"{self.metadata.name}: the texts hold {len(self.word_vocab)} distinct words; "
+                               "recoverability needs at least 2")
+        if not any(len(t) for t in self._train_targets):
+            raise MiTasksError(f"{self.metadata.name}: no train text holds a word ({WORD_TOKENIZATION})")
+
+    def _evaluate_subset(self, model: Any, data_split: Any, *, hf_split: str, hf_subset: str,
+                         encode_kwargs: dict[str, Any], prediction_folder: Path | None = None,
+                         num_proc: int | None = None, timer: Any = None, **kwargs: Any) -> dict[str, float]:
+        x_train = _embed(self, model, self.train_texts, "train", hf_subset, encode_kwargs, num_proc)
+        x_test = _embed(self, model, self.test_texts, hf_split, hf_subset, encode_kwargs, num_proc)
+        probe = RecoverabilityProbe(fit="ridge", seed=self.mi_seed, text_metrics=False)
+        res = probe.fit_arrays(x_train, self._train_targets, vocab_size=len(self.word_vocab)) \
+                   .score_arrays(x_test, self._test_targets)
+        row, prior, meta = res.layers[0], res.prior, res.meta
+        keys = ("recall_at_k", "recall_at_k_stderr", "lift_recall_at_k", "lift_recall_at_k_stderr", "fano_mi_bits",
+                "fano_mi_bits_stderr", "fano_mi_bits_norm", "fano_mi_bits_empirical", "fano_mi_bits_empirical_stderr",
+                "ba_mi_bits", "ba_mi_bits_stderr", "ba_mi_bits_norm", "cosine", "cosine_stderr", "cross_entropy_bits")
+        scores = {k: float(row[k]) for k in keys}
+        scores.update({f"prior_{k}": float(prior[k]) for k in ("recall_at_k", "fano_mi_bits", "cross_entropy_bits")})
+        scores.update({"word_vocab_size": len(self.word_vocab), "decoder_vocab_size": int(meta["decoder_vocab_size"]),
+                       "unigram_entropy_bits": float(meta["unigram_entropy_bits"]), "ridge_alpha": float(row["ridge_alpha"]),
+                       "n_train": len(self.train_texts), "n_test": len(self.test_texts),
+                       "embed_dim": int(x_test.shape[1]), "coverage_tokens": float(meta["coverage_tokens"])})
+        return scores
+
+
+class MIEntropy(_MITask):
+    """Matrix entropy of the test texts' embeddings (normalised to [0, 1]) and its effective rank.
+
+    ``bootstrap``: resamples of the texts for the standard error (seeded; 0 turns it off).
+    """
+
+    MAIN_SCORE = "dataset_entropy"
+    TYPE = "Clustering"
+    DESCRIPTION = ("Representation entropy of a set of embeddings (mi-tasks): the von Neumann entropy of the trace-"
+                   "normalised Gram matrix of the centred, L2-normalised embeddings, divided by ln min(N, D), and its "
+                   "effective rank exp(H); a bootstrap over texts gives the standard error.")
+
+    def __init__(self, test: str | Sequence[str] = "agnews", *, test_limit: int | None = 1000, seed: int = 0,
+                 bootstrap: int = 100, data_dir: str | os.PathLike | None = None, name: str | None = None) -> None:
+        if bootstrap < 0:
+            raise MiTasksError(f"bootstrap must be >= 0 resamples, got {bootstrap}")
+        self.bootstrap = int(bootstrap)
+        super().__init__(name=name, train=None, test=test, train_limit=None, test_limit=test_limit, seed=seed,
+                         data_dir=data_dir)
+
+    def _evaluate_subset(self, model: Any, data_split: Any, *, hf_split: str, hf_subset: str,
+                         encode_kwargs: dict[str, Any], prediction_folder: Path | None = None,
+                         num_proc: int | None = None, timer: Any = None, **kwargs: Any) -> dict[str, float]:
+        x = _embed(self, model, self.test_texts, hf_split, hf_subset, encode_kwargs, num_proc)
+        h, rank = _dataset(x, 1.0)
+        scores = {"dataset_entropy": float(h), "dataset_effective_rank": float(rank), "n_test": len(x),
+                  "embed_dim": int(x.shape[1]), "bootstrap_resamples": self.bootstrap}
+        if self.bootstrap >= 2:
+            rng = np.random.default_rng(self.mi_seed)
+            draws = np.array([_dataset(x[rng.integers(0, len(x), size=len(x))], 1.0) for _ in range(self.bootstrap)])
+            scores["dataset_entropy_stderr"] = float(draws[:, 0].std(ddof=1))
+            scores["dataset_effective_rank_stderr"] = float(draws[:, 1].std(ddof=1))
+        return scores
+
+
+def information_tasks(data_dir: str | os.PathLike | None = None, seed: int = 0) -> list[AbsTask]:
+    """The two MI tasks at their defaults, reading the data folder once each."""
+    return [MIRecoverability(data_dir=data_dir, seed=seed), MIEntropy(data_dir=data_dir, seed=seed)]
+
