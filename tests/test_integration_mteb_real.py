@@ -1,7 +1,9 @@
-"""all-MiniLM-L6-v2 through LayerEncoder equals sentence-transformers' own model: embeddings and STS-B dev score.
+"""all-MiniLM-L6-v2 through LayerEncoder at its defaults equals sentence-transformers' own model.
 
-At the last layer, mean pooling over every real token (sentence-transformers includes [CLS] and [SEP],
-so ``include_special=True``), L2 normalisation, float32, max length 256 (the model's max_seq_length).
+LayerEncoder reads the folder's sentence-transformers configuration: mean pooling over every real
+token ([CLS] and [SEP] included), L2 normalisation, max length 256, float32. Embeddings, the STS-B
+dev score and the MTEB MI tasks agree; the MI tasks run in the same ``mteb.evaluate`` call as STS-B
+and are reloaded from mteb's cache.
 """
 import importlib.util
 
@@ -25,8 +27,11 @@ def pair():
 
     path, _ = resolve_model("minilm")
     st = st_mod.SentenceTransformer(path, device="cpu")
-    enc = LayerEncoder(path, layer=-1, pooling="mean", normalize=True, include_special=True,
-                       max_length=st.max_seq_length, dtype="float32")
+    enc = LayerEncoder(path)  # defaults: from the folder's sentence-transformers config
+    d = enc.describe()
+    assert d["defaults_from"] == "sentence-transformers config" and d["layer"] == d["num_layers"] == 6
+    assert (d["pooling"], d["include_special"], d["normalize"], d["dtype"], d["max_length"]) == \
+        ("mean", True, True, "float32", st.max_seq_length)
     return enc, st
 
 
@@ -43,15 +48,34 @@ def test_embeddings_match_sentence_transformers(pair):
     assert cos.min() >= 0.9999, cos.min()
 
 
-def test_same_stsb_dev_score_under_mteb_evaluate(pair):
-    from mi_tasks.mteb import main_scores, stsb_dev
+def test_stsb_and_mi_tasks_in_one_mteb_call(pair, tmp_path):
+    """sentence-transformers' MiniLM: STS-B and both MI tasks in one mteb.evaluate, stored and reloaded;
+    LayerEncoder at defaults gives the same STS-B score (its embeddings equal ST's, checked above)."""
+    from mi_tasks.mteb import MIEntropy, MIRecoverability, stsb_dev
 
     data = shared_data_or_skip()
     enc, st = pair
-    task = stsb_dev(data)
-    ours = main_scores(mteb.evaluate(enc, [task], cache=None, show_progress_bar=False), [task])
-    theirs = main_scores(mteb.evaluate(st, [task], cache=None, show_progress_bar=False), [task])
-    name = task.metadata.name
-    assert ours[name][0] == "cosine_spearman"
-    assert ours[name][1] == pytest.approx(theirs[name][1], abs=1e-4)
-    assert 0.85 < ours[name][1] < 0.89  # all-MiniLM-L6-v2 on STS-B dev: 0.8672
+    # DBpedia ×2,000 to fit, AG News ×300 to score: below the defaults (5,000/1,000) to keep CI short
+    tasks = [stsb_dev(data), MIRecoverability(train_limit=2000, test_limit=300, data_dir=data),
+             MIEntropy(test_limit=300, data_dir=data)]
+    cache = mteb.ResultCache(cache_path=tmp_path)
+    res = mteb.evaluate(st, tasks, cache=cache, show_progress_bar=False, overwrite_strategy="always")
+    got = {tr.task_name: tr.scores["test"][0] for tr in res.task_results}
+    sts = tasks[0].metadata.name
+    ours = mteb.evaluate(enc, tasks[:1], cache=None, show_progress_bar=False).task_results[0].get_score()
+    assert ours == pytest.approx(got[sts]["main_score"], abs=1e-4)
+    assert 0.85 < ours < 0.89  # all-MiniLM-L6-v2 on STS-B dev: 0.8672
+    rec, ent = got["MIRecoverability"], got["MIEntropy"]
+    # the embedding keeps word information: recall above the frequency prior by several standard errors
+    assert rec["lift_recall_at_k"] > 4 * rec["lift_recall_at_k_stderr"] > 0
+    assert 0 < rec["fano_mi_bits"] < np.log2(rec["word_vocab_size"]) and 0 < ent["dataset_entropy"] < 1
+    assert ent["dataset_entropy_stderr"] > 0
+    # stored by mteb and reloaded like any task
+    back = cache.load_results(models=[res.model_name], tasks=tasks)
+    reloaded = {tr.task_name: tr.get_score() for mr in back.model_results for tr in mr.task_results}
+    assert reloaded == pytest.approx({k: v["main_score"] for k, v in got.items()}, abs=1e-6)
+    print(f"\nMiniLM via mteb: STS-B dev {got[sts]['main_score']:.4f} (LayerEncoder {ours:.4f}); "
+          f"MIRecoverability recall {rec['recall_at_k']:.4f} ± {rec['recall_at_k_stderr']:.4f} (prior "
+          f"{rec['prior_recall_at_k']:.4f}, lift {rec['lift_recall_at_k']:.4f} ± {rec['lift_recall_at_k_stderr']:.4f}), "
+          f"Fano {rec['fano_mi_bits']:.3f} bits, BA {rec['ba_mi_bits']:.3f} bits; "
+          f"MIEntropy {ent['dataset_entropy']:.4f} ± {ent['dataset_entropy_stderr']:.4f}")

@@ -30,13 +30,14 @@ _MAIN_SCORES = {"STS": "cosine_spearman", "Classification": "accuracy", "Cluster
 
 
 def default_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """The shared data folder: argument, then $MI_TASKS_DATA_DIR, then ../shared/data beside the checkout."""
+    """The shared data folder: argument, then $MI_TASKS_DATA_DIR, then ../shared/data beside the checkout (or the cwd)."""
     if data_dir is not None:
         p = Path(data_dir)
     elif os.environ.get("MI_TASKS_DATA_DIR"):
         p = Path(os.environ["MI_TASKS_DATA_DIR"])
-    else:
-        p = Path(__file__).resolve().parents[3] / "shared" / "data"
+    else:  # beside a checkout: seen from this source file, else from the working directory (installed package)
+        near = [Path(__file__).resolve().parents[3] / "shared" / "data", Path.cwd().resolve().parent / "shared" / "data"]
+        p = next((q for q in near if q.is_dir()), near[0])
     if not p.is_dir():
         raise MiTasksError(f"data folder {p} not found: pass data_dir= or set MI_TASKS_DATA_DIR to a folder laid out "
                            "like shared/data (stsb/sts-dev.csv, sst2/dev.tsv, agnews/dev.tsv)")

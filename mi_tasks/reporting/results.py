@@ -206,6 +206,9 @@ MTEB_MI_HEADLINE = {"word_vocab_size": ("recall_at_k", "lift_recall_at_k", "fano
                     "bootstrap_resamples": ("dataset_entropy", "dataset_effective_rank")}
 
 
+_MTEB_MI_COUNTS = ("n_train", "n_test", "embed_dim", "bootstrap_resamples", "word_vocab_size", "decoder_vocab_size")
+
+
 def _mteb_mi_scores(data: Any) -> dict[str, Any] | None:
     """The test scores of a stored MTEB result of an MI task, or None for any other file."""
     if not (isinstance(data, dict) and "task_name" in data and isinstance(data.get("scores"), dict)):
@@ -228,17 +231,21 @@ def _mteb_mi_file(path: Path, data: dict[str, Any], scores: dict[str, Any]) -> l
     else:
         depth = int(layer) / int(n) if n else float("nan")
     keep = next(v for k, v in MTEB_MI_HEADLINE.items() if k in scores)
+    counts = {k: scores[k] for k in _MTEB_MI_COUNTS if k in scores}
     curves = {k: [(int(layer), float(depth), float(v))] for k, v in scores.items()
-              if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "main_score"}
+              if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "main_score" and k not in counts}
+    # one run per stored model variant (the folder), so its tasks share a column in tables
+    stamp = max(q.stat().st_mtime for q in path.parent.glob("*.json"))
     run = Run(model=str(name), model_args={"pretrained": str(name), "revision": mm.get("revision"), **exp},
-              date=_iso(os.stat(path).st_mtime, path), source=str(path),
+              date=_iso(stamp, path), source=str(path.parent),
               versions={"mteb": str(data.get("mteb_version") or scores.get("mteb_version") or "")})
     task = str(data["task_name"])
     corpus = {"name": task, "sha256": data.get("dataset_revision"), "rows": scores.get("n_test")}
     return [TaskCurves(run=run, task=f"mteb:{task}", curves=curves,
                        headline={k: float(scores[k]) for k in keep if k in scores}, headline_layer=int(layer),
                        settings={"pooling": exp.get("pooling"), "normalize": exp.get("normalize")},
-                       meta={"num_layers": n, "pooling": exp.get("pooling"), "eval_corpus": corpus}, kind="mteb")]
+                       meta={"num_layers": n, "pooling": exp.get("pooling"), "eval_corpus": corpus, **counts},
+                       kind="mteb")]
 
 
 def _read_json(path: Path) -> Any:

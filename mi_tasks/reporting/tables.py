@@ -99,9 +99,13 @@ def headline_markdown(results: Results) -> str:
             else:
                 line.append(f"{e['value']:.4f} (peak {e['peak_value']:.4f} @ {e['peak_depth']:.2f})")
         body.append(line)
-    notes = [f"- {r.label}: layer {next((t.headline_layer for t in results.for_run(r)), '?')} of "
-             f"{next((t.meta.get('num_layers') for t in results.for_run(r)), '?')} is the headline layer; "
-             f"{r.model}" for r in runs]
+    def where(r: Run) -> str:
+        layer = next((t.headline_layer for t in results.for_run(r)), None)
+        if layer == -1:  # an MTEB encoder without layers (sentence-transformers, API): its output embedding
+            return "its output embedding is scored"
+        return f"layer {'?' if layer is None else layer} of " \
+               f"{next((t.meta.get('num_layers') for t in results.for_run(r)), '?')} is the headline layer"
+    notes = [f"- {r.label}: {where(r)}; {r.model}" for r in runs]
     return _md(header, body) + "\n\nValue at the headline layer (peak over layers @ its normalized depth).\n" + "\n".join(notes)
 
 
