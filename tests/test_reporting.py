@@ -82,7 +82,8 @@ def test_tables_markdown_and_csv(suite_run):
     assert md.splitlines()[0] == "| task | metric | bert | llama |"
     for data in suite_run["json"].values():
         v = data["results"]["mi_recoverability"]["recall_at_k,none"]
-        assert f"{v:.4f} (peak " in md
+        se = data["results"]["mi_recoverability"]["recall_at_k_stderr,none"]  # lm-eval's standard error, shown too
+        assert f"{v:.4f} ± {se:.4f} (peak " in md
     # mi_fano's fano_mi_bits equals mi_recoverability's: shown once
     assert "| mi_fano | fano_mi_bits |" not in md and "| mi_fano | fano_mi_bits_norm |" in md
     rows = list(csv.DictReader(io.StringIO((out / "layers.csv").read_text())))

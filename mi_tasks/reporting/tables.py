@@ -57,8 +57,9 @@ def headline_entries(results: Results) -> list[dict[str, Any]]:
         for metric, value in t.headline.items():
             pts = t.curves.get(metric, [])
             peak = max(pts, key=lambda p: p[2]) if pts else None
+            se = next((v for lay, _, v in (t.stderr(metric) or []) if lay == t.headline_layer), None)
             entries.append({"task": t.task, "metric": metric, "model": t.run.label, "run_date": t.run.date,
-                            "value": value, "headline_layer": t.headline_layer,
+                            "value": value, "stderr": se, "headline_layer": t.headline_layer,
                             "num_layers": t.meta.get("num_layers"),
                             "peak_value": peak[2] if peak else None, "peak_layer": peak[0] if peak else None,
                             "peak_depth": peak[1] if peak else None})
@@ -94,10 +95,12 @@ def headline_markdown(results: Results) -> str:
             e = cells.get((task, metric, r.label))
             if e is None:
                 line.append("")
-            elif e["peak_value"] is None:
-                line.append(f"{e['value']:.4f}")
             else:
-                line.append(f"{e['value']:.4f} (peak {e['peak_value']:.4f} @ {e['peak_depth']:.2f})")
+                se = e.get("stderr")
+                cell = f"{e['value']:.4f}" + (f" ± {se:.4f}" if se is not None and se == se else "")
+                if e["peak_value"] is not None:
+                    cell += f" (peak {e['peak_value']:.4f} @ {e['peak_depth']:.2f})"
+                line.append(cell)
         body.append(line)
     def where(r: Run) -> str:
         layer = next((t.headline_layer for t in results.for_run(r)), None)
@@ -106,11 +109,12 @@ def headline_markdown(results: Results) -> str:
         return f"layer {'?' if layer is None else layer} of " \
                f"{next((t.meta.get('num_layers') for t in results.for_run(r)), '?')} is the headline layer"
     notes = [f"- {r.label}: {where(r)}; {r.model}" for r in runs]
-    return _md(header, body) + "\n\nValue at the headline layer (peak over layers @ its normalized depth).\n" + "\n".join(notes)
+    return _md(header, body) + ("\n\nValue at the headline layer ± its standard error where the metric has one "
+                                "(peak over layers @ its normalized depth).\n") + "\n".join(notes)
 
 
 def headline_csv(results: Results) -> str:
-    cols = ["model", "run_date", "task", "metric", "value", "headline_layer", "num_layers", "peak_value", "peak_layer", "peak_depth"]
+    cols = ["model", "run_date", "task", "metric", "value", "stderr", "headline_layer", "num_layers", "peak_value", "peak_layer", "peak_depth"]
     return _csv(cols, headline_entries(results))
 
 
