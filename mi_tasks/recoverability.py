@@ -7,6 +7,8 @@ frequency prior (a decoder that ignores E), with each layer's lift over it.
 """
 from __future__ import annotations
 
+import itertools
+import logging
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +26,11 @@ from .information import entropy_bits, fano_mi_bits, unseen_mass
 from .layers import normalized_depth
 from .text_metrics import bleu4, rouge_l
 from .uncertainty import bootstrap_stderr, mean_stderr
+from .memory_plan import DEFAULT_BUDGET_GIB, plan_recoverability
+from .state_store import StateStore
 from .vocabulary import DecoderVocabulary
+
+log = logging.getLogger("mi_tasks")
 
 FITS = ("ridge", "bce")
 SCORE_KEYS = ("recall_at_k", "cosine", "bleu4", "rougeL", "fano_mi_bits", "fano_mi_bits_norm",
@@ -101,7 +107,8 @@ class RecoverabilityProbe:
 
     def __init__(self, fit: str = "ridge", alphas: Sequence[float] = DEFAULT_ALPHAS, calibration_fraction: float = 0.1,
                  max_calibration: int = 500, seed: int = 0, bce_epochs: int = 10, bce_lr: float = 1e-3,
-                 bce_batch_size: int = 256, text_metrics: bool = True) -> None:
+                 bce_batch_size: int = 256, text_metrics: bool = True,
+                 memory_budget_gb: float | None = DEFAULT_BUDGET_GIB, spill_dir: str | None = None) -> None:
         if fit not in FITS:
             raise MiTasksError(f"unknown decoder fit {fit!r}: choose one of {', '.join(FITS)}")
         if not 0.0 <= calibration_fraction < 1.0:
@@ -113,7 +120,10 @@ class RecoverabilityProbe:
         self.seed = seed
         self.bce = dict(epochs=bce_epochs, lr=bce_lr, batch_size=bce_batch_size, seed=seed)
         self.text_metrics = text_metrics
+        self.memory_budget_gb = memory_budget_gb
+        self.spill_dir = spill_dir
         self.meta: dict[str, Any] = {}
+        self._store: StateStore | None = None
 
     # ---------------------------------------------------------------- fitting
     def _calibration_mask(self, n: int) -> np.ndarray:
@@ -124,7 +134,38 @@ class RecoverabilityProbe:
         return mask
 
     def fit_stream(self, batches: Iterable[StateBatch], vocab: DecoderVocabulary, n_texts: int) -> "RecoverabilityProbe":
-        """Fit from a stream of batches whose ``indices`` run over 0..n_texts-1."""
+        """Fit from a stream of batches whose ``indices`` run over 0..n_texts-1.
+
+        The first batch fixes the memory plan (layers, width, decoder vocabulary against
+        ``memory_budget_gb``). When all layers fit, they are fitted now, from the stream; otherwise
+        the stream's states go to disk and each group of layers is fitted and scored in turn when
+        :meth:`score_stream` runs (same numbers: every layer's fit sees the same batches in order).
+        """
+        it = iter(batches)
+        first = next(it, None)
+        if first is None:
+            raise MiTasksError("the train corpus gave no texts to fit on; use a larger train corpus")
+        plan = plan_recoverability(len(first.layers), int(first.states.shape[-1]), len(vocab), n_texts, 0,
+                                   self.memory_budget_gb if self.fit_method == "ridge" else None)
+        self.plan_ = plan
+        self.meta["memory_plan"] = plan.to_dict()
+        if getattr(self, "_announced", None) != plan:
+            log.info(plan.describe())
+        stream = itertools.chain([first], it)
+        if plan.n_groups == 1:
+            return self._fit_all(stream, vocab, n_texts)
+        self.vocab, self.layers_, self.n_texts_ = vocab, list(first.layers), n_texts
+        self._close_store()
+        self._store = StateStore.from_stream(stream, n_texts, self.spill_dir)
+        self.decoders = []
+        return self
+
+    def _close_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _fit_all(self, batches: Iterable[StateBatch], vocab: DecoderVocabulary, n_texts: int) -> "RecoverabilityProbe":
         self.vocab = vocab
         cal_mask = self._calibration_mask(n_texts)
         self.layers_: list[int] | None = None
@@ -198,6 +239,11 @@ class RecoverabilityProbe:
         if isinstance(corpus, Corpus):
             self.meta["train_corpus"] = corpus.describe()
         self.num_layers_ = extractor.num_layers
+        # the plan, known before any forward pass: layers, width and the decoder vocabulary of the train corpus
+        ahead = plan_recoverability(len(extractor.layers), extractor.hidden_size, len(vocab), len(enc), 0,
+                                    self.memory_budget_gb if self.fit_method == "ridge" else None)
+        log.info(ahead.describe())
+        self._announced = ahead
         return self.fit_stream(extractor.iter_batches(enc, desc="train states"), vocab, len(enc))
 
     def fit_arrays(self, states: np.ndarray | torch.Tensor, targets: Sequence[np.ndarray], vocab_size: int) -> "RecoverabilityProbe":
@@ -212,11 +258,41 @@ class RecoverabilityProbe:
 
     # ---------------------------------------------------------------- scoring
     def _check_fitted(self) -> None:
-        if not getattr(self, "decoders", None):
+        if not getattr(self, "decoders", None) and self._store is None:
             raise MiTasksError("the probe is not fitted: call fit() on a train corpus first")
+
+    def _score_groups(self, batches: Iterable[StateBatch], n_texts: int) -> RecoverabilityResult:
+        """Fit and score one group of layers at a time from the stored train states (see ``fit_stream``)."""
+        train = self._store
+        evals = StateStore.from_stream(batches, n_texts, self.spill_dir)
+        if evals.layers != self.layers_:
+            evals.close()
+            raise MiTasksError(f"eval states have layers {evals.layers} but the probe was fitted on {self.layers_}")
+        parts: list[RecoverabilityResult] = []
+        try:
+            size = self.plan_.group_size
+            for start in range(0, len(self.layers_), size):
+                stop = min(start + size, len(self.layers_))
+                sub = RecoverabilityProbe(fit=self.fit_method, alphas=self.alphas,
+                                          calibration_fraction=self.calibration_fraction,
+                                          max_calibration=self.max_calibration, seed=self.seed,
+                                          text_metrics=self.text_metrics, memory_budget_gb=None)
+                sub.vocab_size_, sub.num_layers_ = self.vocab_size_, self.num_layers_
+                sub._fit_all(train.batches(start, stop), self.vocab, self.n_texts_)
+                parts.append(sub.score_stream(evals.batches(start, stop), n_texts))
+                del sub
+        finally:
+            evals.close()
+        first = parts[0]
+        per = {k: np.concatenate([p.per_text[k][:-1] for p in parts] + [first.per_text[k][-1:]]) for k in first.per_text}
+        meta = {**first.meta, **self.meta}  # the groups' shared scores' meta, plus the model and the plan
+        return RecoverabilityResult(layers=[r for p in parts for r in p.layers], prior=first.prior, meta=meta,
+                                    per_text=per)
 
     def score_stream(self, batches: Iterable[StateBatch], n_texts: int) -> RecoverabilityResult:
         self._check_fitted()
+        if self._store is not None:
+            return self._score_groups(batches, n_texts)
         vocab, L = self.vocab, len(self.layers_)
         V = self.vocab_size_
         log_eps_oov = math.log2(self.oov_mass_ / max(V - len(vocab), 1))

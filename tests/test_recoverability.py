@@ -125,3 +125,38 @@ def test_probe_errors():
         RecoverabilityProbe().fit_arrays(np.full((4, 3), np.nan), [np.array([1])] * 4, 10)
     with pytest.raises(MiTasksError, match="one target per text"):
         RecoverabilityProbe().fit_arrays(np.zeros((4, 3)), [np.array([1])] * 3, 10)
+
+
+def test_memory_budget_fits_layers_in_groups_with_the_same_numbers(tiny, sentences, tmp_path):
+    """A budget that holds two layers' decoders: three groups, train states replayed from disk, identical scores."""
+    from mi_tasks.memory_plan import GIB, layer_bytes
+
+    model, tok = tiny["llama"]
+    ex = HiddenStateExtractor(model, tok, layers="all", batch_size=8, progress=False)
+    whole = RecoverabilityProbe(seed=2, memory_budget_gb=None).fit(ex, sentences[:30])
+    ref = whole.score(ex, sentences[30:])
+    vocab = len(whole.vocab)
+    b = layer_bytes(32, vocab)
+    budget = (2 * (b["statistics"] + b["solution"]) + b["solve_transient"] + 1) / GIB
+    grouped = RecoverabilityProbe(seed=2, memory_budget_gb=budget, spill_dir=str(tmp_path)).fit(ex, sentences[:30])
+    assert grouped.plan_.group_size == 2 and grouped.plan_.n_groups == 2  # 4 states: layers 0-1, 2-3
+    assert list(tmp_path.iterdir())  # train states went to disk
+    got = grouped.score(ex, sentences[30:])
+    assert got.layers == ref.layers and got.prior == ref.prior  # bit for bit, every layer and metric
+    assert all(np.array_equal(got.per_text[k], ref.per_text[k]) for k in ref.per_text)
+    assert got.meta["memory_plan"]["n_groups"] == 2 and got.meta["model"] == ref.meta["model"]
+    with pytest.raises(MiTasksError, match="one layer's decoder needs .* raise it to at least"):
+        RecoverabilityProbe(memory_budget_gb=1e-6).fit(ex, sentences[:30])
+
+
+def test_memory_plan_of_8b_and_70b_shapes():
+    """33 states × 4,096 and 81 × 8,192 with a 25,000-token decoder vocabulary, at the default budget."""
+    from mi_tasks.memory_plan import GIB, plan_recoverability
+
+    b8 = plan_recoverability(33, 4096, 25_000, n_train=5000, n_eval=1000)
+    b70 = plan_recoverability(81, 8192, 25_000, n_train=5000, n_eval=1000)
+    assert b8.all_layers_bytes / GIB == pytest.approx(30.33, abs=0.01) and (b8.n_groups, b8.group_size) == (3, 11)
+    assert b70.all_layers_bytes / GIB == pytest.approx(166.66, abs=0.01) and (b70.n_groups, b70.group_size) == (14, 6)
+    for p in (b8, b70):  # a 64 GiB host holds the decoders of a group and the eval states
+        assert p.decoder_peak_bytes <= 16 * GIB and p.decoder_peak_bytes + p.eval_states_bytes < 64 * GIB
+    assert plan_recoverability(81, 8192, 25_000, budget_gb=None).n_groups == 1

@@ -102,7 +102,8 @@ class _Run:
         if fit_key not in self.cache:
             train = load_corpus(s.train_corpus, **s.corpus_kwargs("train"))
             probe = RecoverabilityProbe(fit=s.fit, seed=s.seed, text_metrics=s.text_metrics,
-                                        calibration_fraction=s.calibration_fraction)
+                                        calibration_fraction=s.calibration_fraction,
+                                        memory_budget_gb=s.memory_budget_gb or None)
             self.cache[fit_key] = probe.fit(ex, train)
         probe = self.cache[fit_key]
         res_key = ("recoverability", fit_key, _digest(texts))

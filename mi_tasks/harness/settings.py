@@ -47,6 +47,7 @@ class TaskSettings:
     headline_layer: str = "last"
     text_metrics: bool = True
     calibration_fraction: float = 0.1
+    memory_budget_gb: float | None = 16.0   # decoders held at once; more layers are fitted in groups (0: no bound)
     # representation entropy (mi_entropy)
     alpha: float = 1.0
     random_baseline: bool = True
@@ -83,6 +84,8 @@ class TaskSettings:
             for k in ("max_text_length", "seed", "window", "n_windows", "mi_steps"):
                 object.__setattr__(s, k, int(getattr(s, k)))
             object.__setattr__(s, "alpha", float(s.alpha))
+            if s.memory_budget_gb is not None:
+                object.__setattr__(s, "memory_budget_gb", float(s.memory_budget_gb))
         except (TypeError, ValueError) as e:
             raise MiTasksError(f"bad setting for task {task}: {e}") from None
         if s.alpha <= 0:
