@@ -24,10 +24,10 @@ from .errors import MiTasksError
 from .extraction import HiddenStateExtractor, StateBatch
 from .information import entropy_bits, fano_mi_bits, unseen_mass
 from .layers import normalized_depth
+from .memory_plan import DEFAULT_BUDGET_GIB, MemoryPlan, plan_recoverability
+from .state_store import StateStore
 from .text_metrics import bleu4, rouge_l
 from .uncertainty import bootstrap_stderr, mean_stderr
-from .memory_plan import DEFAULT_BUDGET_GIB, plan_recoverability
-from .state_store import StateStore
 from .vocabulary import DecoderVocabulary
 
 log = logging.getLogger("mi_tasks")
@@ -133,11 +133,21 @@ class RecoverabilityProbe:
             mask[np.random.default_rng(self.seed).choice(n, size=k, replace=False)] = True
         return mask
 
-    def fit_stream(self, batches: Iterable[StateBatch], vocab: DecoderVocabulary, n_texts: int) -> "RecoverabilityProbe":
+    def _plan(self, n_layers: int, hidden: int, vocab: DecoderVocabulary, n_texts: int) -> MemoryPlan:
+        """The memory plan for these shapes (bounded for ridge fits only), logged and kept in the results."""
+        plan = plan_recoverability(n_layers, hidden, len(vocab), n_texts, 0,
+                                   self.memory_budget_gb if self.fit_method == "ridge" else None)
+        log.info(plan.describe())
+        self.plan_ = plan
+        self.meta["memory_plan"] = plan.to_dict()
+        return plan
+
+    def fit_stream(self, batches: Iterable[StateBatch], vocab: DecoderVocabulary, n_texts: int,
+                   plan: MemoryPlan | None = None) -> "RecoverabilityProbe":
         """Fit from a stream of batches whose ``indices`` run over 0..n_texts-1.
 
-        The first batch fixes the memory plan (layers, width, decoder vocabulary against
-        ``memory_budget_gb``). When all layers fit, they are fitted now, from the stream; otherwise
+        ``plan``: the memory plan when the caller made it before the stream (``fit`` does, before the
+        model runs); otherwise the first batch's shapes fix it. When all layers fit, they are fitted now, from the stream; otherwise
         the stream's states go to disk and each group of layers is fitted and scored in turn when
         :meth:`score_stream` runs (same numbers: every layer's fit sees the same batches in order).
         """
@@ -145,12 +155,8 @@ class RecoverabilityProbe:
         first = next(it, None)
         if first is None:
             raise MiTasksError("the train corpus gave no texts to fit on; use a larger train corpus")
-        plan = plan_recoverability(len(first.layers), int(first.states.shape[-1]), len(vocab), n_texts, 0,
-                                   self.memory_budget_gb if self.fit_method == "ridge" else None)
-        self.plan_ = plan
-        self.meta["memory_plan"] = plan.to_dict()
-        if getattr(self, "_announced", None) != plan:
-            log.info(plan.describe())
+        if plan is None:
+            plan = self._plan(len(first.layers), int(first.states.shape[-1]), vocab, n_texts)
         stream = itertools.chain([first], it)
         if plan.n_groups == 1:
             return self._fit_all(stream, vocab, n_texts)
@@ -240,11 +246,8 @@ class RecoverabilityProbe:
             self.meta["train_corpus"] = corpus.describe()
         self.num_layers_ = extractor.num_layers
         # the plan, known before any forward pass: layers, width and the decoder vocabulary of the train corpus
-        ahead = plan_recoverability(len(extractor.layers), extractor.hidden_size, len(vocab), len(enc), 0,
-                                    self.memory_budget_gb if self.fit_method == "ridge" else None)
-        log.info(ahead.describe())
-        self._announced = ahead
-        return self.fit_stream(extractor.iter_batches(enc, desc="train states"), vocab, len(enc))
+        plan = self._plan(len(extractor.layers), extractor.hidden_size, vocab, len(enc))
+        return self.fit_stream(extractor.iter_batches(enc, desc="train states"), vocab, len(enc), plan)
 
     def fit_arrays(self, states: np.ndarray | torch.Tensor, targets: Sequence[np.ndarray], vocab_size: int) -> "RecoverabilityProbe":
         """Fit from plain arrays: states (N, D) or (layers, N, D); targets = token ids per text."""

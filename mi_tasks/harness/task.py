@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from lm_eval.api.instance import Instance
+from lm_eval.api.metrics import mean as lm_eval_mean
 from lm_eval.api.task import Task
 from lm_eval.filters import build_filter_ensemble
 from lm_eval.config.task import TaskConfig
@@ -24,8 +25,6 @@ from ..entropy import EntropyResult
 from ..errors import MiTasksError
 from ..information import fano_mi_bits
 from ..recoverability import RecoverabilityResult
-from lm_eval.api.metrics import mean as lm_eval_mean
-
 from ..uncertainty import mean_stderr
 from .runner import REQUEST_TYPE, install_request_handler, register_task
 from .settings import TaskSettings

@@ -24,8 +24,7 @@ embeddings). The metadata description says what each task measures.
 """
 from __future__ import annotations
 
-import hashlib
-import json
+import functools
 import os
 import re
 from collections.abc import Sequence
@@ -39,11 +38,11 @@ from mteb._create_dataloaders import create_dataloader
 from mteb.abstasks.abstask import AbsTask
 from mteb.abstasks.task_metadata import TaskMetadata
 
-from ..corpora import load_corpus
+from ..corpora import _sample, load_corpus
 from ..entropy import _dataset
 from ..errors import MiTasksError
 from ..recoverability import RecoverabilityProbe
-from .local_tasks import default_data_dir
+from .local_tasks import _content_hash, _metadata, default_data_dir
 
 WORD_TOKENIZATION = ("words: sacrebleu's 13a tokenizer on the lowercased text, tokens without a letter or digit "
                      "dropped, each word counted once per text")
@@ -56,16 +55,11 @@ def text_words(text: str) -> list[str]:
     return list(dict.fromkeys(t for t in tokens if _HAS_WORD_CHAR.search(t)))
 
 
-_TOK: Any = None
-
-
+@functools.lru_cache(maxsize=1)
 def _tokenizer13a() -> Any:
-    global _TOK
-    if _TOK is None:
-        from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+    from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
-        _TOK = Tokenizer13a()
-    return _TOK
+    return Tokenizer13a()
 
 
 def word_targets(*splits: Sequence[str]) -> tuple[list[list[np.ndarray]], dict[str, int]]:
@@ -84,18 +78,8 @@ def _texts(source: str | Sequence[str], limit: int | None, seed: int, data_dir: 
     if isinstance(source, (str, os.PathLike)):
         corpus = load_corpus(source, limit=limit, seed=seed, data_dir=data_dir)
         return list(corpus.texts), corpus.describe()
-    texts = [str(t) for t in source]
-    if limit is not None and limit < len(texts):
-        keep = np.sort(np.random.default_rng(seed).choice(len(texts), size=limit, replace=False))
-        texts = [texts[i] for i in keep]
+    texts = _sample([str(t) for t in source], limit, seed)  # the same seeded sample as a corpus file's
     return texts, {"name": f"inline {role} texts", "rows": len(texts)}
-
-
-def _content_hash(*parts: Any) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(json.dumps(p, default=str, sort_keys=True).encode())
-    return h.hexdigest()[:12]
 
 
 def _embed(task: AbsTask, model: Any, texts: list[str], split: str, hf_subset: str, encode_kwargs: dict[str, Any],
@@ -136,16 +120,11 @@ class _MITask(AbsTask):
             raise MiTasksError(f"{name or type(self).__name__}: the test corpus has {len(self.test_texts)} texts; "
                                "give at least 2")
         self.mi_seed = int(seed)
-        revision = _content_hash(self.train_texts, self.test_texts, seed)
         corpora = f"train: {self.train_corpus.get('name')} ×{len(self.train_texts)}; " if train is not None else ""
         corpora += f"test: {self.test_corpus.get('name')} ×{len(self.test_texts)}"
-        self._mi_metadata = TaskMetadata(
-            name=name or type(self).__name__, description=f"{self.DESCRIPTION} Data: {corpora}.",
-            type=self.TYPE, category=self.CATEGORY, modalities=["text"],
-            dataset={"path": f"local/{name or type(self).__name__}", "revision": revision}, eval_splits=["test"],
-            eval_langs=["eng-Latn"], main_score=self.MAIN_SCORE, reference=None, date=None, domains=None,
-            task_subtypes=None, license=None, annotations_creators=None, dialect=None, sample_creation="found",
-            bibtex_citation="")
+        self._mi_metadata = _metadata(name or type(self).__name__, self.TYPE, f"{self.DESCRIPTION} Data: {corpora}.",
+                                      _content_hash(self.train_texts, self.test_texts, [seed]),
+                                      main_score=self.MAIN_SCORE, category=self.CATEGORY)
         super().__init__(seed=seed)
 
     # mteb reads ``metadata`` from the class after unloading data; here it depends on the data given, so it

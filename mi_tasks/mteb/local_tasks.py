@@ -58,11 +58,13 @@ def _content_hash(*columns: Sequence[Any]) -> str:
     return h.hexdigest()[:12]
 
 
-def _metadata(name: str, kind: str, description: str, revision: str, split: str = "test") -> TaskMetadata:
+def _metadata(name: str, kind: str, description: str, revision: str, split: str = "test",
+              main_score: str | None = None, category: str = "t2t") -> TaskMetadata:
+    """Metadata of a local English text task; the dataset path is ``local/<name>``, its revision a content hash."""
     return TaskMetadata(
-        name=name, description=description, type=kind, category="t2t", modalities=["text"],
+        name=name, description=description, type=kind, category=category, modalities=["text"],
         dataset={"path": f"local/{name}", "revision": revision}, eval_splits=[split], eval_langs=["eng-Latn"],
-        main_score=_MAIN_SCORES[kind], reference=None, date=None, domains=None, task_subtypes=None,
+        main_score=main_score or _MAIN_SCORES[kind], reference=None, date=None, domains=None, task_subtypes=None,
         license=None, annotations_creators=None, dialect=None, sample_creation="found", bibtex_citation="",
     )
 

@@ -23,7 +23,6 @@ MI_TASKS_DEFAULTS = "mi-tasks defaults"
 ST_CONFIG = "sentence-transformers config"
 # sentence-transformers pooling mode -> (mi-tasks pooling, special tokens in the mean)
 _POOLING = {"mean": ("mean", True), "cls": ("first", False), "lasttoken": ("last", False)}
-_UNSUPPORTED = ("max", "mean_sqrt_len_tokens", "weightedmean")
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ def encoder_defaults(path: str | os.PathLike) -> EncoderDefaults:
         log.warning("%s has no Transformer + Pooling modules; LayerEncoder uses mi-tasks' defaults", modules_file)
         return EncoderDefaults()
     mode = _pooling_mode(_read_json(root / pool_dir / "config.json"), root / pool_dir / "config.json")
-    if mode in _UNSUPPORTED or mode not in _POOLING:
+    if mode not in _POOLING:  # max, mean_sqrt_len_tokens, weightedmean
         raise MiTasksError(f"{root.name}'s sentence-transformers pooling is {mode!r}, which LayerEncoder does not "
                            "compute; pass pooling= (mean, first or last) to choose one explicitly")
     pooling, special = _POOLING[mode]
@@ -97,5 +96,5 @@ def encoder_defaults(path: str | os.PathLike) -> EncoderDefaults:
     max_len = _read_json(st_cfg).get("max_seq_length") if st_cfg.is_file() else None
     return EncoderDefaults(pooling=pooling, normalize=any(k == "Normalize" for k, _ in kinds), include_special=special,
                            max_length=int(max_len) if max_len else None, dtype="float32", source=ST_CONFIG,
-                           model_folder=str(root / transformer) if transformer else None,
+                           model_folder=str(root / transformer),
                            ignored_modules=tuple(after))

@@ -201,11 +201,10 @@ def _mteb_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
     return out
 
 
-# Scores of the MTEB MI tasks (mi_tasks.mteb.information_tasks) that reports and cards show as headline values.
+# Scores of the MTEB MI tasks (mi_tasks.mteb.information_tasks) that reports and cards show as headline
+# values, keyed by a score only that task stores; counts are kept as meta, not as curves.
 MTEB_MI_HEADLINE = {"word_vocab_size": ("recall_at_k", "lift_recall_at_k", "fano_mi_bits", "ba_mi_bits"),
                     "bootstrap_resamples": ("dataset_entropy", "dataset_effective_rank")}
-
-
 _MTEB_MI_COUNTS = ("n_train", "n_test", "embed_dim", "bootstrap_resamples", "word_vocab_size", "decoder_vocab_size")
 
 

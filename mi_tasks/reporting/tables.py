@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,7 @@ def headline_markdown(results: Results) -> str:
                 line.append("")
             else:
                 se = e.get("stderr")
-                cell = f"{e['value']:.4f}" + (f" ± {se:.4f}" if se is not None and se == se else "")
+                cell = f"{e['value']:.4f}" + (f" ± {se:.4f}" if se is not None and math.isfinite(se) else "")
                 if e["peak_value"] is not None:
                     cell += f" (peak {e['peak_value']:.4f} @ {e['peak_depth']:.2f})"
                 line.append(cell)
