@@ -7,6 +7,8 @@ calibration slice the decoder can only match or beat the prior:
   the decoder vocabulary for one token t drawn from the text (used for the Barber-Agakov bound).
 * ``BernoulliCalibrator``: P(y_j = 1 | E) = sigmoid(a * s_j + c * logit(d_j) + b), per-token
   presence probabilities (used for the cosine score).
+
+Both fit and apply on the device of the scores they are given (the decoder's).
 """
 from __future__ import annotations
 
@@ -37,15 +39,17 @@ class SoftmaxCalibrator:
         """Minimize the mean (weighted) cross-entropy of the gold (row, col) pairs."""
         if rows.size == 0:
             return self
-        b = torch.zeros(1, requires_grad=True)
-        g = torch.ones(1, requires_grad=True)
-        r, c = torch.from_numpy(rows), torch.from_numpy(cols)
-        w = torch.from_numpy(weights).to(torch.float32)
+        dev = scores.device
+        b = torch.zeros(1, requires_grad=True, device=dev)
+        g = torch.ones(1, requires_grad=True, device=dev)
+        r, c = torch.from_numpy(rows).to(dev), torch.from_numpy(cols).to(dev)
+        w = torch.from_numpy(weights).to(dev, torch.float32)
         w = w / w.sum()
         scores = scores.to(torch.float32)
+        log_prior = self.log_prior.to(dev)
 
         def loss():
-            logq = torch.log_softmax(b * scores + g * self.log_prior, dim=1)
+            logq = torch.log_softmax(b * scores + g * log_prior, dim=1)
             return -(w * logq[r, c]).sum()
 
         _lbfgs([b, g], loss)
@@ -55,7 +59,7 @@ class SoftmaxCalibrator:
 
     def log_proba(self, scores: torch.Tensor) -> torch.Tensor:
         """Natural-log probabilities (n, |vocab|) that sum to 1 over the vocabulary per row."""
-        return torch.log_softmax(self.beta * scores.to(torch.float32) + self.gamma * self.log_prior, dim=1)
+        return torch.log_softmax(self.beta * scores.to(torch.float32) + self.gamma * self.log_prior.to(scores.device), dim=1)
 
 
 class BernoulliCalibrator:
@@ -68,13 +72,15 @@ class BernoulliCalibrator:
     def fit(self, scores: torch.Tensor, y: torch.Tensor) -> "BernoulliCalibrator":
         if scores.shape[0] == 0:
             return self
-        a = torch.zeros(1, requires_grad=True)
-        c = torch.ones(1, requires_grad=True)
-        b = torch.zeros(1, requires_grad=True)
-        s, y = scores.to(torch.float32), y.to(torch.float32)
+        dev = scores.device
+        a = torch.zeros(1, requires_grad=True, device=dev)
+        c = torch.ones(1, requires_grad=True, device=dev)
+        b = torch.zeros(1, requires_grad=True, device=dev)
+        s, y = scores.to(torch.float32), y.to(dev, torch.float32)
+        prior_logit = self.prior_logit.to(dev)
 
         def loss():
-            return torch.nn.functional.binary_cross_entropy_with_logits(a * s + c * self.prior_logit + b, y)
+            return torch.nn.functional.binary_cross_entropy_with_logits(a * s + c * prior_logit + b, y)
 
         _lbfgs([a, c, b], loss)
         if all(torch.isfinite(t) for t in (a, c, b)):
@@ -82,4 +88,4 @@ class BernoulliCalibrator:
         return self
 
     def proba(self, scores: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.a * scores.to(torch.float32) + self.c * self.prior_logit + self.b)
+        return torch.sigmoid(self.a * scores.to(torch.float32) + self.c * self.prior_logit.to(scores.device) + self.b)

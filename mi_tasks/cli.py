@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-text-metrics", action="store_true", help="skip BLEU-4 / ROUGE-L")
     r.add_argument("--memory-budget-gb", type=float, default=16.0,
                    help="GiB for the decoders held at once; more layers are fitted in groups, same numbers (0: no bound)")
+    r.add_argument("--decoder-device", default=None,
+                   help="where the decoders' statistics, solve and scoring run (default: the model's device)")
     _corpus_args(r, "train", "bbcnews:train", None)
     _corpus_args(r, "eval", "bbcnews:test", None)
     r.add_argument("--output", default="results", help="folder for one JSON result per model")
@@ -68,7 +70,7 @@ def run_recoverability(args: argparse.Namespace) -> list[dict[str, Any]]:
         ex = HiddenStateExtractor(model, tok, layers=args.layers, pooling=args.pooling, max_length=args.max_length,
                                   batch_size=args.batch_size, progress=not args.quiet)
         probe = RecoverabilityProbe(fit=args.fit, seed=args.seed, text_metrics=not args.no_text_metrics,
-                                    memory_budget_gb=args.memory_budget_gb or None)
+                                    memory_budget_gb=args.memory_budget_gb or None, device=args.decoder_device)
         res = probe.fit(ex, train).score(ex, evalc)
         res.meta.update({"model_alias": name, "dtype": str(next(model.parameters()).dtype), "mi_tasks_version": __version__})
         print(f"\n{name} ({ex.num_layers} layers, pooling={ex.pooling}, fit={args.fit})")

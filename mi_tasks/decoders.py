@@ -8,7 +8,6 @@ with binary cross-entropy and Adam; it keeps the train states in memory, as the 
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,8 +18,11 @@ from .vocabulary import DecoderVocabulary
 DEFAULT_ALPHAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
 
-def _as_tensor(x: np.ndarray | torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    return x.to(dtype) if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=dtype)
+def _as_tensor(x: np.ndarray | torch.Tensor, dtype: torch.dtype, device: torch.device | None = None) -> torch.Tensor:
+    """``x`` as a tensor of ``dtype``, on ``device`` (default: where a tensor already is, else the CPU)."""
+    if isinstance(x, torch.Tensor):
+        return x.to(device=device or x.device, dtype=dtype)
+    return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
 
 
 def recall_hits(scores: torch.Tensor, gold: Sequence[np.ndarray], vocab: DecoderVocabulary,
@@ -29,21 +31,27 @@ def recall_hits(scores: torch.Tensor, gold: Sequence[np.ndarray], vocab: Decoder
 
     Ties are broken by column order (torch.topk on CPU is deterministic). Gold tokens outside the
     decoder vocabulary can never be recovered and count as misses. ``multi_hot`` may pass the
-    gold's (n, |vocab|) multi-hot when the caller already has it (scoring many layers).
+    gold's (n, |vocab|) multi-hot when the caller already has it (scoring many layers). The work
+    stays on the scores' device; only the per-text fractions come back to the host.
     """
     n, v = scores.shape
+    dev = scores.device
     ks = np.array([len(g) for g in gold])
     kmax = int(min(max(ks.max(initial=1), 1), v))
     top = torch.topk(scores, kmax, dim=1).indices
-    y = (vocab.multi_hot(gold) if multi_hot is None else multi_hot).bool()
+    y = (vocab.multi_hot(gold, device=dev) if multi_hot is None else multi_hot.to(dev)).bool()
     hit = torch.gather(y, 1, top)
-    within = torch.arange(kmax)[None, :] < torch.as_tensor(np.minimum(ks, kmax))[:, None]
-    hits = (hit & within).sum(1).numpy()
+    within = torch.arange(kmax, device=dev)[None, :] < torch.as_tensor(np.minimum(ks, kmax), device=dev)[:, None]
+    hits = (hit & within).sum(1).cpu().numpy()
     return hits / np.maximum(ks, 1), top
 
 
 class RidgeTokenDecoder:
-    """Closed-form ridge decoder for one layer, fitted from streamed sufficient statistics."""
+    """Closed-form ridge decoder for one layer, fitted from streamed sufficient statistics.
+
+    The statistics, the solve and the scores live on the device of the first batch's states (the
+    model's accelerator when the caller keeps them there); later batches are moved to it.
+    """
 
     def __init__(self, vocab: DecoderVocabulary, alphas: Sequence[float] = DEFAULT_ALPHAS) -> None:
         self.vocab = vocab
@@ -54,33 +62,32 @@ class RidgeTokenDecoder:
 
     def partial_fit(self, X: np.ndarray | torch.Tensor, targets: Sequence[np.ndarray]) -> "RidgeTokenDecoder":
         """Add a batch: states (n, D) and each row's target token ids."""
-        X = _as_tensor(X, torch.float64)
+        X = _as_tensor(X, torch.float64, None if self._shift is None else self._shift.device)
         if X.ndim != 2 or X.shape[0] != len(targets):
             raise ValueError(f"states must be (n, D) with one target per row; got {tuple(X.shape)} and {len(targets)} targets")
         self._check_open()
+        dev = X.device
         if self._shift is None:
             d = X.shape[1]
             self._shift = X.mean(0)  # shifting by a reference keeps float sums free of cancellation
-            self._sx = torch.zeros(d, dtype=torch.float64)
-            self._sxx = torch.zeros(d, d, dtype=torch.float64)
-            self._sxy = torch.zeros(len(self.vocab), d, dtype=torch.float32)
-            self._sy = torch.zeros(len(self.vocab), dtype=torch.float64)
+            self._sx = torch.zeros(d, dtype=torch.float64, device=dev)
+            self._sxx = torch.zeros(d, d, dtype=torch.float64, device=dev)
+            self._sxy = torch.zeros(len(self.vocab), d, dtype=torch.float32, device=dev)
+            self._sy = torch.zeros(len(self.vocab), dtype=torch.float64, device=dev)
         xs = X - self._shift
         self.n += X.shape[0]
         self._sx += xs.sum(0)
         self._sxx += xs.T @ xs
         rows, cols, _ = self.vocab.sparse_rows(targets)
-        cols_t = torch.from_numpy(cols)
-        # sum_i x_i y_i^T, only for the vocabulary rows this batch touches: a sparse (touched x n)
-        # multi-hot times the dense batch, added in place. Work and memory follow the batch's
-        # distinct tokens, not |vocab| x D.
+        cols_t = torch.from_numpy(cols).to(dev)
+        # sum_i x_i y_i^T, only for the vocabulary rows this batch touches: a small dense (touched x n)
+        # multi-hot times the batch, added in place (each touched row once, so deterministic on GPUs
+        # too). Work and memory follow the batch's distinct tokens, not |vocab| x D.
         touched, local = np.unique(cols, return_inverse=True)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "sparse CSR is beta": we use only mm
-            yt = torch.sparse_coo_tensor(torch.stack([torch.from_numpy(local.reshape(-1)), torch.from_numpy(rows)]),
-                                         torch.ones(cols.size), (touched.size, X.shape[0])).to_sparse_csr()
-            self._sxy.index_add_(0, torch.from_numpy(touched), yt @ xs.to(torch.float32))
-        self._sy.index_add_(0, cols_t, torch.ones(cols.size, dtype=torch.float64))
+        yt = torch.zeros(touched.size, X.shape[0], dtype=torch.float32, device=dev)
+        yt[torch.from_numpy(local.reshape(-1)).to(dev), torch.from_numpy(rows).to(dev)] = 1.0
+        self._sxy.index_add_(0, torch.from_numpy(touched).to(dev), yt @ xs.to(torch.float32))
+        self._sy.index_add_(0, cols_t, torch.ones(cols.size, dtype=torch.float64, device=dev))
         self._solved = False
         return self
 
@@ -97,6 +104,8 @@ class RidgeTokenDecoder:
         if self.n == 0:
             self.__dict__.update({k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in other.__dict__.items()})
             return self
+        if other._shift.device != self._shift.device:  # e.g. statistics gathered from another process
+            other = RidgeTokenDecoder.__new__(RidgeTokenDecoder)._moved_from(other, self._shift.device)
         if not torch.equal(self._shift, other._shift):
             delta = other._shift - self._shift  # re-express other's sums around our shift
             sx, n = other._sx, other.n
@@ -111,6 +120,10 @@ class RidgeTokenDecoder:
         self._sxy += sxy
         self._sy += other._sy
         self._solved = False
+        return self
+
+    def _moved_from(self, other: "RidgeTokenDecoder", device: torch.device) -> "RidgeTokenDecoder":
+        self.__dict__.update({k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in other.__dict__.items()})
         return self
 
     def _solve(self) -> None:
@@ -134,7 +147,7 @@ class RidgeTokenDecoder:
         self.coef_ = None
 
     def _rotated(self, X: np.ndarray | torch.Tensor) -> torch.Tensor:
-        Z = (_as_tensor(X, torch.float32) - self._mean) / self._sigma
+        Z = (_as_tensor(X, torch.float32, self._mean.device) - self._mean) / self._sigma
         return Z @ self._evecs.to(torch.float32)
 
     def _scores_rotated(self, Q: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -153,7 +166,7 @@ class RidgeTokenDecoder:
             self.alpha_ = self.alphas[len(self.alphas) // 2] if len(self.alphas) > 1 else self.alphas[0]
         else:
             Q = self._rotated(X_cal)
-            y_cal = self.vocab.multi_hot(targets_cal)
+            y_cal = self.vocab.multi_hot(targets_cal, device=Q.device)
             recalls = [float(recall_hits(self._scores_rotated(Q, a), targets_cal, self.vocab, y_cal)[0].mean())
                        for a in self.alphas]
             best = max(recalls)
@@ -167,10 +180,10 @@ class RidgeTokenDecoder:
         return self.alpha_
 
     def scores(self, X: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """Decision scores (n, |vocab|) float32."""
+        """Decision scores (n, |vocab|) float32, on the decoder's device."""
         if getattr(self, "coef_", None) is None:
             self.select_alpha(None, None)
-        return _as_tensor(X, torch.float32) @ self.coef_ + self.intercept_
+        return _as_tensor(X, torch.float32, self.coef_.device) @ self.coef_ + self.intercept_
 
 
 class BCETokenDecoder:
@@ -194,6 +207,7 @@ class BCETokenDecoder:
         with torch.random.fork_rng():
             torch.manual_seed(self.seed)
             lin = torch.nn.Linear(X.shape[1], len(self.vocab))
+        lin = lin.to(X.device)  # initialised on the CPU (same seed, same weights anywhere), trained where X is
         opt = torch.optim.Adam(lin.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         loss_fn = torch.nn.BCEWithLogitsLoss()
         n = X.shape[0]
@@ -202,8 +216,8 @@ class BCETokenDecoder:
             total = 0.0
             for s in range(0, n, self.batch_size):
                 idx = perm[s:s + self.batch_size]
-                y = self.vocab.multi_hot([targets[i] for i in idx.tolist()])
-                loss = loss_fn(lin(Z[idx]), y)
+                y = self.vocab.multi_hot([targets[i] for i in idx.tolist()], device=X.device)
+                loss = loss_fn(lin(Z[idx.to(X.device)]), y)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -214,4 +228,4 @@ class BCETokenDecoder:
         return self
 
     def scores(self, X: np.ndarray | torch.Tensor) -> torch.Tensor:
-        return _as_tensor(X, torch.float32) @ self.coef_ + self.intercept_
+        return _as_tensor(X, torch.float32, self.coef_.device) @ self.coef_ + self.intercept_

@@ -192,17 +192,24 @@ class HiddenStateExtractor:
             order = np.arange(n)
         return [order[i:i + self.batch_size] for i in range(0, n, self.batch_size)]
 
+    @property
+    def device(self) -> torch.device:
+        """Where the model's (first) parameters are: inputs go there, and states kept on device stay there."""
+        return self._device()
+
     def _device(self) -> torch.device:
         try:
             return next(self.model.parameters()).device
         except StopIteration:
             return torch.device("cpu")
 
-    def forward_batch(self, enc: EncodedTexts, idx: np.ndarray, spectra: bool = False
+    def forward_batch(self, enc: EncodedTexts, idx: np.ndarray, spectra: bool = False, keep_on_device: bool = False
                       ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Pooled states (n_layers, B, D) float32 for the texts ``idx`` from one forward pass.
 
         With ``spectra=True`` also each text's token-Gram spectrum per layer and its token count.
+        The pooled states come back on the CPU, or with ``keep_on_device`` on the device of the
+        model's first parameters (so statistics built from them need not cross to the host).
         """
         feats = [{"input_ids": enc.input_ids[i], "special_tokens_mask": enc.special_masks[i]} for i in idx]
         # Encoders pad on the right (their position embeddings assume it); decoders keep the
@@ -237,7 +244,7 @@ class HiddenStateExtractor:
                     f"the model returned {len(hs)} hidden states but its config says {self.num_layers} layers "
                     f"(expected {self.num_layers + 1}); check the model class"
                 )
-            pooled = torch.stack([pool(hs[l], attn, self.pooling, content) for l in self.layers])
+            pooled = torch.stack([self._pool(hs[l], attn, content, device) for l in self.layers])
             if spectra:
                 tokens = content_tokens(attn, content)  # the tokens mean pooling averages
                 spec = torch.stack([token_gram_spectra(hs[l], tokens) for l in self.layers]).cpu()
@@ -248,17 +255,26 @@ class HiddenStateExtractor:
             fix = ("the checkpoint or inputs produce them in float32: check the weights" if dtype == torch.float32
                    else f"the model overflows in {dtype}: reload it with dtype='float32'")
             raise MiTasksError(f"hidden states contain NaN or inf at layers {bad}; {fix}")
+        if not keep_on_device:
+            pooled = pooled.cpu()
         if spectra:
-            return pooled.cpu(), spec, n_tok
-        return pooled.cpu()
+            return pooled, spec, n_tok
+        return pooled
+
+    def _pool(self, h: torch.Tensor, attn: torch.Tensor, content: torch.Tensor | None, device: torch.device) -> torch.Tensor:
+        """Pool one layer where its states are (a model split over devices keeps layers on several), then gather on ``device``."""
+        here = h.device
+        return pool(h, attn.to(here), self.pooling, None if content is None else content.to(here)).to(device)
 
     def iter_batches(self, texts: Sequence[str] | EncodedTexts, desc: str = "hidden states", spectra: bool = False,
-                     shard: tuple[int, int] | None = None) -> Iterator[StateBatch]:
+                     shard: tuple[int, int] | None = None, keep_on_device: bool = False) -> Iterator[StateBatch]:
         """Stream :class:`StateBatch` es over a corpus; each text is run exactly once.
 
         ``spectra=True`` adds token-Gram spectra (for entropy) from the same pass. ``shard=(rank,
         world)`` runs only batches ``rank, rank + world, ...`` of the single-process order, so the
-        shards of several processes interleave back into exactly that order.
+        shards of several processes interleave back into exactly that order. ``keep_on_device``
+        leaves the pooled states on the model's device (batches gathered from other ranks arrive
+        on the CPU).
         """
         enc = texts if isinstance(texts, EncodedTexts) else self.encode(texts)
         group = self.process_group
@@ -275,7 +291,7 @@ class HiddenStateExtractor:
         bar = tqdm(total=sum(len(b) for b in batches), desc=desc, unit="text", disable=not self.progress, leave=False)
         try:
             for idx in batches:
-                out = self.forward_batch(enc, idx, spectra=spectra)
+                out = self.forward_batch(enc, idx, spectra=spectra, keep_on_device=keep_on_device)
                 states, spec, n_tok = out if spectra else (out, None, None)
                 yield StateBatch(indices=idx, states=states, targets=[enc.content_ids(i) for i in idx],
                                  layers=self.layers, spectra=spec, n_tokens=n_tok)

@@ -14,6 +14,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import torch
+
 from .errors import MiTasksError
 
 GIB = 1024 ** 3
@@ -44,6 +46,8 @@ class MemoryPlan:
     statistics_per_layer: int
     solution_per_layer: int
     solve_transient: int
+    device: str = "cpu"
+    """Where the decoders live (the states' device): the budget bounds memory there."""
 
     @property
     def n_groups(self) -> int:
@@ -72,7 +76,7 @@ class MemoryPlan:
         g = f"{self.n_groups} groups of ≤ {self.group_size} layers" if self.n_groups > 1 else "all layers at once"
         disk = f"; train states on disk: {self.train_states_bytes / GIB:.2f} GiB" if self.train_states_bytes else ""
         budget = f"{self.budget_bytes / GIB:.1f} GiB" if self.budget_bytes else "none"
-        return (f"recoverability memory plan: {self.n_layers} layers × D={self.hidden}, decoder vocabulary "
+        return (f"recoverability memory plan on {self.device}: {self.n_layers} layers × D={self.hidden}, decoder vocabulary "
                 f"{self.decoder_vocab}: {(self.statistics_per_layer + self.solution_per_layer) / GIB:.3f} GiB per layer, "
                 f"{self.all_layers_bytes / GIB:.2f} GiB for all layers; budget {budget} -> {g}, decoder peak "
                 f"{self.decoder_peak_bytes / GIB:.2f} GiB{disk}; eval states {self.eval_states_bytes / GIB:.2f} GiB")
@@ -86,7 +90,7 @@ class MemoryPlan:
 
 
 def plan_recoverability(n_layers: int, hidden: int, decoder_vocab: int, n_train: int = 0, n_eval: int = 0,
-                        budget_gb: float | None = DEFAULT_BUDGET_GIB) -> MemoryPlan:
+                        budget_gb: float | None = DEFAULT_BUDGET_GIB, device: str = "cpu") -> MemoryPlan:
     """The largest group of layers whose decoders fit ``budget_gb`` (GiB; None or 0: no bound)."""
     if n_layers < 1 or hidden < 1 or decoder_vocab < 1:
         raise MiTasksError(f"a memory plan needs ≥ 1 layer, width and vocabulary; got {n_layers}, {hidden}, {decoder_vocab}")
@@ -109,4 +113,28 @@ def plan_recoverability(n_layers: int, hidden: int, decoder_vocab: int, n_train:
     return MemoryPlan(n_layers=int(n_layers), hidden=int(hidden), decoder_vocab=int(decoder_vocab),
                       n_train=int(n_train), n_eval=int(n_eval), budget_bytes=budget, group_size=group,
                       statistics_per_layer=b["statistics"], solution_per_layer=b["solution"],
-                      solve_transient=b["solve_transient"])
+                      solve_transient=b["solve_transient"], device=str(device))
+
+
+def same_device(a: torch.device | str, b: torch.device | str) -> bool:
+    """True when ``a`` and ``b`` name one device (``cuda`` and ``cuda:0`` do when 0 is current)."""
+    a, b = torch.device(a), torch.device(b)
+    if a.type != b.type:
+        return False
+    if a.type == "cuda":
+        cur = torch.cuda.current_device()
+        return (cur if a.index is None else a.index) == (cur if b.index is None else b.index)
+    return a.index is None or b.index is None or a.index == b.index
+
+
+def check_device_memory(plan: MemoryPlan) -> None:
+    """On a CUDA device, refuse before any state is computed a plan whose decoder peak exceeds the free memory."""
+    dev = torch.device(plan.device)
+    if dev.type != "cuda":
+        return
+    free, _ = torch.cuda.mem_get_info(dev)
+    need = plan.decoder_peak_bytes + plan.eval_states_bytes
+    if need > free:
+        raise MiTasksError(f"the recoverability decoders need {need / GIB:.1f} GiB on {dev} but {free / GIB:.1f} GiB "
+                           f"is free; set memory_budget_gb to at most {max(free - plan.eval_states_bytes, 0) / GIB * 0.9:.1f} "
+                           "to fit the layers in groups, or run the decoders on the CPU with device='cpu'")

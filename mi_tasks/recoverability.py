@@ -24,7 +24,7 @@ from .errors import MiTasksError
 from .extraction import HiddenStateExtractor, StateBatch
 from .information import entropy_bits, fano_mi_bits, unseen_mass
 from .layers import normalized_depth
-from .memory_plan import DEFAULT_BUDGET_GIB, MemoryPlan, plan_recoverability
+from .memory_plan import DEFAULT_BUDGET_GIB, MemoryPlan, check_device_memory, plan_recoverability, same_device
 from .state_store import StateStore
 from .text_metrics import bleu4, rouge_l
 from .uncertainty import bootstrap_stderr, mean_stderr
@@ -103,12 +103,18 @@ class RecoverabilityProbe:
     calibration_fraction, max_calibration: a seeded slice of the train corpus held out from the
         fit, used to choose the penalty and to calibrate probabilities.
     text_metrics: compute BLEU-4 / ROUGE-L (a Python loop per text and layer).
+    memory_budget_gb, spill_dir: bound on the decoders' memory (layers are then fitted in groups
+        from train states kept on disk in ``spill_dir``); see :mod:`mi_tasks.memory_plan`.
+    device: where the statistics, the solve and the scoring run. ``None`` (default): where the
+        states are, i.e. the model's device when fitting through an extractor (the states never
+        leave the accelerator), the CPU for plain arrays.
     """
 
     def __init__(self, fit: str = "ridge", alphas: Sequence[float] = DEFAULT_ALPHAS, calibration_fraction: float = 0.1,
                  max_calibration: int = 500, seed: int = 0, bce_epochs: int = 10, bce_lr: float = 1e-3,
                  bce_batch_size: int = 256, text_metrics: bool = True,
-                 memory_budget_gb: float | None = DEFAULT_BUDGET_GIB, spill_dir: str | None = None) -> None:
+                 memory_budget_gb: float | None = DEFAULT_BUDGET_GIB, spill_dir: str | None = None,
+                 device: str | torch.device | None = None) -> None:
         if fit not in FITS:
             raise MiTasksError(f"unknown decoder fit {fit!r}: choose one of {', '.join(FITS)}")
         if not 0.0 <= calibration_fraction < 1.0:
@@ -122,6 +128,7 @@ class RecoverabilityProbe:
         self.text_metrics = text_metrics
         self.memory_budget_gb = memory_budget_gb
         self.spill_dir = spill_dir
+        self.device = None if device is None else torch.device(device)
         self.meta: dict[str, Any] = {}
         self._store: StateStore | None = None
 
@@ -133,11 +140,13 @@ class RecoverabilityProbe:
             mask[np.random.default_rng(self.seed).choice(n, size=k, replace=False)] = True
         return mask
 
-    def _plan(self, n_layers: int, hidden: int, vocab: DecoderVocabulary, n_texts: int) -> MemoryPlan:
+    def _plan(self, n_layers: int, hidden: int, vocab: DecoderVocabulary, n_texts: int,
+              device: torch.device) -> MemoryPlan:
         """The memory plan for these shapes (bounded for ridge fits only), logged and kept in the results."""
         plan = plan_recoverability(n_layers, hidden, len(vocab), n_texts, 0,
-                                   self.memory_budget_gb if self.fit_method == "ridge" else None)
+                                   self.memory_budget_gb if self.fit_method == "ridge" else None, device=str(device))
         log.info(plan.describe())
+        check_device_memory(plan)
         self.plan_ = plan
         self.meta["memory_plan"] = plan.to_dict()
         return plan
@@ -155,8 +164,9 @@ class RecoverabilityProbe:
         first = next(it, None)
         if first is None:
             raise MiTasksError("the train corpus gave no texts to fit on; use a larger train corpus")
+        self.device_ = self.device or first.states.device
         if plan is None:
-            plan = self._plan(len(first.layers), int(first.states.shape[-1]), vocab, n_texts)
+            plan = self._plan(len(first.layers), int(first.states.shape[-1]), vocab, n_texts, self.device_)
         stream = itertools.chain([first], it)
         if plan.n_groups == 1:
             return self._fit_all(stream, vocab, n_texts)
@@ -172,7 +182,9 @@ class RecoverabilityProbe:
             self._store = None
 
     def _fit_all(self, batches: Iterable[StateBatch], vocab: DecoderVocabulary, n_texts: int) -> "RecoverabilityProbe":
+        """Fit every layer of the stream at once, on ``self.device_`` (batches are moved there)."""
         self.vocab = vocab
+        dev = self.device_
         cal_mask = self._calibration_mask(n_texts)
         self.layers_: list[int] | None = None
         cal_states: list[torch.Tensor] = []
@@ -189,18 +201,19 @@ class RecoverabilityProbe:
                 if self.fit_method == "ridge":
                     self.decoders = [RidgeTokenDecoder(vocab, self.alphas) for _ in self.layers_]
             cal = cal_mask[b.indices]
+            states = b.states.to(dev)
             if cal.any():
-                sel = torch.from_numpy(np.flatnonzero(cal))
-                cal_states.append(b.states[:, sel])
+                sel = torch.from_numpy(np.flatnonzero(cal)).to(dev)
+                cal_states.append(states[:, sel])
                 cal_targets.extend(t for t, c in zip(b.targets, cal) if c)
             if (~cal).any():
-                sel = torch.from_numpy(np.flatnonzero(~cal))
+                sel = torch.from_numpy(np.flatnonzero(~cal)).to(dev)
                 tg = [t for t, c in zip(b.targets, cal) if not c]
                 if self.fit_method == "ridge":
                     for j, dec in enumerate(self.decoders):
-                        dec.partial_fit(b.states[j, sel], tg)
+                        dec.partial_fit(states[j, sel], tg)
                 else:
-                    fit_states.append(b.states[:, sel].clone())
+                    fit_states.append(states[:, sel].clone())
                     fit_targets.extend(tg)
                 rows, cols, w = vocab.sparse_rows(tg)
                 weight.index_add_(0, torch.from_numpy(cols), torch.from_numpy(w))
@@ -228,7 +241,7 @@ class RecoverabilityProbe:
         self.bernoulli_cal_ = [BernoulliCalibrator(torch.logit(self.doc_freq_)) for _ in self.layers_]
         if X_cal is not None and cal_targets:
             rows, cols, w = vocab.sparse_rows(cal_targets)
-            y_cal = vocab.multi_hot(cal_targets)
+            y_cal = vocab.multi_hot(cal_targets, device=dev)
             for j, dec in enumerate(self.decoders):
                 s = dec.scores(X_cal[j])
                 self.softmax_cal_[j].fit(s, rows, cols, w)
@@ -246,8 +259,10 @@ class RecoverabilityProbe:
             self.meta["train_corpus"] = corpus.describe()
         self.num_layers_ = extractor.num_layers
         # the plan, known before any forward pass: layers, width and the decoder vocabulary of the train corpus
-        plan = self._plan(len(extractor.layers), extractor.hidden_size, vocab, len(enc))
-        return self.fit_stream(extractor.iter_batches(enc, desc="train states"), vocab, len(enc), plan)
+        self.device_ = self.device or extractor.device
+        plan = self._plan(len(extractor.layers), extractor.hidden_size, vocab, len(enc), self.device_)
+        batches = extractor.iter_batches(enc, desc="train states", keep_on_device=same_device(self.device_, extractor.device))
+        return self.fit_stream(batches, vocab, len(enc), plan)
 
     def fit_arrays(self, states: np.ndarray | torch.Tensor, targets: Sequence[np.ndarray], vocab_size: int) -> "RecoverabilityProbe":
         """Fit from plain arrays: states (N, D) or (layers, N, D); targets = token ids per text."""
@@ -280,7 +295,7 @@ class RecoverabilityProbe:
                                           calibration_fraction=self.calibration_fraction,
                                           max_calibration=self.max_calibration, seed=self.seed,
                                           text_metrics=self.text_metrics, memory_budget_gb=None)
-                sub.vocab_size_, sub.num_layers_ = self.vocab_size_, self.num_layers_
+                sub.vocab_size_, sub.num_layers_, sub.device_ = self.vocab_size_, self.num_layers_, self.device_
                 sub._fit_all(train.batches(start, stop), self.vocab, self.n_texts_)
                 parts.append(sub.score_stream(evals.batches(start, stop), n_texts))
                 del sub
@@ -303,8 +318,10 @@ class RecoverabilityProbe:
         per = {k: np.zeros((L + 1, n_texts)) for k in ("recall", "cosine", "bleu4", "rougeL", "ce")}
         token_counts = np.zeros(V, dtype=np.int64)
         seen = np.zeros(n_texts, dtype=bool)
-        prior_top = torch.argsort(self.log_prior_, descending=True, stable=True)
-        prior_p = self.doc_freq_
+        dev = self.device_
+        log_prior = self.log_prior_.to(dev)
+        prior_top = torch.argsort(log_prior, descending=True, stable=True)
+        prior_p = self.doc_freq_.to(dev)
         for b in batches:
             idx, gold = b.indices, b.targets
             if len(b.layers) != L:
@@ -317,40 +334,41 @@ class RecoverabilityProbe:
             ks = np.array([len(t) for t in gold])
             rows, cols, _ = vocab.sparse_rows(gold)
             n_oov = ks - np.bincount(rows, minlength=len(gold))
-            y = vocab.multi_hot(gold)
-            r_t, c_t = torch.from_numpy(rows), torch.from_numpy(cols)
+            y = vocab.multi_hot(gold, device=dev)
+            r_t, c_t = torch.from_numpy(rows).to(dev), torch.from_numpy(cols).to(dev)
+            states = b.states.to(dev)
 
             def ce_bits(logq: torch.Tensor) -> np.ndarray:
-                nat = torch.zeros(len(gold), dtype=torch.float64)
+                nat = torch.zeros(len(gold), dtype=torch.float64, device=dev)
                 nat.index_add_(0, r_t, logq[r_t, c_t].to(torch.float64))
-                in_bits = nat.numpy() / math.log(2) + (ks - n_oov) * log_in
+                in_bits = nat.cpu().numpy() / math.log(2) + (ks - n_oov) * log_in
                 return -(in_bits + n_oov * log_eps_oov) / np.maximum(ks, 1)
 
             def cosine(p: torch.Tensor) -> np.ndarray:
-                dot = (p * y).sum(1).numpy()
-                return dot / (np.sqrt(np.maximum(ks, 1)) * p.norm(dim=1).clamp_min(1e-12).numpy())
+                dot = (p * y).sum(1).cpu().numpy()
+                return dot / (np.sqrt(np.maximum(ks, 1)) * p.norm(dim=1).clamp_min(1e-12).cpu().numpy())
 
             def text_scores(top: torch.Tensor, slot: int) -> None:
                 if not self.text_metrics:
                     return
-                top_ids = vocab.ids[top.numpy()]
+                top_ids = vocab.ids[top.cpu().numpy()]
                 for r, (i, g) in enumerate(zip(idx, gold)):
                     hyp = top_ids[r, :min(len(g), top_ids.shape[1])]
                     per["bleu4"][slot, i] = bleu4(hyp, g)
                     per["rougeL"][slot, i] = rouge_l(hyp, g)
 
             for j, dec in enumerate(self.decoders):
-                s = dec.scores(b.states[j])
+                s = dec.scores(states[j])
                 rec, top = recall_hits(s, gold, vocab, y)
                 per["recall"][j, idx] = rec
                 per["cosine"][j, idx] = cosine(self.bernoulli_cal_[j].proba(s))
                 per["ce"][j, idx] = ce_bits(self.softmax_cal_[j].log_proba(s))
                 text_scores(top, j)
-            prior_scores = self.log_prior_.expand(len(gold), -1)
+            prior_scores = log_prior.expand(len(gold), -1)
             rec, _ = recall_hits(prior_scores, gold, vocab, y)
             per["recall"][L, idx] = rec
             per["cosine"][L, idx] = cosine(prior_p.expand(len(gold), -1))
-            per["ce"][L, idx] = ce_bits(self.log_prior_.expand(len(gold), -1))
+            per["ce"][L, idx] = ce_bits(prior_scores)
             text_scores(prior_top[: max(1, int(ks.max()))].expand(len(gold), -1), L)
         if not seen.all():
             raise MiTasksError(f"the eval stream covered {int(seen.sum())} of {n_texts} texts")
@@ -427,7 +445,8 @@ class RecoverabilityProbe:
         if list(extractor.layers) != list(self.layers_):
             raise MiTasksError(f"the extractor reads layers {extractor.layers} but the probe was fitted on {self.layers_}")
         enc = extractor.encode(_texts(corpus), "eval corpus")
-        result = self.score_stream(extractor.iter_batches(enc, desc="eval states"), len(enc))
+        batches = extractor.iter_batches(enc, desc="eval states", keep_on_device=same_device(self.device_, extractor.device))
+        result = self.score_stream(batches, len(enc))
         result.meta["eval_truncated"] = enc.n_truncated
         if isinstance(corpus, Corpus):
             result.meta["eval_corpus"] = corpus.describe()

@@ -44,9 +44,9 @@ class DecoderVocabulary:
             return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
         return np.concatenate(rows), np.concatenate(cols), np.concatenate(weights)
 
-    def multi_hot(self, targets: Sequence[np.ndarray]) -> torch.Tensor:
-        """Dense (n, |vocab|) float32 multi-hot of the in-vocabulary targets."""
+    def multi_hot(self, targets: Sequence[np.ndarray], device: torch.device | str | None = None) -> torch.Tensor:
+        """Dense (n, |vocab|) float32 multi-hot of the in-vocabulary targets, built on ``device``."""
         rows, cols, _ = self.sparse_rows(targets)
-        y = torch.zeros(len(targets), len(self), dtype=torch.float32)
-        y[torch.from_numpy(rows), torch.from_numpy(cols)] = 1.0
+        y = torch.zeros(len(targets), len(self), dtype=torch.float32, device=device)
+        y[torch.from_numpy(rows).to(y.device), torch.from_numpy(cols).to(y.device)] = 1.0
         return y

@@ -103,7 +103,7 @@ class _Run:
             train = load_corpus(s.train_corpus, **s.corpus_kwargs("train"))
             probe = RecoverabilityProbe(fit=s.fit, seed=s.seed, text_metrics=s.text_metrics,
                                         calibration_fraction=s.calibration_fraction,
-                                        memory_budget_gb=s.memory_budget_gb or None)
+                                        memory_budget_gb=s.memory_budget_gb or None, device=s.decoder_device)
             self.cache[fit_key] = probe.fit(ex, train)
         probe = self.cache[fit_key]
         res_key = ("recoverability", fit_key, _digest(texts))

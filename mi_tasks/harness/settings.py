@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+import torch
+
 from ..errors import MiTasksError
 
 # Keys lm-eval itself puts into task metadata (its own, and every --model_args key).
@@ -48,6 +50,7 @@ class TaskSettings:
     text_metrics: bool = True
     calibration_fraction: float = 0.1
     memory_budget_gb: float | None = 16.0   # decoders held at once; more layers are fitted in groups (0: no bound)
+    decoder_device: str | None = None       # where the decoders' statistics and solve run (None: the model's device)
     # representation entropy (mi_entropy)
     alpha: float = 1.0
     random_baseline: bool = True
@@ -90,6 +93,12 @@ class TaskSettings:
             raise MiTasksError(f"bad setting for task {task}: {e}") from None
         if s.alpha <= 0:
             raise MiTasksError(f"alpha must be > 0 (Rényi order) for task {task}, got {s.alpha}")
+        if s.decoder_device is not None:
+            try:
+                torch.device(s.decoder_device)
+            except (RuntimeError, TypeError):
+                raise MiTasksError(f"unknown decoder_device {s.decoder_device!r} for task {task}: use cpu, cuda, cuda:1, "
+                                   "... or leave it unset for the model's device") from None
         if s.fit not in ("ridge", "bce"):
             raise MiTasksError(f"unknown fit {s.fit!r} for task {task}: use ridge or bce")
         return s
