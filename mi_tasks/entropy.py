@@ -5,8 +5,12 @@ rows with rows L2-normalised, the trace-normalised Gram matrix has eigenvalues �
 entropy of order α is −Σ λ ln λ for α = 1 and ln(Σ λ^α)/(1−α) otherwise; it is normalised by
 ln min(N, D) and its exponential is the effective rank. *Prompt* entropy is taken per text over
 its token states and averaged over texts; *dataset* entropy over the texts' pooled vectors.
-Diff-eRank compares with a randomly initialised copy of the same architecture, seeded.
-Token spectra come from the extraction pass (``iter_batches(spectra=True)``): no second run.
+Diff-eRank compares with a randomly initialised copy of the same architecture, seeded, as its
+authors compute it: exp(mean over texts of H_random) − exp(mean over texts of H_trained), H the
+per-text entropy in nats (``diff_erank``); the mean over texts of the per-text differences
+exp(H_random) − exp(H_trained) is kept as ``diff_erank_mean_of_differences``.
+Token spectra come from the extraction pass (``iter_batches(spectra=True)``): no second run. Which
+tokens they cover follows the extractor's ``mean_includes_special`` (the authors keep BOS).
 """
 from __future__ import annotations
 
@@ -71,7 +75,8 @@ class EntropyResult:
     per_text: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     METRICS = ("prompt_entropy", "prompt_effective_rank", "dataset_entropy", "dataset_effective_rank",
-               "diff_erank", "random_prompt_effective_rank", "dataset_diff_erank")
+               "diff_erank", "erank_trained", "erank_random", "diff_erank_mean_of_differences",
+               "random_prompt_effective_rank", "dataset_diff_erank")
 
     def curve(self, metric: str) -> list[tuple[int, float, float]]:
         if metric not in self.layers[0]:
@@ -200,18 +205,37 @@ class EntropyProbe:
         return np.sort(np.random.default_rng(self.seed).choice(n_texts, size=self.random_limit, replace=False))
 
     def add_random_baseline(self, result: EntropyResult, random_batches: Iterable[StateBatch], subset: np.ndarray) -> EntropyResult:
-        """Add Diff-eRank: ``random_batches`` stream the random copy over ``subset`` (indices 0..len-1)."""
+        """Add Diff-eRank: ``random_batches`` stream the random copy over ``subset`` (indices 0..len-1).
+
+        Per layer, over the texts of ``subset`` with a prompt entropy under both models (two or
+        more tokens): ``erank_trained`` / ``erank_random`` = exp(mean per-text entropy in nats),
+        ``diff_erank`` = erank_random − erank_trained (Wei et al.'s formula);
+        ``diff_erank_mean_of_differences`` = mean of exp(H_random) − exp(H_trained) per text (this
+        package's earlier ``diff_erank``; by Jensen each mean of exps exceeds the exp of the mean
+        when entropies vary across texts, so the two differences disagree, in either direction).
+        ``dataset_diff_erank`` = eRank of the random copy's pooled-vector matrix − that of the
+        trained model, both over ``subset``: one matrix each, so there is no mean to take.
+        """
         rand = self.score_stream(random_batches, len(subset), result.meta["num_layers"])
         trained_log = result.per_text["prompt_log_erank"][:, subset]
         random_log = rand.per_text["prompt_log_erank"]
+        # texts with a prompt entropy (two or more tokens) under both models, as prompt_entropy counts them
+        scored = (np.isfinite(result.per_text["prompt_entropy"][:, subset]) & np.isfinite(rand.per_text["prompt_entropy"])
+                  & np.isfinite(trained_log) & np.isfinite(random_log))
         pooled = result._pooled[:, subset]  # type: ignore[attr-defined]
+        nan = float("nan")
         for j, row in enumerate(result.layers):
-            ok = np.isfinite(trained_log[j]) & np.isfinite(random_log[j])
-            diff = np.exp(random_log[j][ok]) - np.exp(trained_log[j][ok])
-            row["random_prompt_effective_rank"] = float(np.exp(random_log[j][ok]).mean()) if ok.any() else float("nan")
-            row["diff_erank"] = float(diff.mean()) if ok.any() else float("nan")
+            ok = scored[j]
+            h_t, h_r = trained_log[j][ok], random_log[j][ok]
+            erank_t = math.exp(h_t.mean()) if ok.any() else nan
+            erank_r = math.exp(h_r.mean()) if ok.any() else nan
+            row["erank_trained"], row["erank_random"] = erank_t, erank_r
+            row["diff_erank"] = erank_r - erank_t
+            row["diff_erank_mean_of_differences"] = float((np.exp(h_r) - np.exp(h_t)).mean()) if ok.any() else nan
+            row["random_prompt_effective_rank"] = float(np.exp(h_r).mean()) if ok.any() else nan
             row["dataset_diff_erank"] = rand.layers[j]["dataset_effective_rank"] - _dataset(pooled[j], self.alpha)[1]
-        result.meta.update({"random_baseline": True, "random_seed": self.seed, "random_texts": int(len(subset))})
+        result.meta.update({"random_baseline": True, "random_seed": self.seed, "random_texts": int(len(subset)),
+                            "diff_erank_texts": int(scored.all(0).sum())})
         return result
 
     def score(self, extractor: HiddenStateExtractor, corpus: Corpus | Sequence[str]) -> EntropyResult:
@@ -235,7 +259,8 @@ class EntropyProbe:
             result = self.add_random_baseline(result, rand_ex.iter_batches(sub, desc="random-init states", spectra=True),
                                               subset)
         result.meta.update({"model": str(getattr(extractor.model.config, "_name_or_path", "")), "pooling": extractor.pooling,
-                            "max_length": extractor.max_length, "eval_truncated": enc.n_truncated})
+                            "max_length": extractor.max_length, "eval_truncated": enc.n_truncated,
+                            "include_special": bool(extractor.mean_includes_special)})
         return result
 
 

@@ -102,9 +102,13 @@ def test_diff_erank_is_seeded_and_uses_a_random_copy(tiny):
     a = EntropyProbe(random_limit=10, seed=1).score(ex, texts)
     b = EntropyProbe(random_limit=10, seed=1).score(ex, texts)
     assert a.layers == b.layers and a.meta["random_texts"] == 10
-    for row in a.layers:
-        assert row["diff_erank"] == pytest.approx(row["random_prompt_effective_rank"] - np.mean(
-            [np.exp(v) for v in a.per_text["prompt_log_erank"][a.layers.index(row)][EntropyProbe(random_limit=10, seed=1).baseline_indices(20)]]), rel=1e-6)
+    subset = EntropyProbe(random_limit=10, seed=1).baseline_indices(20)
+    for j, row in enumerate(a.layers):
+        h_trained = a.per_text["prompt_log_erank"][j][subset]
+        assert row["erank_trained"] == pytest.approx(np.exp(h_trained.mean()), rel=1e-9)
+        assert row["diff_erank"] == pytest.approx(row["erank_random"] - row["erank_trained"], rel=1e-9)
+        assert row["diff_erank_mean_of_differences"] == pytest.approx(
+            row["random_prompt_effective_rank"] - np.exp(h_trained).mean(), rel=1e-6)
     c = EntropyProbe(random_limit=10, seed=2).score(ex, texts)
     assert c.layers[1]["random_prompt_effective_rank"] != a.layers[1]["random_prompt_effective_rank"]
     fresh = random_copy(model, seed=1)
@@ -118,3 +122,54 @@ def test_stream_without_spectra_is_a_clear_error(tiny):
     ex = HiddenStateExtractor(model, tok, layers="0", progress=False)
     with pytest.raises(MiTasksError, match="spectra=True"):
         EntropyProbe(random_baseline=False).score_stream(ex.iter_batches(["a cat runs", "the dog"]), 2, ex.num_layers)
+
+
+def authors_entropy(x: np.ndarray) -> float:
+    """Wei et al.'s per-text entropy in nats: centre over tokens, unit rows, ZᵀZ/N over its trace, −Σ λ ln λ."""
+    z = x - x.mean(0)
+    z = z / np.linalg.norm(z, axis=1, keepdims=True)
+    cov = z.T @ z / z.shape[0]
+    lam = np.linalg.eigvalsh(cov / np.trace(cov))
+    lam = lam[lam > 0]
+    return float(-(lam * np.log(lam)).sum())
+
+
+def token_states(model, tok, text: str, layer: int, include_special: bool) -> np.ndarray:
+    """One text run alone: its states at ``layer``, special tokens dropped unless ``include_special``."""
+    enc = tok(text, return_tensors="pt", return_special_tokens_mask=True)
+    keep = (enc.pop("special_tokens_mask")[0] == 0) | include_special
+    with torch.no_grad():
+        hs = model(**enc, output_hidden_states=True).hidden_states
+    return hs[layer][0][keep].numpy().astype(np.float64)
+
+
+@pytest.mark.parametrize("kind,include_special", [("llama", False), ("llama", True), ("bert", True)])
+def test_diff_erank_is_the_authors_exp_of_mean_entropy(tiny, kind, include_special):
+    model, tok = tiny[kind]
+    texts = make_sentences(10, seed=11)
+    ex = HiddenStateExtractor(model, tok, layers="1,-1", batch_size=4, mean_includes_special=include_special,
+                              progress=False)
+    res = EntropyProbe(random_limit=None, seed=3).score(ex, texts)
+    rand = random_copy(model, seed=3)
+    assert res.meta["include_special"] is include_special and res.meta["diff_erank_texts"] == len(texts)
+    for row in res.layers:
+        h_t = np.array([authors_entropy(token_states(model, tok, t, row["layer"], include_special)) for t in texts])
+        h_r = np.array([authors_entropy(token_states(rand, tok, t, row["layer"], include_special)) for t in texts])
+        assert row["erank_trained"] == pytest.approx(np.exp(h_t.mean()), rel=1e-4)
+        assert row["erank_random"] == pytest.approx(np.exp(h_r.mean()), rel=1e-4)
+        assert row["diff_erank"] == pytest.approx(np.exp(h_r.mean()) - np.exp(h_t.mean()), abs=2e-4)
+        assert row["diff_erank_mean_of_differences"] == pytest.approx((np.exp(h_r) - np.exp(h_t)).mean(), abs=2e-4)
+        assert row["random_prompt_effective_rank"] == pytest.approx(np.exp(h_r).mean(), rel=1e-4)
+
+
+def test_include_special_adds_the_specials_to_the_token_matrices(tiny):
+    model, tok = tiny["llama"]  # its tokenizer prepends BOS
+    texts = make_sentences(8, seed=12)
+    runs = {flag: EntropyProbe(random_baseline=False).score(
+        HiddenStateExtractor(model, tok, layers="-1", batch_size=4, mean_includes_special=flag, progress=False), texts)
+        for flag in (False, True)}
+    assert (runs[False].meta["include_special"], runs[True].meta["include_special"]) == (False, True)
+    assert runs[True].meta["mean_tokens"] == pytest.approx(runs[False].meta["mean_tokens"] + 1)
+    assert not np.allclose(runs[True].per_text["prompt_log_erank"], runs[False].per_text["prompt_log_erank"])
+    with_bos = [authors_entropy(token_states(model, tok, t, 3, True)) for t in texts]
+    np.testing.assert_allclose(runs[True].per_text["prompt_log_erank"][0], with_bos, atol=1e-4)

@@ -245,3 +245,57 @@ def test_headline_layer_index_out_of_range_is_an_error():
             slot(bad)
     with pytest.raises(MiTasksError, match="not among the scored layers"):
         slot("2")
+
+
+@pytest.mark.parametrize("task_name", ["mi_entropy", "mi_emergence"])
+def test_headline_layer_out_of_range_fails_before_any_pass(tiny_dir, corpus_files, task_name):
+    """99 and -99 on a 4-state tiny Llama: an error naming the range (emergence overrides headline_slot), no forward pass."""
+    from types import SimpleNamespace
+
+    import lm_eval
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    from mi_tasks.errors import MiTasksError
+
+    lm = HFLM(pretrained=tiny_dir["llama"], device="cpu", batch_size=8, dtype="float32")
+    calls = []
+    hook = lm.model.base_model.register_forward_hook(lambda *a: calls.append(1))
+    for bad in (99, -99):
+        md = {**json.loads(_metadata(corpus_files)), "headline_layer": bad, "random_baseline": False}
+        with pytest.raises(MiTasksError, match=r"out of range: this model has 4 states, so use an index from 0 to 3 "
+                                               r"\(or -4 to -1\)"):
+            lm_eval.simple_evaluate(model=lm, tasks=[task_name], metadata=md, limit=4,
+                                    task_manager=TaskManager(include_defaults=False, metadata=md))
+        # the task's own headline_slot, on a result it could have made, says the same
+        task = TaskManager(include_defaults=False, metadata=md).load([task_name])["tasks"][task_name]
+        result = SimpleNamespace(layers=[{"layer": i, task.BEST_KEY: 0.0} for i in (1, 2)], meta={"num_layers": 3})
+        with pytest.raises(MiTasksError, match="out of range"):
+            task.headline_slot(result)
+    hook.remove()
+    assert not calls
+
+
+def test_entropy_include_special_is_keyed_and_recorded(tiny_dir, corpus_files):
+    """include_special ("true" as --metadata key=value gives it) reaches the extractor and the results JSON."""
+    import lm_eval
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    from mi_tasks.errors import MiTasksError
+    from mi_tasks.harness.settings import TaskSettings
+
+    lm = HFLM(pretrained=tiny_dir["llama"], device="cpu", batch_size=8, dtype="float32")  # its tokenizer adds BOS
+    runs = {}
+    for flag in ("false", "true"):  # the same lm: its cache must not hand the second run the first one's pass
+        md = {**json.loads(_metadata(corpus_files)), "include_special": flag, "random_baseline": False}
+        out = lm_eval.simple_evaluate(model=lm, tasks=["mi_entropy"], metadata=md, limit=10,
+                                      task_manager=TaskManager(include_defaults=False, metadata=md))
+        runs[flag] = out["configs"]["mi_entropy"]
+    for flag, want in (("false", False), ("true", True)):
+        assert runs[flag]["mi_settings"]["include_special"] is want
+        assert runs[flag]["mi_results"]["meta"]["include_special"] is want
+    assert runs["true"]["mi_results"]["meta"]["mean_tokens"] == pytest.approx(runs["false"]["mi_results"]["meta"]["mean_tokens"] + 1)
+    assert TaskSettings(include_special=True).entropy_key() != TaskSettings().entropy_key()
+    with pytest.raises(MiTasksError, match="include_special must be true or false"):
+        TaskSettings.from_metadata({"include_special": "maybe"}, "mi_entropy")

@@ -20,7 +20,7 @@ from ..corpora import load_corpus
 from ..distributed import ProcessGroup, process_group
 from ..entropy import EntropyProbe
 from ..errors import MiTasksError
-from ..extraction import HiddenStateExtractor
+from ..extraction import HiddenStateExtractor, model_num_layers
 from ..recoverability import RecoverabilityProbe
 
 if TYPE_CHECKING:
@@ -77,18 +77,19 @@ class _Run:
         self.cache: dict[Any, Any] = lm.__dict__.setdefault("_mi_tasks_cache", {})
 
     def extractor(self, s: "TaskSettings") -> HiddenStateExtractor:
-        key = ("extractor", s.layers, s.pooling, s.max_text_length)
+        # include_special changes the tokens both pooling and spectra use: tasks that differ in it share nothing
+        key = ("extractor", s.layers, s.pooling, s.max_text_length, s.include_special)
         if key not in self.cache:
             backbone = getattr(self.model, "base_model", self.model)  # hidden states without the LM head's cost
             self.cache[key] = HiddenStateExtractor(backbone, self.tokenizer, layers=s.layers, pooling=s.pooling,
                                                    max_length=s.max_text_length, batch_size=self.batch_size,
-                                                   process_group=self.group)
+                                                   mean_includes_special=s.include_special, process_group=self.group)
         return self.cache[key]
 
     def eval_pass(self, s: "TaskSettings", texts: list[str], spectra: bool) -> tuple[list[Any], Any]:
         """Pooled states (and token spectra if asked) of ``texts``: one pass shared by every task."""
         ex = self.extractor(s)
-        key = ("pass", s.layers, s.pooling, s.max_text_length, _digest(texts))
+        key = ("pass", s.layers, s.pooling, s.max_text_length, s.include_special, _digest(texts))
         hit = self.cache.get(key)
         if hit is None or (spectra and not hit[2]):
             enc = ex.encode(texts, "eval corpus")
@@ -173,6 +174,9 @@ def handle_requests(lm: Any, requests: list[Any]) -> list[dict[str, float]]:
             raise MiTasksError(f"request for unknown mi-tasks task {key!r}")
         tasks[key] = _TASKS[key]
     run = _Run(lm)
+    n_layers = model_num_layers(run.model)
+    for task in tasks.values():  # a headline_layer past the model's states fails here, before any pass
+        task.headline_index(n_layers)
     full = _full_texts(run.group, tasks, local)
     # Entropy tasks first: their eval pass keeps token spectra, which recoverability can reuse.
     order = sorted(local, key=lambda k: 0 if tasks[k].KIND == "entropy" else 1)

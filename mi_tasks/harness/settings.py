@@ -25,6 +25,18 @@ def _model_arg_names() -> set[str]:
                 "max_length", "backend", "tokenizer", "parallelize", "max_batch_size", "add_bos_token", "peft"}
 
 
+def _as_bool(value: Any, name: str, task: str) -> bool:
+    """A YAML/--metadata flag as a bool ("false" from the command line must not read as true)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise MiTasksError(f"{name} must be true or false for task {task}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class TaskSettings:
     """What a task measures and on which corpora; every field can be set in YAML or --metadata."""
@@ -55,6 +67,7 @@ class TaskSettings:
     alpha: float = 1.0
     random_baseline: bool = True
     random_limit: int | None = 256
+    include_special: bool = False   # BOS/CLS/SEP in the token matrices and the mean (Diff-eRank's authors keep BOS)
     # information emergence (mi_emergence)
     window: int = 8
     n_windows: int = 512
@@ -79,6 +92,8 @@ class TaskSettings:
                 kw[k] = tuple(c.strip() for c in kw[k].split(","))
             elif kw.get(k) is not None:
                 kw[k] = tuple(kw[k])
+        if "include_special" in kw:
+            kw["include_special"] = _as_bool(kw["include_special"], "include_special", task)
         for k in ("layers", "headline_layer"):
             if k in kw and not isinstance(kw[k], str):
                 kw[k] = ",".join(str(x) for x in kw[k]) if isinstance(kw[k], (list, tuple)) else str(kw[k])
@@ -108,7 +123,8 @@ class TaskSettings:
         return json.dumps(keep, sort_keys=True, default=str)
 
     def entropy_key(self) -> str:
-        keep = ("layers", "pooling", "max_text_length", "alpha", "random_baseline", "random_limit", "seed")
+        keep = ("layers", "pooling", "max_text_length", "alpha", "random_baseline", "random_limit", "seed",
+                "include_special")
         return json.dumps({k: getattr(self, k) for k in keep}, sort_keys=True, default=str)
 
     def emergence_key(self) -> str:

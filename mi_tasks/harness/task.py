@@ -105,6 +105,25 @@ class MITask(Task):
         """Small per-text values handed to ``process_results`` (and ``--log_samples``)."""
         raise NotImplementedError
 
+    def headline_index(self, num_layers: int) -> int | None:
+        """The state index (0..num_layers) an integer ``headline_layer`` names; None for last, first, best.
+
+        Out of range (99, -99 on a 4-state model) is an error naming the valid range, never wrapped
+        round. The handler calls it before any pass, so a typo costs no model run.
+        """
+        which = self.settings.headline_layer
+        if which in ("last", "first", "best"):
+            return None
+        try:
+            wanted = int(which)
+        except ValueError:
+            raise MiTasksError(f"headline_layer {which!r}: use last, first, best or a layer index") from None
+        n_states = int(num_layers) + 1
+        if not -n_states <= wanted < n_states:
+            raise MiTasksError(f"headline_layer {which} is out of range: this model has {n_states} states, so use "
+                               f"an index from 0 to {n_states - 1} (or -{n_states} to -1), or last, first, best")
+        return wanted % n_states
+
     def headline_slot(self, result: Any) -> int:
         rows = result.layers
         layers = [r["layer"] for r in rows]
@@ -115,15 +134,7 @@ class MITask(Task):
             return 0
         if which == "best":
             return max(range(len(layers)), key=lambda j: rows[j][self.BEST_KEY])
-        try:
-            wanted = int(which)
-        except ValueError:
-            raise MiTasksError(f"headline_layer {which!r}: use last, first, best or a layer index") from None
-        n_states = int(result.meta.get("num_layers", max(layers))) + 1
-        if not -n_states <= wanted < n_states:  # an index past the model's states must not wrap round
-            raise MiTasksError(f"headline_layer {which} is out of range: this model has {n_states} states, so use "
-                               f"an index from 0 to {n_states - 1} (or -{n_states} to -1), or last, first, best")
-        wanted %= n_states
+        wanted = self.headline_index(int(result.meta.get("num_layers", max(layers))))
         if wanted not in layers:
             raise MiTasksError(f"headline_layer {which} is not among the scored layers {layers}")
         return layers.index(wanted)
@@ -230,6 +241,8 @@ class EntropyTask(MITask):
 
     Per-text rows (``--log_samples``) hold each text's prompt entropy and effective rank; the table's
     values are the corpus-level ones (texts with fewer than two tokens have no prompt entropy).
+    ``diff_erank`` is the authors' exp(mean H_random) − exp(mean H_trained); the per-layer curves in
+    the results JSON also hold ``diff_erank_mean_of_differences``, ``erank_trained``, ``erank_random``.
     """
 
     KIND = "entropy"

@@ -158,7 +158,9 @@ def leaderboard_rows(results: Results) -> list[dict[str, Any]]:
             "headline_layer": t.headline_layer, "num_layers": meta.get("num_layers"),
             "layers": s.get("layers"), "pooling": meta.get("pooling") or s.get("pooling"),
             "max_text_length": s.get("max_text_length"), "fit": s.get("fit") or meta.get("fit"),
-            "seed": s.get("seed", meta.get("seed")), "model_dtype": meta.get("model_dtype")}
+            "seed": s.get("seed", meta.get("seed")), "model_dtype": meta.get("model_dtype"),
+            # which tokens pooling and entropy spectra cover (BOS/CLS/SEP kept or not): Diff-eRank differs by it
+            "include_special": s.get("include_special", meta.get("include_special"))}
         for role in ("train", "eval"):
             c = _corpus(meta, role)
             settings.update({f"{role}_corpus": c.get("name"), f"{role}_corpus_rows": c.get("scored_rows", c.get("rows")),
