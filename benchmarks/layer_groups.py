@@ -5,7 +5,11 @@ configuration runs in its own process so peak RSS is its own. Baseline in the sa
 and scoring with no budget (all layers at once). Reports each run's peak RSS against the memory
 plan's prediction, the time ratio, the largest recall difference, then the plan (no run) for the
 8B-sized (33 × 4,096) and 70B-sized (81 × 8,192) configurations at the default budget.
+With ``--real minilm,smollm2`` it runs instead the bundled real models on DBpedia (train) and AG News
+(eval), once with no budget and once with a budget that splits their layers into ``--groups`` groups,
+and reports the largest per-layer recall difference.
 Usage: python benchmarks/layer_groups.py [--layers 33] [--dim 1024] [--vocab 30000] [--train 1024] [--groups 3]
+       python benchmarks/layer_groups.py --real minilm,smollm2 [--train 1000] [--eval 300]
 """
 from __future__ import annotations
 
@@ -46,6 +50,36 @@ def run_one(args: argparse.Namespace, budget: float | None) -> dict:
             "vocab": plan.decoder_vocab, "recall": [r["recall_at_k"] for r in res.layers]}
 
 
+def real_models(args: argparse.Namespace) -> None:
+    """Grouped vs single-group recall on the real models: the model runs once per configuration."""
+    from _common import agnews, dbpedia, model
+
+    from mi_tasks import HiddenStateExtractor, RecoverabilityProbe
+    from mi_tasks.memory_plan import GIB, layer_bytes
+
+    train, evalc = dbpedia(args.train), agnews(args.eval)
+    for alias in args.real.split(","):
+        m, tok = model(alias)
+        ex = HiddenStateExtractor(m, tok, layers="all", max_length=128, progress=False)
+        runs = {}
+        for name in ("no budget", "grouped"):
+            budget = None
+            if name == "grouped":
+                b = layer_bytes(ex.hidden_size, len(runs["no budget"][0].vocab))
+                group = -(-len(ex.layers) // args.groups)
+                budget = (group * (b["statistics"] + b["solution"]) + b["solve_transient"] + 1) / GIB
+            t = time.perf_counter()
+            probe = RecoverabilityProbe(seed=0, memory_budget_gb=budget).fit(ex, train)
+            res = probe.score(ex, evalc)
+            runs[name] = (probe, res, time.perf_counter() - t)
+        (p0, r0, t0), (p1, r1, t1) = runs["no budget"], runs["grouped"]
+        diff = max(abs(a["recall_at_k"] - c["recall_at_k"]) for a, c in zip(r0.layers, r1.layers))
+        print(f"{alias}: {len(ex.layers)} states, {p1.plan_.n_groups} groups of ≤ {p1.plan_.group_size}; "
+              f"train {len(train)} / eval {len(evalc)}; max |recall difference| {diff:.1e}; "
+              f"recall first/last layer {r1.layers[0]['recall_at_k']:.4f}/{r1.layers[-1]['recall_at_k']:.4f}; "
+              f"time grouped/no budget {t1 / t0:.2f}×")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layers", type=int, default=33)
@@ -55,8 +89,11 @@ def main() -> None:
     ap.add_argument("--eval", type=int, default=128)
     ap.add_argument("--tokens", type=int, default=60)
     ap.add_argument("--groups", type=int, default=3, help="budget sized for about this many groups")
+    ap.add_argument("--real", default=None, help="bundled real models to run instead, e.g. minilm,smollm2")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.real:
+        return real_models(args)
     if args.child is not None:
         print(json.dumps(run_one(args, None if args.child == "none" else float(args.child))))
         return
