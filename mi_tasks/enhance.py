@@ -5,8 +5,9 @@ What is trained and what is read:
   vocabulary* (the ids seen in the training corpus); the loss is binary cross-entropy against
   each text's multi-hot target of unique non-special token ids (the same targets as
   :meth:`mi_tasks.extraction.EncodedTexts.content_ids`).
-- Trainable: transformer blocks 1..L-1. Frozen: the last block (paper: optimise θ1:L-1, freeze
-  θL), the token/position embeddings (tied to the LM head in many decoders: changing them would
+- Trainable: transformer blocks 1..L-1 (``train_blocks=k``: only the k blocks just below the
+  last, L-k..L-1, which skips the backward pass through the blocks under them). Frozen: the last
+  block (paper: optimise θ1:L-1, freeze θL), the token/position embeddings (tied to the LM head in many decoders: changing them would
   change next-token prediction), the final norm and the LM head.
 - ``layer=-1`` (default) reads the last state, i.e. the output of the frozen last block (after
   the final norm where the architecture has one). The gradient then flows *through* the frozen
@@ -31,6 +32,7 @@ import json
 import logging
 import math
 import os
+import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,7 +53,8 @@ log = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
 RESUME_KEYS = ("model", "corpus", "corpus_rows", "corpus_sha256", "eval_corpus_sha256", "lr", "head_lr",
-               "batch_size", "max_length", "seed", "layer", "pooling", "weight_decay", "warmup_steps")
+               "batch_size", "max_length", "seed", "layer", "pooling", "weight_decay", "warmup_steps",
+               "train_blocks")
 
 
 @dataclass
@@ -60,7 +63,7 @@ class EnhanceResult:
 
     output_dir: str
     steps: int
-    losses: list[dict[str, float]] = field(default_factory=list)  # {"step", "loss"}
+    losses: list[dict[str, float]] = field(default_factory=list)  # {"step", "loss", "seconds"}
     eval_recall: list[dict[str, float]] = field(default_factory=list)  # {"step", "recall_at_k"}
     settings: dict[str, Any] = field(default_factory=dict)
     resumed_from: int = 0
@@ -149,12 +152,13 @@ class _Enhancer:
         self.pooling = pooling
         self.num_layers = model_num_layers(model)
 
-    def freeze(self) -> tuple[list[str], list[str]]:
-        """Train blocks 1..L-1 only; return (trainable, frozen) parameter names."""
+    def freeze(self, train_blocks: int | None = None) -> tuple[list[str], list[str]]:
+        """Train blocks 1..L-1 (or the ``train_blocks`` just below the last); return (trainable, frozen) names."""
         for p in self.model.parameters():
             p.requires_grad_(False)
         blocks = _blocks(self.backbone, self.num_layers)
-        for b in blocks[:-1]:
+        first = 0 if train_blocks is None else self.num_layers - 1 - train_blocks
+        for b in blocks[first:-1]:
             for p in b.parameters():
                 p.requires_grad_(True)
         names = dict(self.model.named_parameters())
@@ -250,7 +254,7 @@ Fine-tuned with `mi-tasks enhance` (mi-tasks {__version__}) to maximise token re
 - objective: binary cross-entropy of a linear decoder head ({settings['head_vocab']} outputs, the train
   vocabulary) on the {settings['pooling']}-pooled state {settings['layer']} of {settings['num_layers']}
   against each text's multi-hot set of non-special tokens
-- trained: blocks 1..{settings['num_layers'] - 1}; frozen: the last block ({settings['num_layers']}), embeddings,
+- trained: blocks {settings['trained_blocks'][0]}..{settings['trained_blocks'][1]}; frozen: the last block ({settings['num_layers']}), embeddings,
   final norm and LM head; the decoder head is not part of this checkpoint
 - steps: {result.steps}, lr: {settings['lr']} (head {settings['head_lr']}), batch size: {settings['batch_size']},
   max length: {settings['max_length']}, seed: {settings['seed']}, compute dtype: {settings['compute_dtype']}
@@ -279,6 +283,7 @@ def enhance(
     head_lr: float = 1e-3,
     weight_decay: float = 0.0,
     warmup_steps: int | None = None,
+    train_blocks: int | None = None,
     dtype: str = "auto",
     resume: bool = True,
     progress: bool = True,
@@ -288,6 +293,7 @@ def enhance(
 
     ``corpus``: a registered name or file (see :func:`mi_tasks.load_corpus`), or a Corpus. ``eval_corpus``:
     held-out texts for the recall curve; None holds out ``eval_limit`` texts of ``corpus``.
+    ``train_blocks``: train only this many blocks just below the frozen last one (None: all L-1).
     ``dtype``: compute dtype of the forward/backward (``auto`` = bf16 autocast where the CPU is fast at
     it); weights and optimiser stay float32. ``load_kwargs``: ``gguf_file=``, ``revision=``, ...
     """
@@ -303,13 +309,20 @@ def enhance(
     n = model_num_layers(model)
     if n < 2:
         raise MiTasksError(f"the model has {n} block; enhancement needs at least 2 (one trained, the last frozen)")
+    if train_blocks is not None and (not isinstance(train_blocks, int) or not 1 <= train_blocks <= n - 1):
+        raise MiTasksError(f"train_blocks must be an integer from 1 to {n - 1} (the blocks below the frozen last one), "
+                           f"got {train_blocks!r}")
     if not -(n + 1) <= layer <= n:
         raise MiTasksError(f"layer {layer} is out of range for {n} layers (states 0..{n}, or negatives from the end)")
     torch.manual_seed(seed)
     enh = _Enhancer(model, tok, encoder, layer, pooling, max_length)
     if enh.layer == 0:
         raise MiTasksError("layer 0 is the embedding output, which no trainable block feeds; read a later layer")
-    trainable, frozen = enh.freeze()
+    trainable, frozen = enh.freeze(train_blocks)
+    first_trained = 1 if train_blocks is None else n - train_blocks
+    if enh.layer < first_trained:
+        raise MiTasksError(f"layer {enh.layer} is below the first trained block ({first_trained}); no gradient would "
+                           "reach a trained weight: read a later layer or raise train_blocks")
 
     train_c = corpus if isinstance(corpus, Corpus) else load_corpus(corpus, text_field=text_field,
                                                                        limit=corpus_limit, seed=seed)
@@ -353,7 +366,7 @@ def enhance(
                 "eval_corpus_sha256": Corpus(name="", texts=eval_texts, source="").sha256,
                 "lr": lr, "head_lr": head_lr, "batch_size": batch_size, "max_length": max_length, "seed": seed,
                 "layer": enh.layer, "pooling": pooling, "weight_decay": weight_decay, "warmup_steps": warm,
-                "num_layers": n, "frozen_block": n, "head_vocab": len(vocab), "compute_dtype": compute,
+                "train_blocks": train_blocks, "trained_blocks": [first_trained, n - 1], "num_layers": n, "frozen_block": n, "head_vocab": len(vocab), "compute_dtype": compute,
                 "encoder_only": encoder, "n_trainable_params": sum(p.numel() for p in params),
                 "mi_tasks_version": __version__}
     result = EnhanceResult(output_dir=str(out), steps=steps, settings=settings)
@@ -406,6 +419,7 @@ def enhance(
     bar = tqdm(total=steps, initial=start, desc="enhance", unit="step", disable=not progress)
     try:
         for step in range(start, steps):
+            t0 = time.perf_counter()
             idx = batcher.batch(step)
             with autocast:
                 e = enh.pooled(enc, idx)
@@ -418,7 +432,7 @@ def enhance(
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()
-            result.losses.append({"step": step + 1, "loss": float(loss.item())})
+            result.losses.append({"step": step + 1, "loss": float(loss.item()), "seconds": time.perf_counter() - t0})
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.5f}")
             done = step + 1
@@ -458,6 +472,8 @@ def add_subparser(subparsers: Any) -> None:
     p.add_argument("--eval-interval", type=int, default=50)
     p.add_argument("--layer", type=int, default=-1, help="state the decoder reads (-1: output of the frozen last block)")
     p.add_argument("--pooling", default="mean", choices=["mean", "last", "first"])
+    p.add_argument("--train-blocks", type=int, default=None,
+                   help="train only this many blocks just below the frozen last one (default: all of them)")
     p.add_argument("--dtype", default="auto", help="compute dtype: auto (bf16 where fast) | float32 | bfloat16")
     p.add_argument("--gguf-file", default=None, help="GGUF file inside the model folder")
     p.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
@@ -475,7 +491,7 @@ def run(args: argparse.Namespace) -> int:
                   batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
                   eval_interval=args.eval_interval, eval_corpus=args.eval_corpus, eval_limit=args.eval_limit,
                   corpus_limit=args.corpus_limit, text_field=args.text_field, layer=args.layer,
-                  pooling=args.pooling, dtype=args.dtype, resume=not args.no_resume, progress=not args.quiet, **kw)
+                  pooling=args.pooling, train_blocks=args.train_blocks, dtype=args.dtype, resume=not args.no_resume, progress=not args.quiet, **kw)
     first, last = res.losses[0]["loss"] if res.losses else float("nan"), res.losses[-1]["loss"] if res.losses else float("nan")
     print(f"saved {res.output_dir}: loss {first:.5f} -> {last:.5f}; held-out recall@k "
           + " -> ".join(f"{r['recall_at_k']:.4f}" for r in res.eval_recall))

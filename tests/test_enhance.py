@@ -72,6 +72,25 @@ def test_loss_falls_last_block_frozen_and_checkpoint_reloads(tiny_dir, corpus, t
     assert saved["settings"]["frozen_block"] == 3 and len(saved["losses"]) == 24
 
 
+def test_train_blocks_trains_only_the_blocks_below_the_last(tiny_dir, corpus, tmp_path):
+    """train_blocks=1 on a 3-block model: block 2 (index 1) changes; block 1, the last block and embeddings do not."""
+    out = tmp_path / "top1"
+    res = enhance(tiny_dir["llama"], out, str(corpus / "train.txt"), steps=6, eval_interval=6, train_blocks=1,
+                  eval_corpus=str(corpus / "eval.txt"), **FAST)
+    assert res.settings["train_blocks"] == 1 and res.settings["trained_blocks"] == [2, 2]
+    assert all(r["seconds"] > 0 for r in res.losses)  # per-step wall time is recorded
+    base = {_strip(k): v for k, v in _weights(tiny_dir["llama"]).items()}
+    new = {_strip(k): v for k, v in _weights(out).items()}
+    for prefix, changed in (("layers.0.", False), ("layers.1.", True), ("layers.2.", False), ("embed", False)):
+        keys = [k for k in base if k.startswith(prefix)]
+        assert keys and any(not torch.equal(base[k], new[k]) for k in keys) == changed, prefix
+    assert "trained: blocks 2..2" in (out / "README.md").read_text()
+    with pytest.raises(MiTasksError, match="train_blocks must be an integer from 1 to 2"):
+        enhance(tiny_dir["llama"], tmp_path / "x", str(corpus / "train.txt"), steps=1, train_blocks=3, **FAST)
+    with pytest.raises(MiTasksError, match="below the first trained block"):
+        enhance(tiny_dir["llama"], tmp_path / "x", str(corpus / "train.txt"), steps=1, train_blocks=1, layer=1, **FAST)
+
+
 def test_resume_continues_from_the_saved_step(tiny_dir, corpus, tmp_path):
     kw = dict(eval_corpus=str(corpus / "eval.txt"), **FAST)
     whole = enhance(tiny_dir["gpt2"], tmp_path / "whole", str(corpus / "train.txt"), steps=8, eval_interval=4, **kw)
