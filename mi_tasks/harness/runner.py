@@ -136,7 +136,8 @@ class _Run:
         if res_key not in self.cache:
             probe = EmergenceProbe(window=s.window, n_windows=s.n_windows, layers=s.layers, proj_dim=s.proj_dim,
                                    steps=s.mi_steps, method=s.mi_estimator, batch_size=self.batch_size,
-                                   micro_mode=s.micro_mode, seed=s.seed)
+                                   micro_mode=s.micro_mode, seed=s.seed,
+                                   estimator_kwargs={"ridge": s.mi_ridge} if s.mi_estimator == "gaussian" else None)
             self.cache[res_key] = self._stamp(probe.score(self.model, self.tokenizer, texts), texts)
         return self.cache[res_key]
 

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from ..errors import MiTasksError
+from ..mi_estimators import METHODS as MI_METHODS
 
 # Keys lm-eval itself puts into task metadata (its own, and every --model_args key).
 _HARNESS_KEYS = {"version", "config_source", "_metadata", "num_fewshot"}
@@ -70,10 +71,11 @@ class TaskSettings:
     include_special: bool = False   # BOS/CLS/SEP in the token matrices and the mean (Diff-eRank's authors keep BOS)
     # information emergence (mi_emergence)
     window: int = 8
-    n_windows: int = 512
-    proj_dim: int | None = 16
-    mi_estimator: str = "infonce"
-    mi_steps: int = 200
+    n_windows: int = 2048
+    proj_dim: int | None = 8
+    mi_estimator: str = "gaussian"   # gaussian (noise-channel MI, converges) | infonce | dv | smile | mine_paper
+    mi_ridge: float = 0.1            # gaussian: channel noise as a fraction of the slice's mean variance
+    mi_steps: int = 200              # neural estimators only
     micro_mode: str = "pooled"
 
     @classmethod
@@ -102,6 +104,7 @@ class TaskSettings:
             for k in ("max_text_length", "seed", "window", "n_windows", "mi_steps"):
                 object.__setattr__(s, k, int(getattr(s, k)))
             object.__setattr__(s, "alpha", float(s.alpha))
+            object.__setattr__(s, "mi_ridge", float(s.mi_ridge))
             if s.memory_budget_gb is not None:
                 object.__setattr__(s, "memory_budget_gb", float(s.memory_budget_gb))
         except (TypeError, ValueError) as e:
@@ -114,6 +117,11 @@ class TaskSettings:
             except (RuntimeError, TypeError):
                 raise MiTasksError(f"unknown decoder_device {s.decoder_device!r} for task {task}: use cpu, cuda, cuda:1, "
                                    "... or leave it unset for the model's device") from None
+        if s.mi_estimator not in MI_METHODS:
+            raise MiTasksError(f"unknown mi_estimator {s.mi_estimator!r} for task {task}: use one of "
+                               f"{', '.join(MI_METHODS)}")
+        if not s.mi_ridge > 0:
+            raise MiTasksError(f"mi_ridge must be > 0 (the Gaussian channel's noise) for task {task}, got {s.mi_ridge}")
         if s.fit not in ("ridge", "bce"):
             raise MiTasksError(f"unknown fit {s.fit!r} for task {task}: use ridge or bce")
         return s
@@ -128,7 +136,7 @@ class TaskSettings:
         return json.dumps({k: getattr(self, k) for k in keep}, sort_keys=True, default=str)
 
     def emergence_key(self) -> str:
-        keep = ("layers", "window", "n_windows", "proj_dim", "mi_estimator", "mi_steps", "micro_mode", "seed")
+        keep = ("layers", "window", "n_windows", "proj_dim", "mi_estimator", "mi_ridge", "mi_steps", "micro_mode", "seed")
         return json.dumps({k: getattr(self, k) for k in keep}, sort_keys=True, default=str)
 
     def corpus_kwargs(self, role: str) -> dict[str, Any]:

@@ -62,8 +62,9 @@ def add_subparser(sub: Any) -> None:
         s.add_argument(f"--{role}-template", default=None, help="format string joining fields, e.g. '{title}. {content}'")
     s.add_argument("--train-limit", type=int, default=500, help="seeded sample of the train corpus (default 500)")
     s.add_argument("--eval-limit", type=int, default=200, help="seeded sample of the eval corpus (default 200)")
-    s.add_argument("--n-windows", type=int, default=256, help="IE windows (default 256; the task YAML's is 512)")
-    s.add_argument("--mi-steps", type=int, default=100, help="IE estimator steps (default 100; the task YAML's is 200)")
+    s.add_argument("--n-windows", type=int, default=None, help="IE windows (default: the task YAML's, 2048)")
+    s.add_argument("--mi-steps", type=int, default=None,
+                   help="critic steps of a neural IE estimator (default: the task YAML's, 200; unused by gaussian)")
     s.add_argument("--layers", default=None, help="all | 0,6,-1 | 0:1:0.25 (default: the task YAML's, all)")
     s.add_argument("--pooling", default=None, choices=["mean", "last", "first"], help="default: the task YAML's (mean)")
     s.add_argument("--seed", type=int, default=None, help="default: the task YAML's (0)")
