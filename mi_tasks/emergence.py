@@ -134,7 +134,7 @@ class EmergenceStates:
     """States for IE: ``macro`` (S, N, D); ``micro`` (S, U, D) for the unique ids, ``micro_index`` (N, T) into U.
 
     With ``stream_pairs`` the macro states are not kept: ``macro`` is None and ``macro_moments``
-    holds their moments.
+    holds their moments (or ``macro_parts`` one set per block, with ``part_size``).
     """
 
     macro: np.ndarray | None
@@ -242,13 +242,13 @@ class StateMoments:
             self.s = torch.zeros(S, D, dtype=torch.float64, device=h.device)
             self.m = torch.zeros(S, D, D, dtype=torch.float64, device=h.device)
             self.c = torch.zeros(len(self.pairs), D, D, dtype=torch.float64, device=h.device)
-        h = h.to(self.shift.device)
-        x = (h - self.shift[:, None]).to(torch.float32)
+        y = h.to(self.shift.device) - self.shift[:, None]
+        x = y.to(torch.float32)
         w_host = np.ones(h.shape[1]) if weights is None else np.asarray(weights, dtype=np.float64)
-        w = torch.as_tensor(w_host).to(h.device)
+        w = torch.as_tensor(w_host).to(y.device)
         xw = x * w.to(torch.float32)[None, :, None]
         self.n += float(w_host.sum())  # counted on the host: no device sync per batch
-        self.s += (h - self.shift[:, None]).mul(w[None, :, None]).sum(1)
+        self.s += y.mul(w[None, :, None]).sum(1)
         if self._m32 is None:
             self._m32 = torch.zeros(self.m.shape, dtype=torch.float32, device=self.m.device)
             self._c32 = torch.zeros(self.c.shape, dtype=torch.float32, device=self.c.device)
@@ -325,6 +325,21 @@ class StateMoments:
         return mom
 
 
+def _with_prefix(prefix: list[int], rows: np.ndarray) -> torch.Tensor:
+    """(N, len(prefix) + T) input ids: ``prefix`` before every row of the (N, T) token ids."""
+    pre = torch.tensor(prefix, dtype=torch.long)
+    return torch.cat([pre.expand(len(rows), len(prefix)), torch.from_numpy(np.asarray(rows)).long()], dim=1)
+
+
+def _micro_states(backbone: torch.nn.Module, windows: np.ndarray, prefix: list[int], layers: list[int],
+                  num_layers: int, batch_size: int, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    """States (S, U, D) of each unique token id of ``windows`` fed alone (after ``prefix``), and the (N, T) index."""
+    uniq, index = np.unique(windows, return_inverse=True)
+    micro = _run_last_states(backbone, _with_prefix(prefix, uniq[:, None]), layers, num_layers, batch_size,
+                             "IE micro pass", progress)
+    return micro, index.reshape(windows.shape).astype(np.int64)
+
+
 def collect_states(model: torch.nn.Module, tokenizer: Any, windows: np.ndarray, state_layers: Sequence[int],
                    *, bos: bool | str = "auto", batch_size: int = 32, micro_batch_size: int = 256,
                    progress: bool = True, stream_pairs: Sequence[tuple[int, int]] | None = None,
@@ -333,8 +348,9 @@ def collect_states(model: torch.nn.Module, tokenizer: Any, windows: np.ndarray, 
 
     ``stream_pairs`` (index pairs into ``state_layers``): accumulate the macro states into
     :class:`StateMoments` batch by batch instead of keeping them (memory O(S·D²) for any N).
-    ``part_size`` (with ``stream_pairs``): also keep one set of moments per consecutive block of
-    that many windows (``macro_parts``), so disjoint samples of one pass can be compared.
+    ``part_size`` (with ``stream_pairs``): keep one set of moments per consecutive block of that
+    many windows instead (``macro_parts``; ``macro_moments`` is None), so disjoint samples of one
+    pass can be compared.
     """
     windows = np.asarray(windows)
     if windows.ndim != 2 or windows.shape[0] < 1 or windows.shape[1] < 2 or not np.issubdtype(windows.dtype, np.integer):
@@ -343,9 +359,8 @@ def collect_states(model: torch.nn.Module, tokenizer: Any, windows: np.ndarray, 
     num_layers = model_num_layers(model)
     layers = [parse_layers(int(l), num_layers)[0] for l in state_layers]
     prefix = bos_prefix(tokenizer, bos)
-    pre = torch.tensor(prefix, dtype=torch.long)
     t0 = time.perf_counter()
-    macro_ids = torch.cat([pre.expand(len(windows), len(prefix)), torch.from_numpy(windows).long()], dim=1)
+    macro_ids = _with_prefix(prefix, windows)
     macro: np.ndarray | None = None
     moments: StateMoments | None = None
     parts: list[StateMoments] = []
@@ -358,20 +373,19 @@ def collect_states(model: torch.nn.Module, tokenizer: Any, windows: np.ndarray, 
         parts = [StateMoments(stream_pairs) for _ in range(-(-len(windows) // size))]
         for s, last in _iter_last_states(backbone, macro_ids, layers, num_layers, batch_size, "IE macro pass",
                                          progress, keep_on_device=True):
-            for a in range(s, s + last.shape[1]):  # split the batch where a part ends
-                if a == s or a % size == 0:
-                    b = min(s + last.shape[1], (a // size + 1) * size)
-                    parts[a // size].add(last[:, a - s:b - s])
-        moments = parts[0] if len(parts) == 1 else StateMoments.merged(parts)
+            a, end = s, s + last.shape[1]
+            while a < end:  # split the batch where a block ends
+                b = min(end, (a // size + 1) * size)
+                parts[a // size].add(last[:, a - s:b - s])
+                a = b
+        moments = parts[0] if part_size is None else None  # blocks: merge what you need (StateMoments.merged)
     t1 = time.perf_counter()
-    uniq, index = np.unique(windows, return_inverse=True)
-    micro_ids = torch.cat([pre.expand(len(uniq), len(prefix)), torch.from_numpy(uniq).long()[:, None]], dim=1)
-    micro = _run_last_states(backbone, micro_ids, layers, num_layers, micro_batch_size, "IE micro pass", progress)
+    micro, index = _micro_states(backbone, windows, prefix, layers, num_layers, micro_batch_size, progress)
     t2 = time.perf_counter()
-    return EmergenceStates(macro=macro, micro=micro, micro_index=index.reshape(windows.shape).astype(np.int64),
+    return EmergenceStates(macro=macro, micro=micro, micro_index=index,
                            state_layers=layers, num_layers=num_layers,
                            timings={"macro_forward_s": t1 - t0, "micro_forward_s": t2 - t1,
-                                    "n_unique_tokens": float(len(uniq))}, macro_moments=moments,
+                                    "n_unique_tokens": float(micro.shape[1])}, macro_moments=moments,
                            macro_parts=parts if part_size is not None else [])
 
 
@@ -546,6 +560,12 @@ class EmergenceProbe:
         if method == "gaussian":
             _gaussian_settings(proj_dim, self.estimator_kwargs)  # refuse critic settings early
 
+    def _states_and_pairs(self, num_layers: int) -> tuple[list[int], list[int], list[tuple[int, int]]]:
+        """(IE layers l, the states they need (l and l+1), the (l, l+1) index pairs into those states)."""
+        ie_layers = self.ie_layers(num_layers)
+        state_layers = sorted(set(ie_layers) | {l + 1 for l in ie_layers})
+        return ie_layers, state_layers, [(state_layers.index(l), state_layers.index(l + 1)) for l in ie_layers]
+
     def ie_layers(self, num_layers: int) -> list[int]:
         """The l's scored: the selected states except L (IE(l) needs state l+1)."""
         ls = [l for l in parse_layers(self.layers, num_layers) if l < num_layers]
@@ -569,10 +589,8 @@ class EmergenceProbe:
     def score_windows(self, model: torch.nn.Module, tokenizer: Any, windows: np.ndarray) -> EmergenceResult:
         """IE per layer on given (N, T) token-id windows."""
         num_layers = model_num_layers(model)
-        ie_layers = self.ie_layers(num_layers)
-        state_layers = sorted(set(ie_layers) | {l + 1 for l in ie_layers})
+        ie_layers, state_layers, pairs = self._states_and_pairs(num_layers)
         if self.method == "gaussian":
-            pairs = [(state_layers.index(l), state_layers.index(l + 1)) for l in ie_layers]
             st = collect_states(model, tokenizer, windows, state_layers, bos=self.bos, batch_size=self.batch_size,
                                 progress=self.progress, stream_pairs=pairs)
             est = _gaussian_settings(self.proj_dim, self.estimator_kwargs)
@@ -607,9 +625,7 @@ class EmergenceProbe:
         if self.method != "gaussian":
             raise MiTasksError(f"score_parts needs method='gaussian' (moments); {self.method!r} keeps states")
         num_layers = model_num_layers(model)
-        ie_layers = self.ie_layers(num_layers)
-        state_layers = sorted(set(ie_layers) | {l + 1 for l in ie_layers})
-        pairs = [(state_layers.index(l), state_layers.index(l + 1)) for l in ie_layers]
+        ie_layers, state_layers, pairs = self._states_and_pairs(num_layers)
         st = collect_states(model, tokenizer, windows, state_layers, bos=self.bos, batch_size=self.batch_size,
                             progress=self.progress, stream_pairs=pairs, part_size=part_size)
         size = int(part_size)
@@ -638,12 +654,9 @@ class EmergenceProbe:
             raise MiTasksError(f"prefix lengths {list(lengths)} must lie in 2..{seqs.shape[1]} (the sequence length)")
         backbone = _backbone(model)
         num_layers = model_num_layers(model)
-        ie_layers = self.ie_layers(num_layers)
-        state_layers = sorted(set(ie_layers) | {l + 1 for l in ie_layers})
-        pairs = [(state_layers.index(l), state_layers.index(l + 1)) for l in ie_layers]
+        ie_layers, state_layers, pairs = self._states_and_pairs(num_layers)
         prefix = bos_prefix(tokenizer, self.bos)
-        pre = torch.tensor(prefix, dtype=torch.long)
-        ids = torch.cat([pre.expand(len(seqs), len(prefix)), torch.from_numpy(seqs).long()], dim=1)
+        ids = _with_prefix(prefix, seqs)
         macro = {t: StateMoments(pairs) for t in lens}
         t0 = time.perf_counter()
         for _, st in _iter_last_states(backbone, ids, state_layers, num_layers, self.batch_size, "IE prefix pass",
@@ -651,10 +664,7 @@ class EmergenceProbe:
                                        keep_on_device=True):
             for i, t in enumerate(lens):
                 macro[t].add(st[:, :, i])
-        uniq, index = np.unique(seqs, return_inverse=True)
-        index = index.reshape(seqs.shape)
-        micro_ids = torch.cat([pre.expand(len(uniq), len(prefix)), torch.from_numpy(uniq).long()[:, None]], dim=1)
-        micro = _run_last_states(backbone, micro_ids, state_layers, num_layers, 256, "IE micro pass", self.progress)
+        micro, index = _micro_states(backbone, seqs, prefix, state_layers, num_layers, 256, self.progress)
         seconds = time.perf_counter() - t0
         est = _gaussian_settings(self.proj_dim, self.estimator_kwargs)
         out = {}
