@@ -1,4 +1,4 @@
-"""Only here to ship mi_tasks_lmeval.pth into site-packages (see mi_tasks_lmeval_hook.py); metadata is in pyproject.toml."""
+"""Only here to ship mi_tasks_lmeval.pth into site-packages (see mi_tasks/harness/lm_eval_compat.py); metadata is in pyproject.toml."""
 import os
 
 from setuptools import setup

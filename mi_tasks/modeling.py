@@ -55,13 +55,48 @@ def text_config(config: Any) -> Any:
 
 
 def is_encoder_only(config: Any) -> bool:
-    """Encoder-only = a masked-LM architecture that is not configured as a decoder."""
-    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+    """True where the states mi-tasks reads come from a bidirectional encoder.
+
+    That is a masked-LM architecture not configured as a decoder (BERT and kin), or an
+    encoder-decoder model (T5, BART) or its encoder stack, whose encoder is what mi-tasks reads.
+    """
+    from transformers.models.auto.modeling_auto import (MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+                                                        MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES)
 
     cfg = text_config(config)
     if getattr(cfg, "is_encoder_decoder", False):
-        return False
+        return True
+    if cfg.model_type in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES and not getattr(cfg, "is_decoder", False):
+        return True  # the encoder stack of a seq2seq model
     return cfg.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+
+def _causal_types() -> set[str]:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    return set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES)
+
+
+def has_causal_lm_class(config: Any) -> bool:
+    """Whether ``AutoModelForCausalLM`` can load this config (a known causal type, or remote code that maps one)."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    auto_map = getattr(config, "auto_map", None) or {}
+    if "AutoModelForCausalLM" in auto_map:
+        return True
+    model_type = getattr(config, "model_type", None)
+    return model_type in _causal_types() or model_type not in CONFIG_MAPPING_NAMES
+
+
+def hidden_state_module(model: torch.nn.Module) -> torch.nn.Module:
+    """The module whose forward gives the hidden states mi-tasks reads, without an LM head's cost.
+
+    Encoder-decoder models (T5, BART): their encoder stack (bidirectional). Others: the bare
+    backbone under a task head (``base_model``), or the model itself.
+    """
+    if getattr(model.config, "is_encoder_decoder", False) and hasattr(model, "get_encoder"):
+        return model.get_encoder()
+    return getattr(model, "base_model", model)
 
 
 def ensure_bidirectional(model: torch.nn.Module) -> None:
@@ -106,17 +141,15 @@ def load_model(
             f"cannot load a model config from {name_or_path!r} ({e.__class__.__name__}: {str(e)[:200]}); "
             "pass a local folder with config.json (or a GGUF file via gguf_file=), or a reachable hub id"
         ) from e
-    if getattr(config, "is_encoder_decoder", False):
-        raise MiTasksError(
-            f"{config.model_type} is an encoder-decoder model; mi-tasks reads causal (decoder-only) "
-            "and masked (encoder-only) models"
-        )
     torch_dtype = resolve_dtype(dtype, device)
     encoder = is_encoder_only(config)
     if encoder and getattr(config, "is_decoder", False):
         config.is_decoder = False
     tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kw)
     model = AutoModel.from_pretrained(name_or_path, config=config, dtype=torch_dtype, **kw)
+    if getattr(config, "is_encoder_decoder", False):
+        log.info("%s is an encoder-decoder model: reading its encoder stack", config.model_type)
+        model = hidden_state_module(model)
     model.to(device)
     model.eval()
     ensure_bidirectional(model)

@@ -1,8 +1,8 @@
 """Answer mi-tasks requests with the model lm-eval already loaded: one extraction pass per corpus.
 
-lm-eval groups requests by type and calls ``lm.<type>(requests)``; mi-tasks adds the type
-``mi_hidden_states`` to lm-eval's ``LM`` base class, so one call sees every mi-tasks task of the
-run. For Hugging Face backends it reads the backbone's hidden states (no LM head), fits each
+lm-eval groups requests by type and calls ``lm.<type>(requests)``: ``hf-mi`` defines
+``mi_hidden_states`` itself, and for ``--model hf`` mi-tasks adds it to lm-eval's ``LM`` base class
+(``lm_eval_compat``), so one call sees every mi-tasks task of the run. For Hugging Face backends it reads the backbone's hidden states (no LM head), fits each
 train corpus once per model and settings, runs each eval corpus once (with token spectra when an
 entropy task reads it too) and caches passes, fits and results on the ``lm`` object, so every
 task of ``mi_suite`` reuses them. Under ``accelerate launch`` the ranks split the forward passes
@@ -21,12 +21,12 @@ from ..distributed import ProcessGroup, process_group
 from ..entropy import EntropyProbe
 from ..errors import MiTasksError
 from ..extraction import HiddenStateExtractor, model_num_layers
+from ..modeling import hidden_state_module
 from ..recoverability import RecoverabilityProbe
 
 if TYPE_CHECKING:
     from .settings import TaskSettings
 
-REQUEST_TYPE = "mi_hidden_states"
 _TASKS: dict[str, Any] = {}
 
 
@@ -80,7 +80,7 @@ class _Run:
         # include_special changes the tokens both pooling and spectra use: tasks that differ in it share nothing
         key = ("extractor", s.layers, s.pooling, s.max_text_length, s.include_special)
         if key not in self.cache:
-            backbone = getattr(self.model, "base_model", self.model)  # hidden states without the LM head's cost
+            backbone = hidden_state_module(self.model)  # hidden states without the LM head's cost
             self.cache[key] = HiddenStateExtractor(backbone, self.tokenizer, layers=s.layers, pooling=s.pooling,
                                                    max_length=s.max_text_length, batch_size=self.batch_size,
                                                    mean_includes_special=s.include_special, process_group=self.group)
@@ -192,11 +192,3 @@ def handle_requests(lm: Any, requests: list[Any]) -> list[dict[str, float]]:
         for (doc_id, _), i in zip(local[key], positions[key]):
             out[i] = values(where[doc_id])
     return out  # type: ignore[return-value]
-
-
-def install_request_handler() -> None:
-    """Give lm-eval's LM base class the ``mi_hidden_states`` request method (idempotent)."""
-    from lm_eval.api.model import LM
-
-    if getattr(LM, REQUEST_TYPE, None) is None:
-        setattr(LM, REQUEST_TYPE, lambda self, requests: handle_requests(self, requests))

@@ -18,7 +18,6 @@ from lm_eval.api.instance import Instance
 from lm_eval.api.metrics import mean as lm_eval_mean
 from lm_eval.api.task import Task
 from lm_eval.filters import build_filter_ensemble
-from lm_eval.config.task import TaskConfig
 
 from ..corpora import load_corpus
 from ..entropy import EntropyResult
@@ -26,12 +25,13 @@ from ..errors import MiTasksError
 from ..information import fano_mi_bits
 from ..recoverability import RecoverabilityResult
 from ..uncertainty import mean_stderr
-from .runner import REQUEST_TYPE, install_request_handler, register_task
+from .lm_eval_compat import REQUEST_TYPE, install_runtime_patches, manager_metadata, task_config_class
+from .runner import handle_requests, register_task
 from .settings import TaskSettings
-from .stderr_hook import install_stderr_hook, with_stderr
+from .stderr_hook import with_stderr
 
-install_request_handler()
-install_stderr_hook()
+install_runtime_patches(handle_requests)
+TaskConfig = task_config_class()
 
 
 class MITask(Task):
@@ -45,6 +45,7 @@ class MITask(Task):
         # Task.__init__ would wrap the config dict wrongly for Python tasks; set its fields here.
         raw = {k: v for k, v in dict(config or {}).items() if k != "class"}
         raw.setdefault("task", type(self).__name__)
+        raw["metadata"] = {**(raw.get("metadata") or {}), **manager_metadata()}  # --metadata wins over the YAML
         raw["output_type"] = REQUEST_TYPE
         valid = {f.name for f in dataclasses.fields(TaskConfig)}
         self._config = TaskConfig(**{k: v for k, v in raw.items() if k in valid})
@@ -56,6 +57,10 @@ class MITask(Task):
         self._docs: list[dict[str, str]] | None = None
         self.mi_result: Any = None
         self.mi_slot: int | None = None
+
+    @property
+    def task_name(self) -> str:  # lm-eval 0.4.9 reads it on every task object
+        return self.config.task
 
     def download(self, *args: Any, **kwargs: Any) -> None:  # corpora load lazily in test_docs
         return None
@@ -85,7 +90,7 @@ class MITask(Task):
     def doc_to_prefix(self, doc: dict[str, str]) -> str:
         return ""
 
-    def fewshot_context(self, doc: dict[str, str], num_fewshot: int = 0, **kwargs: Any) -> str:
+    def fewshot_context(self, doc: dict[str, str], num_fewshot: int = 0, *args: Any, **kwargs: Any) -> str:
         return doc["text"]
 
     def construct_requests(self, doc: dict[str, str], ctx: str, **kwargs: Any) -> Instance:
