@@ -57,6 +57,9 @@ class MITask(Task):
         self._docs: list[dict[str, str]] | None = None
         self.mi_result: Any = None
         self.mi_slot: int | None = None
+        # One dict for the results JSON, filled in place once scored: lm-eval 0.4.9 copies the
+        # config (shallowly) before the run, 0.4.10+ after it, and both then see the same numbers.
+        self._mi_results: dict[str, Any] = {}
 
     @property
     def task_name(self) -> str:  # lm-eval 0.4.9 reads it on every task object
@@ -147,6 +150,8 @@ class MITask(Task):
     def attach_result(self, result: Any):
         """Keep ``result`` for aggregation and the results JSON; return per-text values by position."""
         self.mi_result, self.mi_slot = result, self.headline_slot(result)
+        self._mi_results.clear()
+        self._mi_results.update(self.results_record())
         return lambda pos: self.per_text(result, self.mi_slot, pos)
 
     def _headline(self, key: str) -> float:
@@ -178,18 +183,21 @@ class MITask(Task):
     def higher_is_better(self) -> dict[str, bool]:
         return {m: True for m in self.METRICS}
 
+    def results_record(self) -> dict[str, Any]:
+        """What the results JSON holds under ``configs.<task>.mi_results`` (curves, prior, meta)."""
+        out = self.mi_result.to_dict()
+        out["headline_layer"] = int(self.mi_result.layers[self.mi_slot]["layer"])
+        out["curves"] = {k: [{"layer": r["layer"], "depth": r["depth"], "value": r[k]} for r in self.mi_result.layers]
+                         for k in self.mi_result.layers[0] if k not in ("layer", "depth")}
+        corpus = getattr(self, "eval_corpus", None)
+        if corpus is not None:
+            out["meta"]["eval_corpus"] = {**corpus.describe(), "scored_rows": self._n_scored()}
+        return out
+
     def dump_config(self) -> dict[str, Any]:
         cfg = dict(super().dump_config())
         cfg["mi_settings"] = asdict(self.settings)
-        if self.mi_result is not None:
-            out = self.mi_result.to_dict()
-            out["headline_layer"] = int(self.mi_result.layers[self.mi_slot]["layer"])
-            out["curves"] = {k: [{"layer": r["layer"], "depth": r["depth"], "value": r[k]} for r in self.mi_result.layers]
-                             for k in self.mi_result.layers[0] if k not in ("layer", "depth")}
-            corpus = getattr(self, "eval_corpus", None)
-            if corpus is not None:
-                out["meta"]["eval_corpus"] = {**corpus.describe(), "scored_rows": self._n_scored()}
-            cfg["mi_results"] = out
+        cfg["mi_results"] = self._mi_results
         return cfg
 
 
@@ -324,16 +332,12 @@ class EmergenceTask(MITask):
             return float(res.mean_ie) if key == "mean_ie_bits" else float(res.layers[self.mi_slot][key])
         return agg
 
-    def dump_config(self) -> dict[str, Any]:
+    def results_record(self) -> dict[str, Any]:
         if isinstance(self.mi_result, _Skipped):
-            cfg = dict(Task.dump_config(self))
-            cfg["mi_settings"] = asdict(self.settings)
-            cfg["mi_results"] = {"skipped": self.mi_result.reason}
-            return cfg
-        cfg = super().dump_config()
-        if "mi_results" in cfg:
-            cfg["mi_results"]["mean_ie_bits"] = float(self.mi_result.mean_ie)
-        return cfg
+            return {"skipped": self.mi_result.reason}
+        out = super().results_record()
+        out["mean_ie_bits"] = float(self.mi_result.mean_ie)
+        return out
 
 
 class _Skipped:
