@@ -124,3 +124,4 @@ def test_local_sample_that_differs_from_the_hub_says_so(tmp_path):
     d = c.describe()
     assert d["local_file"]["same_as_hub"] is False and "train split" in d["local_file"]["note"]
     assert d["local_file"]["rows"] == 1 and d["hub_id"] == "fancyzhx/ag_news"
+    assert hub_id("agnews:test") == "fancyzhx/ag_news" and hub_id("my_file") is None  # model cards name it
