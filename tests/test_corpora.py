@@ -3,7 +3,6 @@ import json
 import pytest
 
 from mi_tasks import MiTasksError, load_corpus
-from mi_tasks.corpora import REGISTRY
 
 
 def _write(path, text):
@@ -58,44 +57,6 @@ def test_clear_errors(tmp_path, monkeypatch):
     bad = _write(tmp_path / "b.jsonl", '{"text": "ok"}\n{broken\n')
     with pytest.raises(MiTasksError, match="not valid JSON"):
         load_corpus(bad)
-
-
-def test_registered_name_offline_gives_clear_error(monkeypatch):
-    import datasets
-
-    def offline(*a, **k):
-        raise ConnectionError("hub unreachable")
-
-    monkeypatch.delenv("MI_TASKS_DATA_DIR", raising=False)
-    monkeypatch.setattr(datasets, "load_dataset", offline)
-    with pytest.raises(MiTasksError, match="local file path instead"):
-        load_corpus("agnews")
-
-
-def test_registered_name_reads_hub_rows_with_its_fields(monkeypatch):
-    import datasets
-
-    rows = [{"title": "A", "content": "first."}, {"title": "", "content": "second."}]
-    seen = {}
-
-    def fake(path, name=None, split=None):
-        seen.update(path=path, name=name, split=split)
-        return rows
-
-    monkeypatch.delenv("MI_TASKS_DATA_DIR", raising=False)
-    monkeypatch.setattr(datasets, "load_dataset", fake)
-    c = load_corpus("dbpedia14")
-    assert c.texts == ["A. first.", "second."]
-    assert seen == {"path": REGISTRY["dbpedia14"].hub_path, "name": None, "split": "test"}
-    assert c.source.startswith("hf:")
-
-
-def test_data_dir_maps_registered_names_to_local_files(tmp_path, monkeypatch):
-    (tmp_path / "agnews").mkdir()
-    _write(tmp_path / "agnews" / "dev.tsv", "It #39;s news\tWorld\nMore news\tSports\n")
-    monkeypatch.setenv("MI_TASKS_DATA_DIR", str(tmp_path))
-    c = load_corpus("agnews")
-    assert c.texts == ["It #39;s news", "More news"] and c.name == "agnews"
 
 
 @pytest.mark.parametrize("suffix,byte", [(".txt", 4), (".tsv", 4), (".jsonl", 14)])

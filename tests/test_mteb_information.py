@@ -123,8 +123,8 @@ def test_bad_input_is_named(data, tmp_path):
     train, test = data
     with pytest.raises(MiTasksError, match="at least 2"):
         MIEntropy(["only one"], name="Tiny")
-    with pytest.raises(MiTasksError, match="MI_TASKS_DATA_DIR"):
-        MIRecoverability(data_dir=tmp_path / "absent")
+    with pytest.raises(MiTasksError, match="unknown corpus 'nosuch'"):
+        MIRecoverability("nosuch", test, name="Tiny")
     with pytest.raises(MiTasksError, match="no train text holds a word"):
         MIRecoverability(["!!", "--"], test, name="Tiny")
     nan = ArrayEncoder("nan", lambda t: np.full(8, np.nan), 8)

