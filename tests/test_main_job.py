@@ -41,11 +41,17 @@ def _clone(tmp_path: Path) -> tuple[Path, str]:
     return REPO, "no git checkout here; ran in the working copy"
 
 
+def _model_args(data: dict) -> dict:
+    """The run's ``model_args`` as a dict (lm-eval 0.4.9 writes the ``k=v,k=v`` string)."""
+    args = data["config"]["model_args"]
+    return dict(kv.split("=", 1) for kv in args.split(",") if "=" in kv) if isinstance(args, str) else args
+
+
 def _results_of(out: Path, model_path: str) -> dict:
     """The lm_eval results JSON of one model of the run (matched by its ``pretrained`` path)."""
     for f in sorted((out / "lm_eval").rglob("results_*.json")):
         data = json.loads(f.read_text())
-        if data["config"]["model_args"].get("pretrained") == model_path:
+        if _model_args(data).get("pretrained") == model_path:
             return data
     raise AssertionError(f"no results for {model_path} under {out / 'lm_eval'}")
 
@@ -54,7 +60,7 @@ def _core_equals_lm_eval(data: dict, model, tok) -> None:
     """The core API on the run's corpora and settings gives lm_eval's per-layer recall (same dtype, batch size)."""
     s = data["configs"]["mi_recoverability"]["mi_settings"]
     mi = data["configs"]["mi_recoverability"]["mi_results"]
-    assert data["config"]["model_args"]["dtype"] == "bfloat16" == str(next(model.parameters()).dtype).split(".")[-1]
+    assert _model_args(data)["dtype"] == "bfloat16" == str(next(model.parameters()).dtype).split(".")[-1]
     train = load_corpus(s["train_corpus"], limit=s["train_limit"], seed=s["seed"])
     evalc = load_corpus(s["eval_corpus"], limit=s["eval_limit"], seed=s["seed"])
     assert train.sha256 == mi["meta"]["train_corpus"]["sha256"] and evalc.sha256 == mi["meta"]["eval_corpus"]["sha256"]
@@ -82,7 +88,7 @@ def test_readme_main_command_from_a_fresh_clone(tmp_path, real_model):
     r = subprocess.run([sys.executable, "-m", "mi_tasks.cli", "suite", "--out", str(out)], cwd=root, env=env,
                        capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, f"[{how}] " + r.stderr[-4000:]
-    assert "lm_eval --model hf" in r.stderr and "--tasks mi_suite" in r.stderr  # the command a user would type
+    assert "lm_eval --model hf-mi" in r.stderr and "--tasks mi_suite" in r.stderr  # the command a user would type
     assert "| task | metric | all-MiniLM-L6-v2 | SmolLM2-135M |" in r.stdout
     assert "| mi_recoverability | recall_at_k |" in r.stdout
     overview = out / "figures" / "overview.png"

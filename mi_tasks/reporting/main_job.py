@@ -1,6 +1,6 @@
 """The main job: run the MI suite through the ``lm_eval`` command on several models, then report.
 
-Each model gets one ``lm_eval --model hf ... --tasks mi_suite`` subprocess, the command a user
+Each model gets one ``lm_eval --model hf-mi ... --tasks mi_suite`` subprocess, the command a user
 would type (printed before it runs); its progress bars stream to the terminal. Afterwards the
 report (headline table, per-layer figures, tables, leaderboard rows) is built from the results
 JSONs of this run only.
@@ -20,6 +20,7 @@ from typing import Any
 
 from ..bundled import ALIASES, resolve_model
 from ..errors import MiTasksError
+from ..harness.lm_eval_compat import MODEL_NAME
 from .report import Report, write_report
 
 DISPLAY_NAMES = {"minilm": "all-MiniLM-L6-v2", "smollm2": "SmolLM2-135M"}
@@ -98,7 +99,7 @@ def run_suite(cfg: SuiteConfig) -> Report:
         if label:
             labels[path] = label
         target = raw_dir / f"{i}_{Path(path).name or 'model'}"
-        cmd = lm_eval_command() + ["--model", "hf", "--model_args", model_args, "--tasks", cfg.tasks,
+        cmd = lm_eval_command() + ["--model", MODEL_NAME, "--model_args", model_args, "--tasks", cfg.tasks,
                                    "--device", cfg.device, "--batch_size", str(cfg.batch_size),
                                    "--output_path", str(target)]
         if cfg.metadata:
