@@ -11,6 +11,7 @@ import csv
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import re
 import string
@@ -23,6 +24,7 @@ import numpy as np
 
 from .errors import MiTasksError
 
+log = logging.getLogger(__name__)
 LOCAL_SUFFIXES = (".jsonl", ".csv", ".tsv", ".txt", ".raw")
 
 
@@ -140,11 +142,14 @@ def _read_lines(path: Path) -> list[str]:
     return out
 
 
-def _sample(texts: list[str], limit: int | None, seed: int) -> list[str]:
-    if limit is None or limit >= len(texts):
+def _sample(texts: list[str], limit: int | None, seed: int, limit_name: str, src: str) -> list[str]:
+    if limit is None:
         return texts
-    if limit < 1:
-        raise MiTasksError(f"limit must be >= 1, got {limit}")
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
+        raise MiTasksError(f"{limit_name} must be a whole number >= 1 (texts to keep from corpus {src!r}; "
+                           f"None for all), got {limit!r}")
+    if limit >= len(texts):
+        return texts
     keep = np.sort(np.random.default_rng(seed).choice(len(texts), size=limit, replace=False))
     return [texts[i] for i in keep]
 
@@ -227,10 +232,13 @@ def _read_bbcnews(split: str | None) -> list[str]:
 def load_corpus(source: str | os.PathLike, *, text_field: str | None = None, fields: tuple[str, ...] | list[str] | None = None,
                 template: str | None = None, joiner: str = ". ", limit: int | None = None, seed: int = 0,
                 split: str | None = None, header: bool | None = None, columns: tuple[str, ...] | list[str] | None = None,
-                quoting: bool | None = None, data_dir: str | os.PathLike | None = None) -> Corpus:
+                quoting: bool | None = None, data_dir: str | os.PathLike | None = None,
+                limit_name: str = "limit") -> Corpus:
     """Load a corpus by registered name (see ``REGISTRY``, plus ``bbcnews``) or local file path.
 
-    ``limit`` keeps a seeded random sample of that many texts (in file order). Registered names
+    ``limit`` keeps a seeded random sample of that many texts (in file order); a limit above the
+    corpus's size keeps them all, with a warning and ``options["limit_note"]`` (``limit_name``
+    names the setting in both, e.g. ``eval_limit``). Registered names
     are read from ``data_dir`` (default ``$MI_TASKS_DATA_DIR``) where the file is there, else the hub.
     """
     src = str(source)
@@ -277,9 +285,12 @@ def load_corpus(source: str | os.PathLike, *, text_field: str | None = None, fie
     if not texts:
         raise MiTasksError(f"corpus {src!r} has no non-empty text (read {n_empty} empty rows); "
                            "check the text field or template")
-    texts = _sample(texts, limit, seed)
+    texts = _sample(texts, limit, seed, limit_name, src)
     name = key if key in REGISTRY or key in BUNDLED else Path(src).stem
     if split and key in BUNDLED:
         name = f"{key}:{split}"
     opts["dropped_empty"] = n_empty or None
+    if limit is not None and limit > len(texts):  # said, and recorded beside the rows actually used
+        opts["limit_note"] = f"{limit_name} {limit} is more than the {len(texts)} texts of {name}: all {len(texts)} used"
+        log.warning("%s", opts["limit_note"])
     return Corpus(name=name, texts=texts, source=origin, options=opts)

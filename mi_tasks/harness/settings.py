@@ -171,4 +171,4 @@ class TaskSettings:
     def corpus_kwargs(self, role: str) -> dict[str, Any]:
         g = lambda k: getattr(self, f"{role}_{k}")  # noqa: E731
         return {"text_field": g("text_field"), "template": g("template"), "limit": g("limit"), "seed": self.seed,
-                "header": g("header"), "columns": g("columns")}
+                "header": g("header"), "columns": g("columns"), "limit_name": f"{role}_limit"}

@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..bundled import ALIASES, resolve_model
+from ..bundled import display_name, resolve_model
 from ..errors import MiTasksError
 from ..modeling import check_model_source
 from .report import Report, write_report
 
-DISPLAY_NAMES = {"minilm": "all-MiniLM-L6-v2", "smollm2": "SmolLM2-135M"}
 DEFAULT_MODELS = ("minilm", "smollm2")
 
 
@@ -70,7 +69,7 @@ def model_args_for(spec: str, dtype: str, extra: str = "") -> tuple[str, str, st
     if dtype and "dtype" not in args:
         args["dtype"] = dtype
     check_model_source(path, args.get("gguf_file"))
-    label = DISPLAY_NAMES.get(name.strip(), "") if name.strip() in ALIASES else ""
+    label = display_name(path) or ""
     return ",".join(f"{k}={v}" for k, v in args.items()), path, label
 
 
@@ -102,13 +101,13 @@ def run_suite(cfg: SuiteConfig) -> Report:
     """Run lm_eval once per model (streaming its progress), then write and return the report."""
     if not cfg.models:
         raise MiTasksError("no models given; pass --model (alias minilm/smollm2, or a model folder)")
+    prepared = [model_args_for(m, cfg.dtype, cfg.extra_model_args) for m in cfg.models]  # every model checked first
     out = Path(cfg.out_dir)
     raw_dir = out / "lm_eval"
     raw_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", **(cfg.env or {})}
     files: list[Path] = []
     labels: dict[str, str] = {}
-    prepared = [model_args_for(m, cfg.dtype, cfg.extra_model_args) for m in cfg.models]
     if cfg.labels is not None:
         if len(cfg.labels) != len(prepared):
             raise MiTasksError(f"{len(cfg.labels)} labels for {len(prepared)} models: give one label per model")

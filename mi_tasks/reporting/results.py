@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -15,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..bundled import display_name
 from ..errors import MiTasksError
 
 log = logging.getLogger(__name__)
@@ -134,6 +136,12 @@ def _curves_of(mi: dict[str, Any], task: str, path: Path) -> dict[str, list[tupl
     return out
 
 
+def _measured(curves: dict[str, list[tuple[int, float, float]]]) -> dict[str, list[tuple[int, float, float]]]:
+    """Curves with at least one finite value: a metric the run turned off (bleu4 with text_metrics false) is all NaN."""
+    keep = {m for m, pts in curves.items() if not m.endswith(STDERR_SUFFIX) and any(math.isfinite(v) for _, _, v in pts)}
+    return {m: pts for m, pts in curves.items() if m in keep or m.removesuffix(STDERR_SUFFIX) in keep}
+
+
 def _lm_eval_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
     cfg = data.get("config") or {}
     model_args = cfg.get("model_args") or {}
@@ -168,7 +176,7 @@ def _lm_eval_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
         headline = {k.split(",", 1)[0]: float(val) for k, val in (data.get("results", {}).get(task) or {}).items()
                     if "," in k and "_stderr" not in k and isinstance(val, (int, float))}
         hl = mi.get("headline_layer")
-        out.append(TaskCurves(run=run, task=task, curves=_curves_of(mi, task, path), headline=headline,
+        out.append(TaskCurves(run=run, task=task, curves=_measured(_curves_of(mi, task, path)), headline=headline,
                               headline_layer=int(hl) if hl is not None else None,
                               settings=dict(tcfg.get("mi_settings") or {}), meta=meta))
     return out
@@ -205,6 +213,7 @@ def _mteb_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
 # values, keyed by a score only that task stores; counts are kept as meta, not as curves.
 MTEB_MI_HEADLINE = {"word_vocab_size": ("recall_at_k", "lift_recall_at_k", "fano_mi_bits", "ba_mi_bits"),
                     "bootstrap_resamples": ("dataset_entropy", "dataset_effective_rank")}
+_MTEB_NO_NAME = ("no_model_name/available", "no_model_name_available")
 _MTEB_MI_COUNTS = ("n_train", "n_test", "embed_dim", "bootstrap_resamples", "word_vocab_size", "decoder_vocab_size")
 
 
@@ -224,6 +233,11 @@ def _mteb_mi_file(path: Path, data: dict[str, Any], scores: dict[str, Any]) -> l
     exp = mm.get("experiment_kwargs") or {}
     parts = path.parts
     name = mm.get("name") or (parts[-3].replace("__", "/") if len(parts) >= 3 else "unknown")
+    if name in _MTEB_NO_NAME:  # mteb's placeholder for a model it could not name (a SentenceTransformer from a folder)
+        name = display_name(str(mm.get("adapted_from") or "")) or (
+            f"unnamed model ({mm['embed_dim']}-d)" if mm.get("embed_dim") else "unnamed model")
+        log.warning("%s: mteb stored no model name; it is shown as %r (set model.model_card_data.model_name before "
+                    "mteb.evaluate, or pass --label '%s=NAME')", path.parent, name, name)
     layer, n = exp.get("layer"), exp.get("num_layers")
     if layer is None:  # an encoder without layers (sentence-transformers, API): its output embedding
         layer, depth, n = -1, 1.0, None
@@ -322,6 +336,9 @@ def default_label(run: Run) -> list[str]:
     if gguf:
         stem = Path(str(gguf)).stem
         tails = [stem] + [f"{t}:{stem}" for t in tails]
+    bundled = display_name(run.model) or display_name(str(run.model_args.get("adapted_from") or ""))
+    if bundled:  # the name the headline table, cards and `--model` use for a bundled model
+        tails = [bundled] + [f"{bundled} ({t})" for t in tails]
     return tails or [run.model]
 
 
