@@ -59,8 +59,12 @@ class TaskCurves:
     kind: str = "lm_eval"
 
     def metrics(self) -> list[str]:
-        """Metrics with a curve of their own (standard errors go with their metric)."""
-        return [m for m in self.curves if not m.endswith(STDERR_SUFFIX)]
+        """Metrics with a curve of their own (standard errors go with their metric) and a value at some layer.
+
+        A metric the run turned off (bleu4 with text_metrics false) is all NaN: no figure, no column.
+        """
+        return [m for m, pts in self.curves.items()
+                if not m.endswith(STDERR_SUFFIX) and any(math.isfinite(v) for _, _, v in pts)]
 
     def stderr(self, metric: str) -> list[tuple[int, float, float]] | None:
         return self.curves.get(metric + STDERR_SUFFIX)
@@ -136,12 +140,6 @@ def _curves_of(mi: dict[str, Any], task: str, path: Path) -> dict[str, list[tupl
     return out
 
 
-def _measured(curves: dict[str, list[tuple[int, float, float]]]) -> dict[str, list[tuple[int, float, float]]]:
-    """Curves with at least one finite value: a metric the run turned off (bleu4 with text_metrics false) is all NaN."""
-    keep = {m for m, pts in curves.items() if not m.endswith(STDERR_SUFFIX) and any(math.isfinite(v) for _, _, v in pts)}
-    return {m: pts for m, pts in curves.items() if m in keep or m.removesuffix(STDERR_SUFFIX) in keep}
-
-
 def _lm_eval_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
     cfg = data.get("config") or {}
     model_args = cfg.get("model_args") or {}
@@ -176,7 +174,7 @@ def _lm_eval_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
         headline = {k.split(",", 1)[0]: float(val) for k, val in (data.get("results", {}).get(task) or {}).items()
                     if "," in k and "_stderr" not in k and isinstance(val, (int, float))}
         hl = mi.get("headline_layer")
-        out.append(TaskCurves(run=run, task=task, curves=_measured(_curves_of(mi, task, path)), headline=headline,
+        out.append(TaskCurves(run=run, task=task, curves=_curves_of(mi, task, path), headline=headline,
                               headline_layer=int(hl) if hl is not None else None,
                               settings=dict(tcfg.get("mi_settings") or {}), meta=meta))
     return out
@@ -338,7 +336,7 @@ def default_label(run: Run) -> list[str]:
         tails = [stem] + [f"{t}:{stem}" for t in tails]
     bundled = display_name(run.model) or display_name(str(run.model_args.get("adapted_from") or ""))
     if bundled:  # the name the headline table, cards and `--model` use for a bundled model
-        tails = [bundled] + [f"{bundled} ({t})" for t in tails]
+        tails = [bundled] + tails
     return tails or [run.model]
 
 
