@@ -71,3 +71,14 @@ def test_readme_report_and_card_commands_run_as_written(main_job_like):
     assert "model-index:" in card and "name: SmolLM2-135M" in card
     assert (main_job_like / "board" / "leaderboard.csv").is_file()
     assert (main_job_like / "report" / "report.md").is_file()
+
+
+def test_an_mteb_model_without_a_name_is_not_called_available(tmp_path, caplog):
+    d = tmp_path / "results" / "no_model_name__available" / "no_revision_available"
+    d.mkdir(parents=True)
+    (d / "model_meta.json").write_text(json.dumps({"name": "no_model_name/available", "embed_dim": 384}))
+    (d / "MIRecoverability.json").write_text(json.dumps({"task_name": "MIRecoverability", "scores": {"test": [
+        {"recall_at_k": 0.23, "word_vocab_size": 900, "main_score": 0.23}]}}))
+    res = load_results(tmp_path / "results")
+    assert [r.label for r in res.runs] == ["unnamed model (384-d)"]
+    assert "mteb stored no model name" in caplog.text and "--label 'unnamed model (384-d)=NAME'" in caplog.text
