@@ -11,7 +11,8 @@ Protocol (docs/enhancement.md):
    - MTEB through :class:`mi_tasks.mteb.LayerEncoder` (last state, mean pooling over all tokens,
      L2-normalised) and ``mteb.evaluate``: STS-B dev (Spearman), AG News classification
      (accuracy), AG News clustering (V-measure), all from ../shared/data.
-   Each model's numbers go to OUTPUT/<model>/eval_<name>.json (reused on a rerun).
+   Each model's numbers go to OUTPUT/<model>/eval_<name>.json, reused on a rerun only when the
+   checkpoint (its files and training record) and the evaluation options are the same.
 3. ``report``: before, after (mean over seeds), delta with its standard error across seeds, and for
    recoverability the per-text standard error of the delta (paired, averaged over seeds).
    Written to OUTPUT/<model>/report.json and report.md.
@@ -47,15 +48,25 @@ def data_dir() -> Path:
     return Path(os.environ["MI_TASKS_DATA_DIR"])
 
 
+TRAIN_ARGS = ("lr", "batch_size", "max_length", "train_blocks", "dtype", "eval_interval", "recall_texts")
+
+
+def train_args(args: argparse.Namespace) -> dict:
+    """The options a checkpoint was trained with beside its seed and steps (a rerun with others trains again)."""
+    return {k: getattr(args, k) for k in TRAIN_ARGS}
+
+
 def train(args: argparse.Namespace, path: str, kw: dict, out: Path) -> dict[int, dict]:
     """Enhance once per seed; return {seed: enhance_result.json contents}."""
     runs = {}
     for seed in args.seeds:
         target = out / f"seed{seed}"
         done = target / "enhance_result.json"
-        if done.is_file() and json.loads(done.read_text())["steps"] == args.steps:
-            runs[seed] = json.loads(done.read_text())
-            continue
+        if done.is_file():
+            old = json.loads(done.read_text())
+            if old.get("steps") == args.steps and old.get("train_args") == train_args(args):
+                runs[seed] = old
+                continue
         t = time.perf_counter()
         res = enhance(path, target, str(data_dir() / "wikitext2" / "wiki.test.raw"), steps=args.steps, lr=args.lr,
                       batch_size=args.batch_size, max_length=args.max_length, seed=seed,
@@ -64,6 +75,7 @@ def train(args: argparse.Namespace, path: str, kw: dict, out: Path) -> dict[int,
                       progress=args.progress, **kw)
         d = res.to_dict()
         d["wall_seconds"] = time.perf_counter() - t
+        d["train_args"] = train_args(args)
         done.write_text(json.dumps(d, indent=2))
         curve = " -> ".join(f"{r['recall_at_k']:.4f}@{r['step']}" for r in res.eval_recall)
         print(f"[train] seed {seed}: {args.steps} steps in {d['wall_seconds']:.0f}s; training-head recall {curve}",
@@ -79,6 +91,32 @@ def mteb_tasks(args: argparse.Namespace) -> list:
             agnews_clustering(limit=args.cluster_texts)]
 
 
+EVAL_ARGS = ("eval_max_length", "probe_fit", "probe_test", "sts_pairs", "cls_texts", "cluster_texts")
+
+
+def checkpoint_fingerprint(path: str, kw: dict) -> dict:
+    """What identifies a checkpoint's weights: its files' names, sizes and change times, and enhance's record."""
+    folder = Path(path)
+    files = {}
+    if folder.is_dir():
+        for f in sorted(folder.iterdir()):
+            if f.is_file() and f.suffix in (".safetensors", ".bin", ".gguf", ".json", ".model", ".txt"):
+                st = f.stat()
+                files[f.name] = [st.st_size, st.st_mtime_ns]
+    done = folder / "enhance_result.json"
+    record = json.loads(done.read_text()) if done.is_file() else {}
+    return {"path": str(path), "load_kwargs": kw, "files": files,
+            "steps": record.get("steps"), "settings": record.get("settings")}
+
+
+def eval_key(args: argparse.Namespace, path: str, kw: dict) -> dict:
+    """Everything an evaluation depends on: the checkpoint and the evaluation settings (a cache hit needs all equal)."""
+    from mi_tasks import __version__
+
+    return {"checkpoint": checkpoint_fingerprint(path, kw), "eval": {k: getattr(args, k) for k in EVAL_ARGS},
+            "mi_tasks_version": __version__}
+
+
 def evaluate(args: argparse.Namespace, name: str, path: str, kw: dict, out: Path) -> dict:
     """Recoverability at states L-1 and L and the MTEB main scores of one checkpoint (cached in ``out``)."""
     import mteb
@@ -86,8 +124,13 @@ def evaluate(args: argparse.Namespace, name: str, path: str, kw: dict, out: Path
     from mi_tasks.mteb import LayerEncoder, main_scores
 
     cache = out / f"eval_{name}.json"
+    key = eval_key(args, path, kw)
     if cache.is_file():
-        return json.loads(cache.read_text())
+        old = json.loads(cache.read_text())
+        if old.get("key") == key:
+            return old
+        print(f"[eval] {name}: cached evaluation was made from another checkpoint or settings; evaluating again",
+              flush=True)
     t = time.perf_counter()
     model, tok = load_model(path, dtype="float32", **kw)
     n = model.config.num_hidden_layers
@@ -107,7 +150,7 @@ def evaluate(args: argparse.Namespace, name: str, path: str, kw: dict, out: Path
     tasks = mteb_tasks(args)
     scores = main_scores(mteb.evaluate(enc, tasks, cache=None, show_progress_bar=False,
                                        encode_kwargs={"batch_size": 32}), tasks)
-    d = {"name": name, "path": path, "num_layers": n, "recoverability": rec,
+    d = {"name": name, "path": path, "key": key, "num_layers": n, "recoverability": rec,
          "mteb": {f"{task} ({metric})": v for task, (metric, v) in scores.items()},
          "seconds": {"recoverability": rec_s, "mteb": time.perf_counter() - t - rec_s}}
     cache.write_text(json.dumps(d))

@@ -13,7 +13,8 @@ from .bundled import resolve_model
 from .corpora import load_corpus
 from .errors import MiTasksError
 from .extraction import HiddenStateExtractor
-from .modeling import load_model
+from .devices import check_device
+from .modeling import check_model_source, load_model
 from .recoverability import RecoverabilityProbe
 
 
@@ -53,7 +54,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_args(args: argparse.Namespace) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every option checked before any corpus or model loads: (name, path, load kwargs) per model."""
+    for flag, value in (("--train-limit", args.train_limit), ("--eval-limit", args.eval_limit)):
+        if value is not None and value < 1:
+            raise MiTasksError(f"{flag} must be >= 1 (texts to keep; leave it out for the whole corpus), got {value}")
+    if args.seed < 0:
+        raise MiTasksError(f"--seed must be >= 0, got {args.seed}")
+    check_device(args.device, "--device")
+    if args.decoder_device is not None:
+        check_device(args.decoder_device, "--decoder-device")
+    models = []
+    for name in args.model or ["minilm", "smollm2"]:
+        path, kw = resolve_model(name)
+        if args.gguf_file:
+            kw["gguf_file"] = args.gguf_file
+        check_model_source(path, kw.get("gguf_file"))
+        models.append((name, path, kw))
+    return models
+
+
 def run_recoverability(args: argparse.Namespace) -> list[dict[str, Any]]:
+    models = _check_args(args)
     train = load_corpus(args.train_corpus, text_field=args.train_field, template=args.train_template,
                         limit=args.train_limit, seed=args.seed)
     evalc = load_corpus(args.eval_corpus, text_field=args.eval_field, template=args.eval_template,
@@ -61,10 +83,7 @@ def run_recoverability(args: argparse.Namespace) -> list[dict[str, Any]]:
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
-    for name in args.model or ["minilm", "smollm2"]:
-        path, kw = resolve_model(name)
-        if args.gguf_file:
-            kw["gguf_file"] = args.gguf_file
+    for name, path, kw in models:
         print(f"== {name}: train {train.name} ({len(train)} texts), eval {evalc.name} ({len(evalc)} texts)", file=sys.stderr)
         model, tok = load_model(path, dtype=args.dtype, device=args.device, **kw)
         ex = HiddenStateExtractor(model, tok, layers=args.layers, pooling=args.pooling, max_length=args.max_length,

@@ -9,6 +9,7 @@ row into a text. Where the local file is another sample than the hub split, the 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,8 @@ from .corpus_hub import hub_rows
 from .corpus_specs import REGISTRY, SPLIT_ALIASES, CorpusSpec
 from .data_dir import find_data_dir
 from .errors import MiTasksError
+
+log = logging.getLogger(__name__)
 
 BUNDLED = ("bbcnews",)
 __all__ = ["BUNDLED", "Corpus", "LOCAL_SUFFIXES", "REGISTRY", "load_corpus", "read_local", "registered_rows",
@@ -53,11 +56,14 @@ class Corpus:
                 "sha256": self.sha256, **{k: v for k, v in self.options.items() if v is not None}}
 
 
-def _sample(texts: list[str], limit: int | None, seed: int) -> list[str]:
-    if limit is None or limit >= len(texts):
+def _sample(texts: list[str], limit: int | None, seed: int, limit_name: str, src: str) -> list[str]:
+    if limit is None:
         return texts
-    if limit < 1:
-        raise MiTasksError(f"limit must be >= 1, got {limit}")
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
+        raise MiTasksError(f"{limit_name} must be a whole number >= 1 (texts to keep from corpus {src!r}; "
+                           f"None for all), got {limit!r}")
+    if limit >= len(texts):
+        return texts
     keep = np.sort(np.random.default_rng(seed).choice(len(texts), size=limit, replace=False))
     return [texts[i] for i in keep]
 
@@ -122,10 +128,13 @@ def registered_texts(name: str, rows: list[dict[str, Any]], *, text_field: str |
 def load_corpus(source: str | os.PathLike, *, text_field: str | None = None, fields: tuple[str, ...] | list[str] | None = None,
                 template: str | None = None, joiner: str | None = None, limit: int | None = None, seed: int = 0,
                 split: str | None = None, header: bool | None = None, columns: tuple[str, ...] | list[str] | None = None,
-                quoting: bool | None = None, data_dir: str | os.PathLike | None = None) -> Corpus:
+                quoting: bool | None = None, data_dir: str | os.PathLike | None = None,
+                limit_name: str = "limit") -> Corpus:
     """Load a corpus by registered name (see ``REGISTRY``, plus ``bbcnews``; ``name:split`` picks a split) or file path.
 
-    ``limit`` keeps a seeded random sample of that many texts (in file order). ``header``, ``columns``
+    ``limit`` keeps a seeded random sample of that many texts (in file order); a limit above the
+    corpus's size keeps them all, with a warning and ``options["limit_note"]`` (``limit_name``
+    names the setting in both, e.g. ``eval_limit``). ``header``, ``columns``
     and ``quoting`` describe a file given by path; a registered name's files are described by its spec.
     """
     src = str(source)
@@ -164,9 +173,12 @@ def load_corpus(source: str | os.PathLike, *, text_field: str | None = None, fie
     if not texts:
         raise MiTasksError(f"corpus {src!r} has no non-empty text (read {n_empty} empty rows); "
                            "check the text field or template")
-    texts = _sample(texts, limit, seed)
+    texts = _sample(texts, limit, seed, limit_name, src)
     name = key if key in REGISTRY or key in BUNDLED else Path(src).stem
     if split and (key in BUNDLED or key in REGISTRY):
         name = f"{key}:{opts['split']}"
     opts["dropped_empty"] = n_empty or None
+    if limit is not None and limit > len(texts):  # said, and recorded beside the rows actually used
+        opts["limit_note"] = f"{limit_name} {limit} is more than the {len(texts)} texts of {name}: all {len(texts)} used"
+        log.warning("%s", opts["limit_note"])
     return Corpus(name=name, texts=texts, source=origin, options=opts)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from typing import Any
 
 import torch
 
+from .devices import check_device
 from .errors import MiTasksError
 
 log = logging.getLogger(__name__)
@@ -115,6 +117,44 @@ def ensure_bidirectional(model: torch.nn.Module) -> None:
                 sub_cfg.is_decoder = False
 
 
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+
+
+def check_model_source(name_or_path: str | os.PathLike, gguf_file: str | None = None) -> None:
+    """Fail before loading, naming the missing path, where a model folder or GGUF file is not there.
+
+    transformers answers a missing local path with a hub error built from it ("Repo id must be in
+    the form ...", a URL under huggingface.co). A name that can only be a path (absolute, ``./``,
+    ``~``, more than one ``/``) must exist; a folder must hold ``config.json`` or the named GGUF
+    file. A name shaped like a hub id (``org/name``) that is no local folder is left to the hub.
+    """
+    name = os.path.expanduser(str(name_or_path))
+    if not name.strip():
+        raise MiTasksError("model path is empty: pass a model folder, a hub id or an alias (minilm, smollm2)")
+    if os.path.isfile(name):
+        if name.endswith(".gguf"):
+            raise MiTasksError(f"model path {name!r} is a GGUF file: pass its folder and gguf_file="
+                               f"{os.path.basename(name)!r}")
+        raise MiTasksError(f"model path {name!r} is a file: pass the model's folder (with config.json)")
+    if os.path.isdir(name):
+        ggufs = sorted(f for f in os.listdir(name) if f.endswith(".gguf"))
+        if gguf_file:
+            target = gguf_file if os.path.isabs(gguf_file) else os.path.join(name, gguf_file)
+            if not os.path.isfile(target):
+                have = f"GGUF files there: {', '.join(ggufs)}" if ggufs else "the folder holds no .gguf file"
+                raise MiTasksError(f"GGUF file {target!r} does not exist ({have}); check gguf_file=")
+        elif not os.path.isfile(os.path.join(name, "config.json")):
+            hint = (f"pass gguf_file= for one of its GGUF files ({', '.join(ggufs)})" if ggufs
+                    else "pass the folder that save_pretrained wrote")
+            raise MiTasksError(f"model folder {name!r} has no config.json: {hint}")
+        return
+    looks_like_path = (os.path.isabs(name) or name.startswith((".", "~")) or name.count("/") > 1
+                       or os.path.sep != "/" and os.path.sep in name or not _HUB_ID.match(name))
+    if looks_like_path:
+        raise MiTasksError(f"model path {name!r} does not exist (looked in {os.path.abspath(name)!r}): "
+                           "pass a model folder, a hub id (org/name) or an alias (minilm, smollm2)")
+
+
 def load_model(
     name_or_path: str,
     *,
@@ -127,8 +167,8 @@ def load_model(
     """Load (backbone model, tokenizer) ready for :class:`~mi_tasks.extraction.HiddenStateExtractor`."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-    if os.path.sep in str(name_or_path) and not os.path.exists(name_or_path):
-        raise MiTasksError(f"model path {name_or_path!r} does not exist: pass a local folder or a hub id")
+    check_model_source(name_or_path, gguf_file)
+    check_device(device, "device", "for load_model")
     kw: dict[str, Any] = {"trust_remote_code": trust_remote_code}
     if revision:
         kw["revision"] = revision
@@ -137,8 +177,9 @@ def load_model(
     try:
         config = AutoConfig.from_pretrained(name_or_path, **kw)
     except (OSError, ValueError) as e:
+        where = "" if os.path.isdir(name_or_path) else f" (no local folder {os.path.abspath(name_or_path)!r} either)"
         raise MiTasksError(
-            f"cannot load a model config from {name_or_path!r} ({e.__class__.__name__}: {str(e)[:200]}); "
+            f"cannot load a model config from {name_or_path!r}{where}: {e.__class__.__name__}: {str(e).splitlines()[0][:160]}; "
             "pass a local folder with config.json (or a GGUF file via gguf_file=), or a reachable hub id"
         ) from e
     torch_dtype = resolve_dtype(dtype, device)

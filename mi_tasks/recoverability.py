@@ -24,6 +24,7 @@ from .errors import MiTasksError
 from .extraction import HiddenStateExtractor, StateBatch
 from .information import entropy_bits, fano_mi_bits, unseen_mass
 from .layers import normalized_depth
+from .devices import check_device
 from .memory_plan import DEFAULT_BUDGET_GIB, MemoryPlan, check_device_memory, plan_recoverability, same_device
 from .state_store import StateStore
 from .text_metrics import bleu4, rouge_l
@@ -128,7 +129,7 @@ class RecoverabilityProbe:
         self.text_metrics = text_metrics
         self.memory_budget_gb = memory_budget_gb
         self.spill_dir = spill_dir
-        self.device = None if device is None else torch.device(device)
+        self.device = None if device is None else check_device(device, "device", "for RecoverabilityProbe")
         self.meta: dict[str, Any] = {}
         self._store: StateStore | None = None
 

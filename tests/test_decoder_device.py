@@ -38,7 +38,7 @@ def test_a_plan_larger_than_the_free_device_memory_is_refused_before_the_pass(mo
 def test_device_settings():
     assert same_device("cpu", torch.device("cpu")) and not same_device("cpu", "meta")
     assert TaskSettings.from_metadata({"decoder_device": "cpu"}, "mi_recoverability").decoder_device == "cpu"
-    with pytest.raises(MiTasksError, match="unknown decoder_device 'gpu0'"):
+    with pytest.raises(MiTasksError, match="decoder_device 'gpu0' for task mi_recoverability is not a device name: use one of cpu"):
         TaskSettings.from_metadata({"decoder_device": "gpu0"}, "mi_recoverability")
 
 

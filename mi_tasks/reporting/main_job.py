@@ -7,6 +7,7 @@ JSONs of this run only.
 """
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import shlex
@@ -18,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..bundled import ALIASES, resolve_model
+from ..bundled import display_name, resolve_model
 from ..errors import MiTasksError
 from ..harness.lm_eval_compat import MODEL_NAME
+from ..modeling import check_model_source
 from .report import Report, write_report
 
-DISPLAY_NAMES = {"minilm": "all-MiniLM-L6-v2", "smollm2": "SmolLM2-135M"}
 DEFAULT_MODELS = ("minilm", "smollm2")
 
 
@@ -68,10 +69,29 @@ def model_args_for(spec: str, dtype: str, extra: str = "") -> tuple[str, str, st
         args[k.strip()] = v.strip()
     if dtype and "dtype" not in args:
         args["dtype"] = dtype
-    if Path(path).exists() and not Path(path).is_dir():
-        raise MiTasksError(f"model {path} is a file; pass its folder (and gguf_file=NAME for a GGUF file)")
-    label = DISPLAY_NAMES.get(name.strip(), "") if name.strip() in ALIASES else ""
+    check_model_source(path, args.get("gguf_file"))
+    label = display_name(path) or ""
     return ",".join(f"{k}={v}" for k, v in args.items()), path, label
+
+
+def _run_logged(cmd: list[str], env: dict[str, str], log: Path, echo: bool) -> tuple[int, str]:
+    """Run ``cmd`` with stdout and stderr into ``log`` (stderr also echoed live); return (exit code, last message line).
+
+    The log then holds what went wrong, and the caller can name it in one line.
+    """
+    with open(log, "wb", buffering=0) as out:  # unbuffered: the child's stdout shares this file's offset
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.PIPE)
+        assert proc.stderr is not None
+        tail, text = b"", codecs.getincrementaldecoder("utf-8")("replace")
+        while chunk := proc.stderr.read1(65536):
+            out.write(chunk)
+            tail = (tail + chunk)[-20000:]
+            if echo:
+                sys.stderr.write(text.decode(chunk))
+                sys.stderr.flush()
+        code = proc.wait()
+    lines = [ln.strip() for ln in tail.decode("utf-8", "replace").replace("\r", "\n").splitlines() if ln.strip()]
+    return code, (lines[-1] if lines else "")
 
 
 def _is_local(path: str) -> bool:
@@ -82,13 +102,13 @@ def run_suite(cfg: SuiteConfig) -> Report:
     """Run lm_eval once per model (streaming its progress), then write and return the report."""
     if not cfg.models:
         raise MiTasksError("no models given; pass --model (alias minilm/smollm2, or a model folder)")
+    prepared = [model_args_for(m, cfg.dtype, cfg.extra_model_args) for m in cfg.models]  # every model checked first
     out = Path(cfg.out_dir)
     raw_dir = out / "lm_eval"
     raw_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", **(cfg.env or {})}
     files: list[Path] = []
     labels: dict[str, str] = {}
-    prepared = [model_args_for(m, cfg.dtype, cfg.extra_model_args) for m in cfg.models]
     if cfg.labels is not None:
         if len(cfg.labels) != len(prepared):
             raise MiTasksError(f"{len(cfg.labels)} labels for {len(prepared)} models: give one label per model")
@@ -109,12 +129,10 @@ def run_suite(cfg: SuiteConfig) -> Report:
         print(f"\n== [{i + 1}/{len(prepared)}] {label or path}\n$ {shlex.join(cmd)}", file=sys.stderr, flush=True)
         started = time.time()
         log = target.with_suffix(".log")
-        with open(log, "w", encoding="utf-8") as stdout:
-            proc = subprocess.run(cmd, env=env, stdout=stdout,
-                                  stderr=subprocess.PIPE if cfg.quiet else None, text=True)
-        if proc.returncode != 0:
-            tail = (proc.stderr or "")[-3000:] if cfg.quiet else "(see the messages above)"
-            raise MiTasksError(f"lm_eval failed for {label or path} (exit {proc.returncode}); its output is in {log}\n{tail}")
+        code, last = _run_logged(cmd, env, log, echo=not cfg.quiet)
+        if code != 0:
+            raise MiTasksError(f"lm_eval failed for {label or path} (exit {code}): {last or 'no message'} "
+                               f"(its full output: {log})")
         new = [p for p in target.rglob("results_*.json") if p.stat().st_mtime >= started - 1]
         if not new:
             raise MiTasksError(f"lm_eval wrote no results under {target}; its output is in {log}")

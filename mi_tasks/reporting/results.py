@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -15,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..bundled import display_name
 from ..errors import MiTasksError
 
 log = logging.getLogger(__name__)
@@ -57,8 +59,12 @@ class TaskCurves:
     kind: str = "lm_eval"
 
     def metrics(self) -> list[str]:
-        """Metrics with a curve of their own (standard errors go with their metric)."""
-        return [m for m in self.curves if not m.endswith(STDERR_SUFFIX)]
+        """Metrics with a curve of their own (standard errors go with their metric) and a value at some layer.
+
+        A metric the run turned off (bleu4 with text_metrics false) is all NaN: no figure, no column.
+        """
+        return [m for m, pts in self.curves.items()
+                if not m.endswith(STDERR_SUFFIX) and any(math.isfinite(v) for _, _, v in pts)]
 
     def stderr(self, metric: str) -> list[tuple[int, float, float]] | None:
         return self.curves.get(metric + STDERR_SUFFIX)
@@ -205,6 +211,7 @@ def _mteb_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
 # values, keyed by a score only that task stores; counts are kept as meta, not as curves.
 MTEB_MI_HEADLINE = {"word_vocab_size": ("recall_at_k", "lift_recall_at_k", "fano_mi_bits", "ba_mi_bits"),
                     "bootstrap_resamples": ("dataset_entropy", "dataset_effective_rank")}
+_MTEB_NO_NAME = ("no_model_name/available", "no_model_name_available")
 _MTEB_MI_COUNTS = ("n_train", "n_test", "embed_dim", "bootstrap_resamples", "word_vocab_size", "decoder_vocab_size")
 
 
@@ -224,6 +231,11 @@ def _mteb_mi_file(path: Path, data: dict[str, Any], scores: dict[str, Any]) -> l
     exp = mm.get("experiment_kwargs") or {}
     parts = path.parts
     name = mm.get("name") or (parts[-3].replace("__", "/") if len(parts) >= 3 else "unknown")
+    if name in _MTEB_NO_NAME:  # mteb's placeholder for a model it could not name (a SentenceTransformer from a folder)
+        name = display_name(str(mm.get("adapted_from") or "")) or (
+            f"unnamed model ({mm['embed_dim']}-d)" if mm.get("embed_dim") else "unnamed model")
+        log.warning("%s: mteb stored no model name; it is shown as %r (set model.model_card_data.model_name before "
+                    "mteb.evaluate, or pass --label '%s=NAME')", path.parent, name, name)
     layer, n = exp.get("layer"), exp.get("num_layers")
     if layer is None:  # an encoder without layers (sentence-transformers, API): its output embedding
         layer, depth, n = -1, 1.0, None
@@ -322,6 +334,9 @@ def default_label(run: Run) -> list[str]:
     if gguf:
         stem = Path(str(gguf)).stem
         tails = [stem] + [f"{t}:{stem}" for t in tails]
+    bundled = display_name(run.model) or display_name(str(run.model_args.get("adapted_from") or ""))
+    if bundled:  # the name the headline table, cards and `--model` use for a bundled model
+        tails = [bundled] + tails
     return tails or [run.model]
 
 
