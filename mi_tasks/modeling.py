@@ -98,7 +98,37 @@ def hidden_state_module(model: torch.nn.Module) -> torch.nn.Module:
     """
     if getattr(model.config, "is_encoder_decoder", False) and hasattr(model, "get_encoder"):
         return model.get_encoder()
-    return getattr(model, "base_model", model)
+    base = getattr(model, "base_model", model)
+    inner = getattr(model, "model", None)
+    if base is model and isinstance(inner, torch.nn.Module) and hasattr(inner, "config"):
+        return inner  # a head whose base_model_prefix names no attribute (Gemma 3 in transformers 4.57)
+    return base
+
+
+def _load_weights(name_or_path: str, config: Any, torch_dtype: torch.dtype, kw: dict[str, Any]) -> torch.nn.Module:
+    """The backbone with every checkpoint weight in place, or an error: never a silently random layer.
+
+    ``AutoModel`` reads most checkpoints; where it leaves weights unloaded (a causal-LM checkpoint
+    whose head class names its backbone differently, as Gemma 3 under transformers 4.57) the
+    causal-LM class loads it and its backbone is taken. Only pooler weights may be missing: mi-tasks
+    never reads the pooler.
+    """
+    from transformers import AutoModel, AutoModelForCausalLM
+
+    def missing(info: dict[str, Any]) -> list[str]:
+        return [k for k in info.get("missing_keys", []) if "pooler" not in k]
+
+    model, info = AutoModel.from_pretrained(name_or_path, config=config, dtype=torch_dtype,
+                                            output_loading_info=True, **kw)
+    lost = missing(info)
+    if lost and has_causal_lm_class(config) and not getattr(config, "is_encoder_decoder", False):
+        full, info = AutoModelForCausalLM.from_pretrained(name_or_path, config=config, dtype=torch_dtype,
+                                                          output_loading_info=True, **kw)
+        lost, model = missing(info), hidden_state_module(full)
+    if lost:
+        raise MiTasksError(f"{len(lost)} weights of {name_or_path} were not loaded (e.g. {lost[0]}): its hidden "
+                           "states would come from random layers; check that the checkpoint matches its config")
+    return model
 
 
 def ensure_bidirectional(model: torch.nn.Module) -> None:
@@ -165,7 +195,7 @@ def load_model(
     revision: str | None = None,
 ) -> tuple[torch.nn.Module, Any]:
     """Load (backbone model, tokenizer) ready for :class:`~mi_tasks.extraction.HiddenStateExtractor`."""
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer
 
     check_model_source(name_or_path, gguf_file)
     check_device(device, "device", "for load_model")
@@ -187,7 +217,7 @@ def load_model(
     if encoder and getattr(config, "is_decoder", False):
         config.is_decoder = False
     tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kw)
-    model = AutoModel.from_pretrained(name_or_path, config=config, dtype=torch_dtype, **kw)
+    model = _load_weights(name_or_path, config, torch_dtype, kw)
     if getattr(config, "is_encoder_decoder", False):
         log.info("%s is an encoder-decoder model: reading its encoder stack", config.model_type)
         model = hidden_state_module(model)

@@ -46,8 +46,7 @@ FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
     "granite": ("decoder", {**COMMON}),
     "cohere": ("decoder", {**COMMON}),
     "gptj": ("decoder", {"n_embd": 32, "n_layer": 2, "n_head": 2, "n_positions": 128, "rotary_dim": 8}),
-    "mamba": ("decoder", {"hidden_size": 32, "num_hidden_layers": 2, "state_size": 8, "expand": 2, "conv_kernel": 4,
-                          "use_mambapy": True}),
+    "mamba": ("decoder", {"hidden_size": 32, "num_hidden_layers": 2, "state_size": 8, "expand": 2, "conv_kernel": 4}),
     # encoders
     "bert": ("encoder", {**COMMON}),
     "roberta": ("encoder", {**COMMON, "max_position_embeddings": 130}),

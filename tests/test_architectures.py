@@ -67,8 +67,8 @@ def test_core_states_batching_and_attention(family_dirs, model_type):
         alone = np.stack([_pooled(ex, [t])[:, 0] for t in texts], axis=1)
         np.testing.assert_allclose(batched, alone, atol=2e-4, rtol=1e-3, err_msg=f"{model_type}, {side} padding")
     # Attention direction: change the last word; the first token's last-layer state moves only if bidirectional.
-    enc_a = tok(["the cat sees a dog"], return_tensors="pt")
-    enc_b = tok(["the cat sees a car"], return_tensors="pt")
+    enc_a = tok(["the cat sees a dog"], return_tensors="pt", return_token_type_ids=False)
+    enc_b = tok(["the cat sees a car"], return_tensors="pt", return_token_type_ids=False)
     assert enc_a["input_ids"].shape == enc_b["input_ids"].shape
     with torch.no_grad():
         first_a = model(**enc_a, output_hidden_states=True).hidden_states[-1][0, 0]
