@@ -112,3 +112,28 @@ def test_lm_eval_hf_mi_equals_core(family_dirs, corpora, task_manager, model_typ
     if model_type in NO_CAUSAL_HEAD:
         json.dumps(out["results"], default=str)  # the whole suite ran and its results serialise
         assert set(out["results"]) >= {"mi_recoverability", "mi_fano", "mi_entropy", "mi_emergence"}
+
+
+def test_hf_on_an_encoder_without_causal_head_names_hf_mi(family_dirs, corpora):
+    """`--model hf` cannot load DistilBERT; the run ends with one line naming hf-mi (exit 2, no traceback)."""
+    import os
+    import shutil
+    import subprocess
+
+    exe = shutil.which("lm_eval")
+    if exe is None:
+        pytest.skip("lm_eval is not installed")
+    r = subprocess.run([exe, "--model", "hf", "--model_args", f"pretrained={family_dirs('distilbert')}", "--tasks",
+                        "mi_recoverability", "--device", "cpu", "--metadata", json.dumps(corpora)],
+                       capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    last = [ln for ln in r.stderr.splitlines() if ln.strip()][-1]
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-3000:]
+    assert last.startswith("mi-tasks: error: distilbert has no causal-LM class") and "--model hf-mi" in last
+
+
+def test_hf_mi_names_a_missing_model_folder(tmp_path):
+    from mi_tasks import MiTasksError
+    from mi_tasks.harness.lm_model import HiddenStateLM
+
+    with pytest.raises(MiTasksError, match="does not exist"):
+        HiddenStateLM(pretrained=str(tmp_path / "nope" / "model"), device="cpu")

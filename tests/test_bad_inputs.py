@@ -162,14 +162,13 @@ def test_through_lm_eval_a_bad_setting_raises_its_message(tiny_dir, corpora):
         _lm_eval_run(tiny_dir, {"train_corpus": str(corpora / "train.txt"), "seed": "abc"})
 
 
-@pytest.mark.xfail(reason="one-line lm_eval errors: lead's issue-19 work", strict=False)
 def test_lm_eval_command_prints_one_line(tiny_dir, corpora):
     exe = shutil.which("lm_eval")
     if exe is None:
         pytest.skip("lm_eval is not installed")
     md = {"train_corpus": str(corpora / "train.txt"), "eval_corpus": str(corpora / "eval60.txt"), "seed": "abc"}
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    r = subprocess.run([exe, "run", "--model", "hf", "--model_args", f"pretrained={tiny_dir['gpt2']}", "--tasks",
+    r = subprocess.run([exe, "--model", "hf", "--model_args", f"pretrained={tiny_dir['gpt2']}", "--tasks",
                         "mi_recoverability", "--device", "cpu", "--metadata", json.dumps(md)],
                        capture_output=True, text=True, env=env, timeout=300)
     last = [ln for ln in r.stderr.splitlines() if ln.strip()][-1]

@@ -35,12 +35,13 @@ def _worker(rank: int, world: int, model_dir: str, corpus_dir: str, out: str) ->
         dist.init_process_group("gloo", init_method=f"file://{corpus_dir}/store", rank=rank, world_size=world)
     from lm_eval.tasks import TaskManager
 
+    from mi_tasks.harness.lm_eval_compat import load_tasks
     from mi_tasks.harness.runner import handle_requests
 
     md = {"train_corpus": f"{corpus_dir}/train.txt", "eval_corpus": f"{corpus_dir}/eval.txt", "layers": "all",
           "random_limit": 8, "seed": 4}
     tm = TaskManager(include_defaults=False, metadata=md)  # mi-tasks' YAMLs only (skips indexing lm-eval's own)
-    tasks = tm.load(["mi_recoverability", "mi_entropy"])["tasks"]
+    tasks = load_tasks(tm, ["mi_recoverability", "mi_entropy"])
     lm = _FakeLM(AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32), AutoTokenizer.from_pretrained(model_dir),
                  rank, world)
     instances = []

@@ -137,7 +137,7 @@ def test_lm_eval_scores_base_and_enhanced_alike(tiny_dir, corpus, tmp_path):
            "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
     recalls = {}
     for name, path in (("base", tiny_dir["llama"]), ("enhanced", str(out))):
-        r = subprocess.run([LM_EVAL, "run", "--model", "hf", "--model_args", f"pretrained={path}", "--tasks",
+        r = subprocess.run([LM_EVAL, "--model", "hf", "--model_args", f"pretrained={path}", "--tasks",
                             "mi_recoverability", "--device", "cpu", "--batch_size", "auto", "--limit", "10", "--metadata", md,
                             "--output_path", str(tmp_path / name)], capture_output=True, text=True, env=env, timeout=900)
         assert r.returncode == 0, r.stderr[-3000:]

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from .conftest import make_sentences
+from mi_tasks.harness.lm_eval_compat import load_tasks
 
 LM_EVAL = shutil.which("lm_eval")
 pytestmark = pytest.mark.skipif(LM_EVAL is None, reason="lm_eval is not installed (pip install '.[test]')")
@@ -42,8 +43,13 @@ def _results(out: Path) -> dict:
     return json.loads(files[-1].read_text())
 
 
+def _has_subcommands() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("lm_eval._cli") is not None  # `lm_eval ls` / `validate`: 0.4.10 on
+
+
 def test_discovery_listing_and_opt_out(tmp_path):
-    listed = run_cli("ls", "tasks")
+    listed = run_cli("ls", "tasks") if _has_subcommands() else run_cli("--tasks", "list")
     assert listed.returncode == 0, listed.stderr[-2000:]
     for name in ("mi_recoverability", "mi_fano", "mi_suite", "mi_recoverability_imdb"):
         assert name in listed.stdout
@@ -60,13 +66,14 @@ def test_discovery_listing_and_opt_out(tmp_path):
     assert bare.stdout.strip() == "[]"
 
 
+@pytest.mark.skipif(not _has_subcommands(), reason="`lm_eval validate` arrived after lm-eval 0.4.9")
 def test_validate_passes():
     r = run_cli("validate", "--tasks", "mi_recoverability,mi_fano")
     assert r.returncode == 0, r.stdout[-1500:] + r.stderr[-1500:]
 
 
 def test_run_tiny_model_results_overrides_samples_and_determinism(tiny_dir, corpus_files, tmp_path):
-    common = ["run", "--model", "hf", "--model_args", f"pretrained={tiny_dir['llama']}", "--tasks", "mi_suite",
+    common = ["--model", "hf", "--model_args", f"pretrained={tiny_dir['llama']}", "--tasks", "mi_suite",
               "--device", "cpu", "--batch_size", "8", "--log_samples",
               "--metadata", _metadata(corpus_files, layers="0:1:0.5", headline_layer="best", seed=3,
                                              n_windows=24, mi_steps=30)]
@@ -133,7 +140,7 @@ def test_bad_settings(tiny_dir, corpus_files, tmp_path):
 
     from mi_tasks.errors import MiTasksError
 
-    base = ["run", "--model", "hf", "--model_args", f"pretrained={tiny_dir['gpt2']}", "--tasks", "mi_recoverability",
+    base = ["--model", "hf", "--model_args", f"pretrained={tiny_dir['gpt2']}", "--tasks", "mi_recoverability",
             "--device", "cpu", "--batch_size", "auto"]
     typo = run_cli(*base, "--metadata", _metadata(corpus_files, layrs="all"))
     assert typo.returncode != 0 and "unknown setting 'layrs' (did you mean 'layers'?)" in typo.stderr
@@ -192,7 +199,7 @@ def test_suite_is_one_extraction_pass_and_unsupported_backend_errors(tiny_dir, c
         def generate_until(self, requests): ...
 
     tm2 = TaskManager(include_defaults=False, metadata=md)
-    task = tm2.load(["mi_fano"])["tasks"]["mi_fano"]
+    task = load_tasks(tm2, ["mi_fano"])["mi_fano"]
     task.build_all_requests(limit=2)
     with pytest.raises(MiTasksError, match="gives no hidden states.*--model hf"):
         handle_requests(ApiLike(), task.instances)
@@ -218,7 +225,7 @@ def test_variants_include_the_base_task():
     for name in variants:
         text = (folder / f"{name}.yaml").read_text()
         assert "include: mi_recoverability.yaml" in text and "train_limit" not in text
-    tasks = TaskManager(include_defaults=False).load(["mi_recoverability", "mi_fano", *variants])["tasks"]
+    tasks = load_tasks(TaskManager(include_defaults=False), ["mi_recoverability", "mi_fano", *variants])
     base = tasks["mi_recoverability"].settings
     assert tasks["mi_fano"].settings == base and type(tasks["mi_fano"]).__name__ == "FanoTask"
     for name in variants:
@@ -236,8 +243,8 @@ def test_headline_layer_index_out_of_range_is_an_error():
     result = SimpleNamespace(layers=[{"layer": i, "recall_at_k": 0.1 * i} for i in (0, 3, 6)], meta={"num_layers": 6})
 
     def slot(which):
-        task = TaskManager(include_defaults=False, metadata={"headline_layer": which}).load(["mi_recoverability"])
-        return task["tasks"]["mi_recoverability"].headline_slot(result)
+        tm = TaskManager(include_defaults=False, metadata={"headline_layer": which})
+        return load_tasks(tm, ["mi_recoverability"])["mi_recoverability"].headline_slot(result)
 
     assert [slot(w) for w in ("last", "first", "best", "3", "-1", "-7")] == [2, 0, 2, 1, 2, 0]
     for bad in ("99", "7", "-8"):
@@ -268,7 +275,7 @@ def test_headline_layer_out_of_range_fails_before_any_pass(tiny_dir, corpus_file
             lm_eval.simple_evaluate(model=lm, tasks=[task_name], metadata=md, limit=4,
                                     task_manager=TaskManager(include_defaults=False, metadata=md))
         # the task's own headline_slot, on a result it could have made, says the same
-        task = TaskManager(include_defaults=False, metadata=md).load([task_name])["tasks"][task_name]
+        task = load_tasks(TaskManager(include_defaults=False, metadata=md), [task_name])[task_name]
         result = SimpleNamespace(layers=[{"layer": i, task.BEST_KEY: 0.0} for i in (1, 2)], meta={"num_layers": 3})
         with pytest.raises(MiTasksError, match="out of range"):
             task.headline_slot(result)

@@ -13,36 +13,23 @@ Encoders loaded this way run bidirectionally (``ensure_bidirectional``), as in t
 """
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import transformers
 from lm_eval.models.huggingface import HFLM
 
-from ..errors import MiTasksError
-from ..modeling import ensure_bidirectional, has_causal_lm_class
+from ..modeling import check_model_source, ensure_bidirectional, has_causal_lm_class
+from .lm_eval_compat import install_error_hook
 from .runner import handle_requests
-
-
-def _check_source(pretrained: Any, gguf_file: str | None) -> None:
-    """A local path that is not there is named as such, not sent to the hub as a repo id."""
-    if not isinstance(pretrained, str):
-        return
-    looks_local = pretrained.startswith((".", "~")) or os.path.isabs(pretrained) or pretrained.count("/") > 1
-    if looks_local and not os.path.exists(os.path.expanduser(pretrained)):
-        raise MiTasksError(f"pretrained={pretrained}: no such folder; pass an existing model folder or a hub id")
-    if gguf_file and os.path.isdir(pretrained):
-        path = gguf_file if os.path.isabs(gguf_file) else os.path.join(pretrained, gguf_file)
-        if not os.path.isfile(path):
-            raise MiTasksError(f"gguf_file={gguf_file}: no such file in {pretrained}; "
-                               "name a .gguf file inside the model folder")
 
 
 class HiddenStateLM(HFLM):
     """lm-eval's ``hf`` model that loads any architecture and answers ``mi_hidden_states``."""
 
     def __init__(self, pretrained: Any = "gpt2", **kwargs: Any) -> None:
-        _check_source(pretrained, kwargs.get("gguf_file"))
+        install_error_hook()  # the model loads before any task: its errors are one line too
+        if isinstance(pretrained, str):  # a missing folder is named as such, not sent to the hub as a repo id
+            check_model_source(pretrained, kwargs.get("gguf_file"))
         super().__init__(pretrained=pretrained, **kwargs)
         ensure_bidirectional(self.model)
 
