@@ -56,7 +56,7 @@ class Corpus:
                 "sha256": self.sha256, **{k: v for k, v in self.options.items() if v is not None}}
 
 
-def _sample(texts: list[str], limit: int | None, seed: int, limit_name: str, src: str) -> list[str]:
+def _sample(texts: list[str], limit: int | None, seed: int, limit_name: str = "limit", src: str = "corpus") -> list[str]:
     if limit is None:
         return texts
     if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
