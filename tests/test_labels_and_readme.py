@@ -29,9 +29,13 @@ def main_job_like(suite_run, tmp_path_factory) -> Path:
         kind = "bert" if data["model_name"].endswith("bert") else "llama"
         path, gguf = BUNDLED[kind]
         data = json.loads(json.dumps(data))
-        data["model_name"] = data["config"]["model_args"]["pretrained"] = path
+        args = data["config"]["model_args"]
+        if isinstance(args, str):  # lm-eval 0.4.9 writes "k=v,k=v"
+            args = dict(kv.split("=", 1) for kv in args.split(",") if "=" in kv)
+        data["model_name"] = args["pretrained"] = path
         if gguf:
-            data["config"]["model_args"]["gguf_file"] = gguf
+            args["gguf_file"] = gguf
+        data["config"]["model_args"] = args
         target = root / "mi-report" / "lm_eval" / f"{i}_{kind}" / f.name
         target.parent.mkdir(parents=True)
         target.write_text(json.dumps(data))

@@ -127,7 +127,14 @@ def test_run_tiny_model_results_overrides_samples_and_determinism(tiny_dir, corp
     assert "N/A" not in table and f"{got['recall_at_k_stderr,none']:.4f}" in table, table
     b = run_cli(*common, "--output_path", str(tmp_path / "b"))
     assert b.returncode == 0, b.stderr[-2000:]
-    assert _results(tmp_path / "b")["results"] == res["results"]
+    # Same seed, same numbers; float32 spectra may differ in the 7th digit between processes (BLAS
+    # reduction order), as seen on lm-eval 0.4.9 / transformers 4.57 for dataset_effective_rank.
+    again = _results(tmp_path / "b")["results"]
+    assert again.keys() == res["results"].keys()
+    for task, values in res["results"].items():
+        for key, value in values.items():
+            want = pytest.approx(value, rel=1e-6, nan_ok=True) if isinstance(value, float) else value
+            assert again[task][key] == want, (task, key)
 
 
 def test_bad_settings(tiny_dir, corpus_files, tmp_path):
