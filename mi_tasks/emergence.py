@@ -56,13 +56,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .backbone import check_finite, hidden_states, model_device
 from .corpora import Corpus
 from .errors import MiTasksError
 from .extraction import check_texts, model_num_layers
 from .layers import LayerSpec, normalized_depth, parse_layers
 from .mi_estimators import (GAUSSIAN_DEFINITION, METHODS, estimate_mi, gaussian_mi_from_cov,
                             standardized_projection)
-from .modeling import is_encoder_only
+from .modeling import hidden_state_module, is_encoder_only
 
 MICRO_MODES = ("pooled", "per_position")
 GAUSSIAN_KEYS = ("projection", "n_projections", "ridge", "bias_correction")
@@ -153,7 +154,7 @@ def _backbone(model: torch.nn.Module) -> torch.nn.Module:
             f"{model.config.model_type} is an encoder-only (bidirectional) model; Information Emergence needs a "
             "causal decoder, where the last token aggregates the window and a lone token sees only itself"
         )
-    return getattr(model, "base_model", model)
+    return hidden_state_module(model)
 
 
 def _iter_last_states(backbone: torch.nn.Module, ids: torch.Tensor, state_layers: list[int], num_layers: int,
@@ -168,29 +169,16 @@ def _iter_last_states(backbone: torch.nn.Module, ids: torch.Tensor, state_layers
     ``positions``: the states at these positions instead, (S, B, P, D) (a causal model's state at
     position p is that of the prefix ending there, so one pass serves every prefix length).
     """
-    try:
-        device = next(backbone.parameters()).device
-    except StopIteration:
-        device = torch.device("cpu")
+    device = model_device(backbone)
     bar = tqdm(total=len(ids), desc=desc, unit="seq", disable=not progress, leave=False)
     try:
         for s in range(0, len(ids), batch_size):
             chunk = ids[s:s + batch_size].to(device)
-            with torch.inference_mode():
-                try:
-                    res = backbone(input_ids=chunk, attention_mask=torch.ones_like(chunk), output_hidden_states=True)
-                except TypeError as e:
-                    raise MiTasksError(f"{type(backbone).__name__} does not accept output_hidden_states: "
-                                       "load a Hugging Face causal LM") from e
-                hs = getattr(res, "hidden_states", None)
-                if hs is None or len(hs) != num_layers + 1:
-                    got = "no hidden states" if hs is None else f"{len(hs)} hidden states"
-                    raise MiTasksError(f"the model returned {got}; expected {num_layers + 1} "
-                                       "(embeddings + one per block): check the model class")
+            with torch.inference_mode():  # equal-length sequences: no padding, so no position ids to fix
+                hs = hidden_states(backbone, chunk, torch.ones_like(chunk), num_layers).hidden_states
                 pick = -1 if positions is None else list(positions)
                 last = torch.stack([hs[l][:, pick, :] for l in state_layers]).float()
-            if not bool(torch.isfinite(last).all()):
-                raise MiTasksError("hidden states contain NaN or inf; reload the model with dtype='float32'")
+            check_finite(last, state_layers, backbone)
             if not keep_on_device:
                 last = last.cpu().numpy()
             yield s, last

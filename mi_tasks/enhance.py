@@ -43,10 +43,11 @@ import torch
 from tqdm.auto import tqdm
 
 from . import __version__
+from .backbone import hidden_states, pad_batch, real_token_positions, takes_position_ids
 from .corpora import Corpus, load_corpus
 from .errors import MiTasksError
 from .extraction import HiddenStateExtractor, model_num_layers
-from .modeling import cpu_has_fast_bf16, is_encoder_only, prepare_tokenizer, resolve_dtype, text_config
+from .modeling import cpu_has_fast_bf16, hidden_state_module, is_encoder_only, prepare_tokenizer, resolve_dtype, text_config
 from .pooling import check_pooling, pool
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ class _Enhancer:
     def __init__(self, model: torch.nn.Module, tok: Any, encoder: bool, layer: int, pooling: str,
                  max_length: int) -> None:
         self.model, self.encoder = model, encoder
-        self.backbone = getattr(model, "base_model", model)
+        self.backbone = hidden_state_module(model)
         self.extractor = HiddenStateExtractor(self.backbone, tok, layers=[layer], pooling=pooling,
                                               max_length=max_length, batch_size=8, progress=False)
         self.tok = self.extractor.tokenizer
@@ -169,13 +170,10 @@ class _Enhancer:
     def pooled(self, enc: Any, idx: np.ndarray) -> torch.Tensor:
         """(B, D) pooled state of ``self.layer`` with gradients (the extractor's padding and positions)."""
         feats = [{"input_ids": enc.input_ids[i], "special_tokens_mask": enc.special_masks[i]} for i in idx]
-        side = "right" if self.encoder else self.tok.padding_side
-        padded = self.tok.pad(feats, return_tensors="pt", padding_side=side, pad_to_multiple_of=8)
+        padded = pad_batch(self.tok, feats, self.encoder)
         attn = padded["attention_mask"]
-        kw = {}
-        if not self.encoder and self.extractor._takes_position_ids:
-            kw["position_ids"] = (attn.long().cumsum(1) - 1).clamp_min(0)
-        out = self.backbone(input_ids=padded["input_ids"], attention_mask=attn, output_hidden_states=True, **kw)
+        positions = real_token_positions(attn) if not self.encoder and takes_position_ids(self.backbone) else None
+        out = hidden_states(self.backbone, padded["input_ids"], attn, self.extractor.num_layers, position_ids=positions)
         hs = out.hidden_states[self.layer]
         return pool(hs, attn, self.pooling, padded["special_tokens_mask"] == 0)
 

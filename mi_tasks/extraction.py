@@ -7,7 +7,6 @@ tokenize or run the model again.
 """
 from __future__ import annotations
 
-import inspect
 import logging
 import warnings
 from collections.abc import Iterator, Sequence
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .backbone import check_finite, hidden_states, model_device, pad_batch, real_token_positions, takes_position_ids
 from .errors import MiTasksError
 from .layers import LayerSpec, normalized_depth, parse_layers
 from .modeling import ensure_bidirectional, is_encoder_only, prepare_tokenizer, text_config
@@ -133,10 +133,7 @@ class HiddenStateExtractor:
         self.progress = progress
         self.process_group = process_group  # a distributed.ProcessGroup: shard passes across ranks
         self._encoder = is_encoder_only(model.config)
-        try:
-            self._takes_position_ids = "position_ids" in inspect.signature(model.forward).parameters
-        except (TypeError, ValueError):
-            self._takes_position_ids = False
+        self._takes_position_ids = takes_position_ids(model)
 
     @property
     def depths(self) -> list[float]:
@@ -198,10 +195,7 @@ class HiddenStateExtractor:
         return self._device()
 
     def _device(self) -> torch.device:
-        try:
-            return next(self.model.parameters()).device
-        except StopIteration:
-            return torch.device("cpu")
+        return model_device(self.model)
 
     def forward_batch(self, enc: EncodedTexts, idx: np.ndarray, spectra: bool = False, keep_on_device: bool = False
                       ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -212,49 +206,20 @@ class HiddenStateExtractor:
         model's first parameters (so statistics built from them need not cross to the host).
         """
         feats = [{"input_ids": enc.input_ids[i], "special_tokens_mask": enc.special_masks[i]} for i in idx]
-        # Encoders pad on the right (their position embeddings assume it); decoders keep the
-        # tokenizer's side and get position ids counted over real tokens, as generation does.
-        # Lengths padded to a multiple of 8: fewer distinct shapes, so oneDNN/cuDNN keep fewer
-        # compiled kernels (memory stays flat over long corpora) and bf16 tiles stay full.
-        side = "right" if self._encoder else self.tokenizer.padding_side
-        padded = self.tokenizer.pad(feats, return_tensors="pt", padding_side=side, pad_to_multiple_of=8)
+        padded = pad_batch(self.tokenizer, feats, self._encoder)
         device = self._device()
         input_ids = padded["input_ids"].to(device)
         attn = padded["attention_mask"].to(device)
         content = None if self.mean_includes_special else (padded["special_tokens_mask"].to(device) == 0)
-        kwargs = {}
-        if not self._encoder and self._takes_position_ids:
-            kwargs["position_ids"] = (attn.long().cumsum(1) - 1).clamp_min(0)
+        positions = real_token_positions(attn) if not self._encoder and self._takes_position_ids else None
         with torch.inference_mode():
-            try:
-                out = self.model(input_ids=input_ids, attention_mask=attn, output_hidden_states=True, **kwargs)
-            except TypeError as e:
-                raise MiTasksError(
-                    f"{type(self.model).__name__} does not accept output_hidden_states: "
-                    "mi-tasks needs a Hugging Face transformers model that returns hidden states"
-                ) from e
-            hs = getattr(out, "hidden_states", None)
-            if hs is None:
-                raise MiTasksError(
-                    f"{type(self.model).__name__} returned no hidden states; load a Hugging Face causal or "
-                    "masked LM (AutoModel / AutoModelForCausalLM) whose forward supports output_hidden_states"
-                )
-            if len(hs) != self.num_layers + 1:
-                raise MiTasksError(
-                    f"the model returned {len(hs)} hidden states but its config says {self.num_layers} layers "
-                    f"(expected {self.num_layers + 1}); check the model class"
-                )
+            hs = hidden_states(self.model, input_ids, attn, self.num_layers, position_ids=positions).hidden_states
             pooled = torch.stack([self._pool(hs[l], attn, content, device) for l in self.layers])
             if spectra:
                 tokens = content_tokens(attn, content)  # the tokens mean pooling averages
                 spec = torch.stack([token_gram_spectra(hs[l], tokens) for l in self.layers]).cpu()
                 n_tok = tokens.sum(1).cpu()
-        if not torch.isfinite(pooled).all():
-            bad = [self.layers[j] for j in range(len(self.layers)) if not torch.isfinite(pooled[j]).all()]
-            dtype = next(self.model.parameters()).dtype
-            fix = ("the checkpoint or inputs produce them in float32: check the weights" if dtype == torch.float32
-                   else f"the model overflows in {dtype}: reload it with dtype='float32'")
-            raise MiTasksError(f"hidden states contain NaN or inf at layers {bad}; {fix}")
+        check_finite(pooled, self.layers, self.model)
         if not keep_on_device:
             pooled = pooled.cpu()
         if spectra:

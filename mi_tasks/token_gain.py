@@ -31,10 +31,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .backbone import hidden_states, model_device
 from .errors import MiTasksError
 from .extraction import check_texts, model_num_layers
 from .layers import LayerSpec, normalized_depth, parse_layers
-from .modeling import prepare_tokenizer
+from .modeling import hidden_state_module, prepare_tokenizer
 
 REFIT_ALPHA = 1e-6
 
@@ -184,14 +185,11 @@ def token_gain_from_model(model: torch.nn.Module, tokenizer: Any, texts: Sequenc
     """
     texts = check_texts(texts, "texts")
     prepare_tokenizer(tokenizer)
-    backbone = getattr(model, "base_model", model)
+    backbone = hidden_state_module(model)
     L = model_num_layers(model)
     ls = parse_layers(layers, L)
     restore = _attentions_on(backbone) if attention else None
-    try:
-        device = next(backbone.parameters()).device
-    except StopIteration:
-        device = torch.device("cpu")
+    device = model_device(backbone)
     per_text: list[dict[str, Any]] = []
     try:
         for i, text in enumerate(tqdm(texts, desc="token gain", unit="text", disable=not progress, leave=False)):
@@ -201,11 +199,9 @@ def token_gain_from_model(model: torch.nn.Module, tokenizer: Any, texts: Sequenc
             if len(keep) < 3:
                 raise MiTasksError(f"text {i} has {len(keep)} non-special tokens; token gain needs at least 3")
             with torch.inference_mode():
-                out = backbone(input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device),
-                               output_hidden_states=True, output_attentions=attention)
+                out = hidden_states(backbone, enc["input_ids"].to(device), enc["attention_mask"].to(device), L,
+                                    output_attentions=attention)
             hs = out.hidden_states
-            if hs is None or len(hs) != L + 1:
-                raise MiTasksError(f"the model returned no (or the wrong number of) hidden states; expected {L + 1}")
             atts = getattr(out, "attentions", None) if attention else None
             if attention and (atts is None or len(atts) != L or any(a is None for a in atts)):
                 raise MiTasksError(f"{type(backbone).__name__} returned no attention weights; load it with "
