@@ -489,23 +489,8 @@ def estimate_mi(
     PCA (``projection="pca"``, whitened) or random orthonormal directions after standardizing;
     both fitted on train rows.
     """
-    if method not in METHODS:
-        raise MiTasksError(f"unknown MI method {method!r}: use one of {', '.join(METHODS)}")
-    allowed = GAUSSIAN_PROJECTIONS if method == "gaussian" else PROJECTIONS
-    if projection not in allowed:
-        raise MiTasksError(f"unknown projection {projection!r} for method {method!r}: use one of {', '.join(allowed)}")
-    if proj_dim is not None and proj_dim < 1:
-        raise MiTasksError(f"proj_dim must be >= 1 or None, got {proj_dim}")
-    if not 0.0 <= val_fraction < 1.0:
-        raise MiTasksError(f"val_fraction must lie in [0, 1), got {val_fraction}")
-    if not 0.0 < eval_fraction < 1.0:
-        raise MiTasksError(f"eval_fraction must lie in (0, 1), got {eval_fraction}")
-    for name, v in (("steps", steps), ("batch_size", batch_size), ("hidden", hidden), ("embed", embed),
-                    ("eval_block", eval_block), ("eval_every", eval_every)):
-        if v < 1:
-            raise MiTasksError(f"{name} must be >= 1, got {v}")
-    if batch_size < 2 or eval_block < 2:
-        raise MiTasksError("batch_size and eval_block must be >= 2: contrastive bounds need negatives")
+    _check_settings(method, projection, proj_dim, val_fraction, eval_fraction, steps=steps, batch_size=batch_size,
+                    hidden=hidden, embed=embed, eval_block=eval_block, eval_every=eval_every)
     xa, ya = _as_matrix(x, "x"), _as_matrix(y, "y")
     if xa.shape[0] != ya.shape[0]:
         raise MiTasksError(f"x and y must hold the same samples row by row: got {xa.shape[0]} and {ya.shape[0]} rows")
@@ -521,75 +506,141 @@ def estimate_mi(
                                     n_projections=n_projections, ridge=ridge, bias_correction=bias_correction,
                                     seed=seed)
     if method == "mine_paper":
-        rng = np.random.default_rng(seed)
-        gen = torch.Generator().manual_seed(int(seed))
-        with _threads(num_threads):
-            px = _Projector(xa, proj_dim, projection, rng)
-            py = _Projector(ya, proj_dim, projection, rng)
-            best, last = _mine_paper_bits(px(xa), py(ya), hidden, steps, lr, seed, gen)
-        if not math.isfinite(best):
-            raise MiTasksError("the mine_paper estimate diverged (non-finite); lower lr")
-        settings = dict(proj_dim=proj_dim, projection=projection, hidden=hidden, layers=PAPER_CRITIC_LAYERS,
-                        steps=steps, lr=lr, seed=seed, dim_x=xa.shape[1], dim_y=ya.shape[1], critic="joint",
-                        batch="full", report="max over training")
-        return MIEstimate(bits=best, train_bits=last, method=method, n_train=n, n_eval=0, upper_limit_bits=None,
-                          bias=BIAS_NOTES[method], settings=settings)
+        return _mine_paper_estimate(xa, ya, proj_dim, projection, hidden, steps, lr, seed, num_threads)
+    critic = _CriticRun(method=method, hidden=hidden, embed=embed, steps=steps, batch_size=batch_size, lr=lr,
+                        weight_decay=weight_decay, val_fraction=val_fraction, eval_every=eval_every,
+                        eval_block=eval_block, tau=tau, seed=seed)
+    return _neural_estimate(xa, ya, critic, proj_dim, projection, eval_fraction, num_threads)
+
+
+def _check_settings(method: str, projection: str, proj_dim: int | None, val_fraction: float, eval_fraction: float,
+                    **positive: int) -> None:
+    """Every estimator setting checked before any work, each error naming the setting and its range."""
+    if method not in METHODS:
+        raise MiTasksError(f"unknown MI method {method!r}: use one of {', '.join(METHODS)}")
+    allowed = GAUSSIAN_PROJECTIONS if method == "gaussian" else PROJECTIONS
+    if projection not in allowed:
+        raise MiTasksError(f"unknown projection {projection!r} for method {method!r}: use one of {', '.join(allowed)}")
+    if proj_dim is not None and proj_dim < 1:
+        raise MiTasksError(f"proj_dim must be >= 1 or None, got {proj_dim}")
+    if not 0.0 <= val_fraction < 1.0:
+        raise MiTasksError(f"val_fraction must lie in [0, 1), got {val_fraction}")
+    if not 0.0 < eval_fraction < 1.0:
+        raise MiTasksError(f"eval_fraction must lie in (0, 1), got {eval_fraction}")
+    for name, v in positive.items():
+        if v < 1:
+            raise MiTasksError(f"{name} must be >= 1, got {v}")
+    if positive["batch_size"] < 2 or positive["eval_block"] < 2:
+        raise MiTasksError("batch_size and eval_block must be >= 2: contrastive bounds need negatives")
+
+
+def _mine_paper_estimate(xa: np.ndarray, ya: np.ndarray, proj_dim: int | None, projection: str, hidden: int,
+                         steps: int, lr: float, seed: int, num_threads: int | None) -> "MIEstimate":
+    """The IE paper's protocol: all rows, full batch, the maximum over training (biased upward)."""
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(int(seed))
+    with _threads(num_threads):
+        px = _Projector(xa, proj_dim, projection, rng)
+        py = _Projector(ya, proj_dim, projection, rng)
+        best, last = _mine_paper_bits(px(xa), py(ya), hidden, steps, lr, seed, gen)
+    if not math.isfinite(best):
+        raise MiTasksError("the mine_paper estimate diverged (non-finite); lower lr")
+    settings = dict(proj_dim=proj_dim, projection=projection, hidden=hidden, layers=PAPER_CRITIC_LAYERS,
+                    steps=steps, lr=lr, seed=seed, dim_x=xa.shape[1], dim_y=ya.shape[1], critic="joint",
+                    batch="full", report="max over training")
+    return MIEstimate(bits=best, train_bits=last, method="mine_paper", n_train=len(xa), n_eval=0,
+                      upper_limit_bits=None, bias=BIAS_NOTES["mine_paper"], settings=settings)
+
+
+@dataclass(frozen=True)
+class _CriticRun:
+    """How a neural bound's critic is trained and evaluated (the settings estimate_mi passes on)."""
+
+    method: str
+    hidden: int
+    embed: int
+    steps: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    val_fraction: float
+    eval_every: int
+    eval_block: int
+    tau: float
+    seed: int
+
+
+def _neural_estimate(xa: np.ndarray, ya: np.ndarray, run: _CriticRun, proj_dim: int | None, projection: str,
+                     eval_fraction: float, num_threads: int | None) -> "MIEstimate":
+    """A held-out neural bound: split the rows, train the critic on one part, evaluate it on the other."""
+    n = xa.shape[0]
     n_eval = int(round(n * eval_fraction))
     n_train = n - n_eval
     if n < MIN_SAMPLES or n_eval < 2 or n_train < 2:
         raise MiTasksError(f"too few samples for an MI estimate: got {n} rows, need at least {MIN_SAMPLES} "
                            "(hundreds for a useful estimate)")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(run.seed)
     order = rng.permutation(n)
     tr, ev = order[:n_train], order[n_train:]
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(int(run.seed))
     with _threads(num_threads):
         px = _Projector(xa[tr], proj_dim, projection, rng)
         py = _Projector(ya[tr], proj_dim, projection, rng)
         xt, yt, xe, ye = px(xa[tr]), py(ya[tr]), px(xa[ev]), py(ya[ev])
-        torch_state = torch.random.get_rng_state()
-        torch.manual_seed(int(seed))  # nn.Linear initialisation draws from the global generator
-        try:
-            critic = _SeparableCritic(px.out_dim, py.out_dim, hidden, embed)
-        finally:
-            torch.random.set_rng_state(torch_state)
-        opt = torch.optim.Adam(critic.parameters(), lr=lr, weight_decay=weight_decay, foreach=True)
-        # Early stopping: a validation slice of the train rows picks the checkpoint, so the
-        # held-out eval rows are touched once, by the chosen critic only.
-        n_val = int(round(n_train * val_fraction)) if val_fraction > 0 else 0
-        n_fit = n_train - n_val
-        if n_val and (n_val < 2 or n_fit < 2):
-            n_val, n_fit = 0, n_train
-        xf, yf, xv, yv = xt[:n_fit], yt[:n_fit], xt[n_fit:], yt[n_fit:]
-        bs = min(batch_size, n_fit)
-        perm = torch.randperm(n_fit, generator=gen)
-        pos, best, best_state, best_step = 0, -math.inf, None, steps
-        for step in range(1, steps + 1):
-            if pos + bs > n_fit:
-                perm, pos = torch.randperm(n_fit, generator=gen), 0
-            idx = perm[pos:pos + bs]
-            pos += bs
-            loss = -_bound_nats(critic(xf[idx], yf[idx]), method, tau)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if n_val and (step % eval_every == 0 or step == steps):
-                v = _blocked_bits(critic, xv, yv, method, tau, min(eval_block, n_val))
-                if v > best:
-                    best, best_step = v, step
-                    best_state = {k: t.detach().clone() for k, t in critic.state_dict().items()}
-        if best_state is not None:
-            critic.load_state_dict(best_state)
-        block = min(eval_block, n_eval)
-        bits = _blocked_bits(critic, xe, ye, method, tau, block)
+        critic, n_fit, best_step = _train_critic(run, xt, yt, px.out_dim, py.out_dim, gen)
+        block = min(run.eval_block, n_eval)
+        bits = _blocked_bits(critic, xe, ye, run.method, run.tau, block)
         m = min(n_fit, n_eval)
-        train_bits = _blocked_bits(critic, xf[:m], yf[:m], method, tau, min(eval_block, m))
+        train_bits = _blocked_bits(critic, xt[:m], yt[:m], run.method, run.tau, min(run.eval_block, m))
     if not math.isfinite(bits):
-        raise MiTasksError(f"the {method} estimate diverged (non-finite); use method='infonce' or lower lr")
-    cap = math.log2(block) if method == "infonce" else None
-    settings = dict(proj_dim=proj_dim, projection=projection, hidden=hidden, embed=embed, steps=steps,
-                    batch_size=batch_size, lr=lr, weight_decay=weight_decay, eval_fraction=eval_fraction,
-                    val_fraction=val_fraction, best_step=best_step, eval_block=eval_block, tau=tau if method == "smile" else None, seed=seed,
+        raise MiTasksError(f"the {run.method} estimate diverged (non-finite); use method='infonce' or lower lr")
+    cap = math.log2(block) if run.method == "infonce" else None
+    settings = dict(proj_dim=proj_dim, projection=projection, hidden=run.hidden, embed=run.embed, steps=run.steps,
+                    batch_size=run.batch_size, lr=run.lr, weight_decay=run.weight_decay, eval_fraction=eval_fraction,
+                    val_fraction=run.val_fraction, best_step=best_step, eval_block=run.eval_block,
+                    tau=run.tau if run.method == "smile" else None, seed=run.seed,
                     dim_x=xa.shape[1], dim_y=ya.shape[1], critic="separable")
-    return MIEstimate(bits=bits, train_bits=train_bits, method=method, n_train=n_train, n_eval=n_eval,
-                      upper_limit_bits=cap, bias=BIAS_NOTES[method], settings=settings)
+    return MIEstimate(bits=bits, train_bits=train_bits, method=run.method, n_train=n_train, n_eval=n_eval,
+                      upper_limit_bits=cap, bias=BIAS_NOTES[run.method], settings=settings)
+
+
+def _train_critic(run: _CriticRun, xt: torch.Tensor, yt: torch.Tensor, dim_x: int, dim_y: int,
+                  gen: torch.Generator) -> tuple[torch.nn.Module, int, int]:
+    """Adam on minibatches; a validation slice of the train rows picks the checkpoint (early stopping).
+
+    The held-out eval rows are touched once, by the chosen critic only. Returns the critic, the
+    number of rows it was fitted on and the chosen step.
+    """
+    torch_state = torch.random.get_rng_state()
+    torch.manual_seed(int(run.seed))  # nn.Linear initialisation draws from the global generator
+    try:
+        critic = _SeparableCritic(dim_x, dim_y, run.hidden, run.embed)
+    finally:
+        torch.random.set_rng_state(torch_state)
+    opt = torch.optim.Adam(critic.parameters(), lr=run.lr, weight_decay=run.weight_decay, foreach=True)
+    n_train = len(xt)
+    n_val = int(round(n_train * run.val_fraction)) if run.val_fraction > 0 else 0
+    n_fit = n_train - n_val
+    if n_val and (n_val < 2 or n_fit < 2):
+        n_val, n_fit = 0, n_train
+    xf, yf, xv, yv = xt[:n_fit], yt[:n_fit], xt[n_fit:], yt[n_fit:]
+    bs = min(run.batch_size, n_fit)
+    perm = torch.randperm(n_fit, generator=gen)
+    pos, best, best_state, best_step = 0, -math.inf, None, run.steps
+    for step in range(1, run.steps + 1):
+        if pos + bs > n_fit:
+            perm, pos = torch.randperm(n_fit, generator=gen), 0
+        idx = perm[pos:pos + bs]
+        pos += bs
+        loss = -_bound_nats(critic(xf[idx], yf[idx]), run.method, run.tau)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if n_val and (step % run.eval_every == 0 or step == run.steps):
+            v = _blocked_bits(critic, xv, yv, run.method, run.tau, min(run.eval_block, n_val))
+            if v > best:
+                best, best_step = v, step
+                best_state = {k: t.detach().clone() for k, t in critic.state_dict().items()}
+    if best_state is not None:
+        critic.load_state_dict(best_state)
+    return critic, n_fit, best_step
