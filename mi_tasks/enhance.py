@@ -295,67 +295,29 @@ def enhance(
     ``dtype``: compute dtype of the forward/backward (``auto`` = bf16 autocast where the CPU is fast at
     it); weights and optimiser stay float32. ``load_kwargs``: ``gguf_file=``, ``revision=``, ...
     """
-    for name, v in (("steps", steps), ("batch_size", batch_size), ("eval_interval", eval_interval)):
-        if not isinstance(v, int) or v < 1:
-            raise MiTasksError(f"{name} must be a positive integer, got {v!r}")
-    if not (lr > 0 and head_lr > 0):
-        raise MiTasksError(f"learning rates must be > 0, got lr={lr}, head_lr={head_lr}")
+    _check_numbers(steps, batch_size, eval_interval, lr, head_lr)
     check_pooling(pooling)
     out = Path(output_dir)
     torch.manual_seed(seed)  # heads that the checkpoint lacks are initialised from it
     model, tok, encoder = _load_trainable(str(model_name_or_path), dtype, load_kwargs)
     n = model_num_layers(model)
-    if n < 2:
-        raise MiTasksError(f"the model has {n} block; enhancement needs at least 2 (one trained, the last frozen)")
-    if train_blocks is not None and (not isinstance(train_blocks, int) or not 1 <= train_blocks <= n - 1):
-        raise MiTasksError(f"train_blocks must be an integer from 1 to {n - 1} (the blocks below the frozen last one), "
-                           f"got {train_blocks!r}")
-    if not -(n + 1) <= layer <= n:
-        raise MiTasksError(f"layer {layer} is out of range for {n} layers (states 0..{n}, or negatives from the end)")
+    _check_layers(n, layer, train_blocks)
     torch.manual_seed(seed)
     enh = _Enhancer(model, tok, encoder, layer, pooling, max_length)
     if enh.layer == 0:
         raise MiTasksError("layer 0 is the embedding output, which no trainable block feeds; read a later layer")
-    trainable, frozen = enh.freeze(train_blocks)
+    trainable, _ = enh.freeze(train_blocks)
     first_trained = 1 if train_blocks is None else n - train_blocks
     if enh.layer < first_trained:
         raise MiTasksError(f"layer {enh.layer} is below the first trained block ({first_trained}); no gradient would "
                            "reach a trained weight: read a later layer or raise train_blocks")
-
-    train_c = corpus if isinstance(corpus, Corpus) else load_corpus(corpus, text_field=text_field,
-                                                                       limit=corpus_limit, seed=seed)
-    texts = list(train_c.texts)
-    if eval_corpus is None:
-        if len(texts) < 2 * eval_limit:
-            eval_limit = max(1, len(texts) // 5)
-        held = set(np.random.default_rng(seed).choice(len(texts), size=eval_limit, replace=False).tolist())
-        eval_texts = [texts[i] for i in sorted(held)]
-        texts = [t for i, t in enumerate(texts) if i not in held]
-        eval_name = f"{train_c.name} (held-out {len(eval_texts)})"
-    else:
-        ev = eval_corpus if isinstance(eval_corpus, Corpus) else load_corpus(eval_corpus, limit=eval_limit, seed=seed)
-        eval_texts, eval_name = list(ev.texts), ev.name
+    train_c, texts, eval_texts, eval_name = _split_corpora(corpus, eval_corpus, text_field, corpus_limit, eval_limit,
+                                                           seed)
     enc = enh.extractor.encode(texts, what="training corpus")
     eval_enc = enh.extractor.encode(eval_texts, what="eval corpus")
-    counts: dict[int, int] = {}
-    for i in range(len(enc)):
-        for t in enc.content_ids(i).tolist():
-            counts[t] = counts.get(t, 0) + 1
-    if not counts:
-        raise MiTasksError("the training corpus has no non-special tokens to recover")
-    vocab = np.array(sorted(counts), dtype=np.int64)
-    column = {int(t): j for j, t in enumerate(vocab)}
-    hidden = int(text_config(model.config).hidden_size)
-    head = torch.nn.Linear(hidden, len(vocab))
-    with torch.no_grad():  # start from the frequency prior: the head first learns what E adds to it
-        freq = torch.tensor([counts[int(t)] for t in vocab], dtype=torch.float32) / len(enc)
-        head.weight.normal_(0.0, 1.0 / math.sqrt(hidden))
-        head.bias.copy_(torch.logit(freq.clamp(1e-6, 1 - 1e-6)))
+    vocab, head = _prior_head(enc, int(text_config(model.config).hidden_size))
     warm = warmup_steps if warmup_steps is not None else min(10, max(1, steps // 10))
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW([{"params": params, "lr": lr, "weight_decay": weight_decay},
-                             {"params": head.parameters(), "lr": head_lr, "weight_decay": 0.0}])
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
     compute = ("bfloat16" if (dtype == "auto" and cpu_has_fast_bf16()) else
                ("float32" if dtype == "auto" else str(resolve_dtype(dtype)).replace("torch.", "")))
     settings = {"model": str(model_name_or_path), "gguf_file": load_kwargs.get("gguf_file"),
@@ -364,90 +326,176 @@ def enhance(
                 "eval_corpus_sha256": Corpus(name="", texts=eval_texts, source="").sha256,
                 "lr": lr, "head_lr": head_lr, "batch_size": batch_size, "max_length": max_length, "seed": seed,
                 "layer": enh.layer, "pooling": pooling, "weight_decay": weight_decay, "warmup_steps": warm,
-                "train_blocks": train_blocks, "trained_blocks": [first_trained, n - 1], "num_layers": n, "frozen_block": n, "head_vocab": len(vocab), "compute_dtype": compute,
+                "train_blocks": train_blocks, "trained_blocks": [first_trained, n - 1], "num_layers": n,
+                "frozen_block": n, "head_vocab": len(vocab), "compute_dtype": compute,
                 "encoder_only": encoder, "n_trainable_params": sum(p.numel() for p in params),
                 "mi_tasks_version": __version__}
-    result = EnhanceResult(output_dir=str(out), steps=steps, settings=settings)
-    ckpt_dir = out / CHECKPOINTS
-    start = 0
-    latest = _latest_checkpoint(ckpt_dir) if resume else None
-    if latest is not None:
+    run = _TrainingRun(enh, head, vocab, params, trainable, lr, head_lr, weight_decay, warm, dtype,
+                       EnhanceResult(output_dir=str(out), steps=steps, settings=settings))
+    start = run.resume(_latest_checkpoint(out / CHECKPOINTS) if resume else None)
+    run.train(enc, eval_enc, start, steps, batch_size, seed, eval_interval, progress)
+    _save_outputs(out, model, tok, settings, run.result)
+    return run.result
+
+
+def _check_numbers(steps: int, batch_size: int, eval_interval: int, lr: float, head_lr: float) -> None:
+    for name, v in (("steps", steps), ("batch_size", batch_size), ("eval_interval", eval_interval)):
+        if not isinstance(v, int) or v < 1:
+            raise MiTasksError(f"{name} must be a positive integer, got {v!r}")
+    if not (lr > 0 and head_lr > 0):
+        raise MiTasksError(f"learning rates must be > 0, got lr={lr}, head_lr={head_lr}")
+
+
+def _check_layers(n: int, layer: int, train_blocks: int | None) -> None:
+    if n < 2:
+        raise MiTasksError(f"the model has {n} block; enhancement needs at least 2 (one trained, the last frozen)")
+    if train_blocks is not None and (not isinstance(train_blocks, int) or not 1 <= train_blocks <= n - 1):
+        raise MiTasksError(f"train_blocks must be an integer from 1 to {n - 1} (the blocks below the frozen last one), "
+                           f"got {train_blocks!r}")
+    if not -(n + 1) <= layer <= n:
+        raise MiTasksError(f"layer {layer} is out of range for {n} layers (states 0..{n}, or negatives from the end)")
+
+
+def _split_corpora(corpus: str | Corpus, eval_corpus: str | Corpus | None, text_field: str | None,
+                   corpus_limit: int | None, eval_limit: int, seed: int) -> tuple[Corpus, list[str], list[str], str]:
+    """(train corpus, train texts, eval texts, eval name): eval_corpus, or a seeded held-out slice of the corpus."""
+    train_c = corpus if isinstance(corpus, Corpus) else load_corpus(corpus, text_field=text_field,
+                                                                       limit=corpus_limit, seed=seed)
+    texts = list(train_c.texts)
+    if eval_corpus is not None:
+        ev = eval_corpus if isinstance(eval_corpus, Corpus) else load_corpus(eval_corpus, limit=eval_limit, seed=seed)
+        return train_c, texts, list(ev.texts), ev.name
+    if len(texts) < 2 * eval_limit:
+        eval_limit = max(1, len(texts) // 5)
+    held = set(np.random.default_rng(seed).choice(len(texts), size=eval_limit, replace=False).tolist())
+    eval_texts = [texts[i] for i in sorted(held)]
+    texts = [t for i, t in enumerate(texts) if i not in held]
+    return train_c, texts, eval_texts, f"{train_c.name} (held-out {len(eval_texts)})"
+
+
+def _prior_head(enc: Any, hidden: int) -> tuple[np.ndarray, torch.nn.Linear]:
+    """The decoder vocabulary (train token ids) and a linear head that starts at the frequency prior."""
+    counts: dict[int, int] = {}
+    for i in range(len(enc)):
+        for t in enc.content_ids(i).tolist():
+            counts[t] = counts.get(t, 0) + 1
+    if not counts:
+        raise MiTasksError("the training corpus has no non-special tokens to recover")
+    vocab = np.array(sorted(counts), dtype=np.int64)
+    head = torch.nn.Linear(hidden, len(vocab))
+    with torch.no_grad():  # start from the frequency prior: the head first learns what E adds to it
+        freq = torch.tensor([counts[int(t)] for t in vocab], dtype=torch.float32) / len(enc)
+        head.weight.normal_(0.0, 1.0 / math.sqrt(hidden))
+        head.bias.copy_(torch.logit(freq.clamp(1e-6, 1 - 1e-6)))
+    return vocab, head
+
+
+class _TrainingRun:
+    """Optimiser, schedule, checkpoints and curves of one enhancement run (resumable bit for bit)."""
+
+    def __init__(self, enh: _Enhancer, head: torch.nn.Linear, vocab: np.ndarray, params: list[torch.nn.Parameter],
+                 trainable: list[str], lr: float, head_lr: float, weight_decay: float, warm: int, dtype: str,
+                 result: EnhanceResult) -> None:
+        self.enh, self.head, self.vocab, self.params, self.trainable = enh, head, vocab, params, set(trainable)
+        self.column = {int(t): j for j, t in enumerate(vocab)}
+        self.dtype, self.result = dtype, result
+        self.opt = torch.optim.AdamW([{"params": params, "lr": lr, "weight_decay": weight_decay},
+                                      {"params": head.parameters(), "lr": head_lr, "weight_decay": 0.0}])
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: min(1.0, (s + 1) / warm))
+        self.ckpt_dir = Path(result.output_dir) / CHECKPOINTS
+        self.lr = lr
+
+    def resume(self, latest: Path | None) -> int:
+        """Load the latest checkpoint made with the same settings; the step to start from (0: none)."""
+        if latest is None:
+            return 0
+        settings, result = self.result.settings, self.result
         state = torch.load(latest, map_location="cpu", weights_only=False)
         old = state["settings"]
         diff = [k for k in RESUME_KEYS if old.get(k) != settings.get(k)]
         if diff:
-            raise MiTasksError(f"{latest} was made with other settings ({', '.join(f'{k}: {old.get(k)!r} -> {settings.get(k)!r}' for k in diff)}); "
+            changed = ", ".join(f"{k}: {old.get(k)!r} -> {settings.get(k)!r}" for k in diff)
+            raise MiTasksError(f"{latest} was made with other settings ({changed}); "
                                "use another output_dir or resume=False to start over")
-        missing = model.load_state_dict(state["model"], strict=False)
+        missing = self.enh.model.load_state_dict(state["model"], strict=False)
         if missing.unexpected_keys:
             raise MiTasksError(f"{latest} holds weights this model lacks: {missing.unexpected_keys[:3]}")
-        head.load_state_dict(state["head"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
+        self.head.load_state_dict(state["head"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         start = int(state["step"])
         result.losses, result.eval_recall = state["losses"], state["eval_recall"]
         result.resumed_from = start
-        if start > steps:
-            raise MiTasksError(f"{latest} is at step {start}, beyond steps={steps}; raise steps or use resume=False")
-    autocast = _autocast(dtype)
-    batcher = _Batcher(len(enc), min(batch_size, len(enc)), seed)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
+        if start > result.steps:
+            raise MiTasksError(f"{latest} is at step {start}, beyond steps={result.steps}; raise steps or use resume=False")
+        return start
 
-    def evaluate(step: int) -> None:
-        r = _recall(enh, head, eval_enc, vocab, _autocast(dtype))
-        result.eval_recall.append({"step": step, "recall_at_k": r})
+    def evaluate(self, eval_enc: Any, step: int) -> None:
+        r = _recall(self.enh, self.head, eval_enc, self.vocab, _autocast(self.dtype))
+        self.result.eval_recall.append({"step": step, "recall_at_k": r})
 
-    def save(step: int) -> None:
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        trainable_state = {k: v for k, v in model.state_dict().items() if k in set(trainable)}
-        target = ckpt_dir / f"step_{step:07d}.pt"
-        torch.save({"model": trainable_state, "head": head.state_dict(), "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state(), "step": step,
-                    "losses": result.losses, "eval_recall": result.eval_recall, "settings": settings,
-                    "vocab": vocab}, target.with_suffix(".tmp"))
+    def save(self, step: int) -> None:
+        """The trainable weights, head, optimiser and RNG at ``step``; older checkpoints removed."""
+        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        trainable_state = {k: v for k, v in self.enh.model.state_dict().items() if k in self.trainable}
+        target = self.ckpt_dir / f"step_{step:07d}.pt"
+        torch.save({"model": trainable_state, "head": self.head.state_dict(), "optimizer": self.opt.state_dict(),
+                    "scheduler": self.sched.state_dict(), "torch_rng": torch.get_rng_state(), "step": step,
+                    "losses": self.result.losses, "eval_recall": self.result.eval_recall,
+                    "settings": self.result.settings, "vocab": self.vocab}, target.with_suffix(".tmp"))
         os.replace(target.with_suffix(".tmp"), target)
-        for old in ckpt_dir.glob("step_*.pt"):
+        for old in self.ckpt_dir.glob("step_*.pt"):
             if old != target:
                 old.unlink()
 
-    if start == 0:
-        evaluate(0)
-    model.train()
-    bar = tqdm(total=steps, initial=start, desc="enhance", unit="step", disable=not progress)
-    try:
-        for step in range(start, steps):
-            t0 = time.perf_counter()
-            idx = batcher.batch(step)
-            with autocast:
-                e = enh.pooled(enc, idx)
-                logits = head(e.float()).float()
-            loss = loss_fn(logits, _targets(enc, idx, column, len(vocab)))
-            if not torch.isfinite(loss):
-                raise MiTasksError(f"the loss became {loss.item()} at step {step + 1}; lower lr (now {lr}) or use dtype='float32'")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            result.losses.append({"step": step + 1, "loss": float(loss.item()), "seconds": time.perf_counter() - t0})
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.5f}")
-            done = step + 1
-            if done % eval_interval == 0 or done == steps:
-                if not result.eval_recall or result.eval_recall[-1]["step"] != done:
-                    evaluate(done)
-                save(done)
-    finally:
-        bar.close()
-    model.eval()
+    def train(self, enc: Any, eval_enc: Any, start: int, steps: int, batch_size: int, seed: int,
+              eval_interval: int, progress: bool) -> None:
+        """Steps ``start``..``steps`` of BCE on the pooled state, with evaluations and checkpoints."""
+        autocast = _autocast(self.dtype)
+        batcher = _Batcher(len(enc), min(batch_size, len(enc)), seed)
+        loss_fn = torch.nn.BCEWithLogitsLoss()
+        if start == 0:
+            self.evaluate(eval_enc, 0)
+        self.enh.model.train()
+        bar = tqdm(total=steps, initial=start, desc="enhance", unit="step", disable=not progress)
+        try:
+            for step in range(start, steps):
+                t0 = time.perf_counter()
+                idx = batcher.batch(step)
+                with autocast:
+                    logits = self.head(self.enh.pooled(enc, idx).float()).float()
+                loss = loss_fn(logits, _targets(enc, idx, self.column, len(self.vocab)))
+                if not torch.isfinite(loss):
+                    raise MiTasksError(f"the loss became {loss.item()} at step {step + 1}; lower lr (now {self.lr}) "
+                                       "or use dtype='float32'")
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+                self.opt.step()
+                self.sched.step()
+                self.result.losses.append({"step": step + 1, "loss": float(loss.item()),
+                                           "seconds": time.perf_counter() - t0})
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.5f}")
+                done = step + 1
+                if done % eval_interval == 0 or done == steps:
+                    if not self.result.eval_recall or self.result.eval_recall[-1]["step"] != done:
+                        self.evaluate(eval_enc, done)
+                    self.save(done)
+        finally:
+            bar.close()
+        self.enh.model.eval()
+
+
+def _save_outputs(out: Path, model: torch.nn.Module, tok: Any, settings: dict[str, Any], result: EnhanceResult) -> None:
+    """A plain Hugging Face checkpoint with its tokenizer, a model card and the run's JSON."""
     out.mkdir(parents=True, exist_ok=True)
     _plain_for_saving(model)
     model.save_pretrained(out)
     tok.save_pretrained(out)
     (out / "README.md").write_text(_model_card(settings, result), encoding="utf-8")
     (out / "enhance_result.json").write_text(json.dumps(result.to_dict(), indent=2))
-    return result
 
 
 def add_subparser(subparsers: Any) -> None:
