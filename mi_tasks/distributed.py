@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import MiTasksError
-from .extraction import StateBatch
+
+if TYPE_CHECKING:  # a type only: extraction imports this module, not the reverse
+    from .extraction import StateBatch
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ def process_group(rank: int, world: int) -> ProcessGroup:
     return ProcessGroup(rank, world)
 
 
-def gathered_stream(local: Iterator[StateBatch], n_batches: int, group: ProcessGroup) -> Iterator[StateBatch]:
+def gathered_stream(local: Iterator["StateBatch"], n_batches: int, group: ProcessGroup) -> Iterator["StateBatch"]:
     """Interleave the ranks' shards (from ``iter_batches(shard=(rank, world))``) back into batch order."""
     if not group.active:
         yield from local
