@@ -24,9 +24,7 @@ embeddings). The metadata description says what each task measures.
 """
 from __future__ import annotations
 
-import functools
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,37 +40,9 @@ from ..corpora import _sample, load_corpus
 from ..entropy import _dataset
 from ..errors import MiTasksError
 from ..recoverability import RecoverabilityProbe
+from ..words import WORD_TOKENIZATION, text_words, word_targets  # noqa: F401  (re-exported by mi_tasks.mteb)
 from .local_tasks import _content_hash, _metadata
 from .registry import register_result_name
-
-WORD_TOKENIZATION = ("words: sacrebleu's 13a tokenizer on the lowercased text, tokens without a letter or digit "
-                     "dropped, each word counted once per text")
-_HAS_WORD_CHAR = re.compile(r"\w")
-
-
-def text_words(text: str) -> list[str]:
-    """The distinct words of ``text`` in first-seen order, as :data:`WORD_TOKENIZATION` defines them."""
-    tokens = _tokenizer13a()(text.lower()).split()
-    return list(dict.fromkeys(t for t in tokens if _HAS_WORD_CHAR.search(t)))
-
-
-@functools.lru_cache(maxsize=1)
-def _tokenizer13a() -> Any:
-    from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
-
-    return Tokenizer13a()
-
-
-def word_targets(*splits: Sequence[str]) -> tuple[list[list[np.ndarray]], dict[str, int]]:
-    """Word-id targets per split and the word vocabulary (ids by first appearance across the splits, in order)."""
-    vocab: dict[str, int] = {}
-    out = []
-    for texts in splits:
-        ids = []
-        for t in texts:
-            ids.append(np.array([vocab.setdefault(w, len(vocab)) for w in text_words(t)], dtype=np.int64))
-        out.append(ids)
-    return out, vocab
 
 
 def _texts(source: str | Sequence[str], limit: int | None, seed: int, data_dir: str | os.PathLike | None, role: str) -> tuple[list[str], dict[str, Any]]:
