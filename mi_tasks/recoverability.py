@@ -48,7 +48,6 @@ SCORE_KEYS = ("recall_at_k", "cosine", "bleu4", "rougeL", "fano_mi_bits", "fano_
 LIFT_KEYS = ("recall_at_k", "cosine", "bleu4", "rougeL", "fano_mi_bits", "fano_mi_bits_empirical")
 VACUOUS_SUFFIX = "_vacuous"
 """``<bound>_vacuous`` = 1.0 where Fano's bound is at most 0 (clamped): it then says nothing, and has no error."""
-FANO_KEYS = ("fano_mi_bits", "fano_mi_bits_empirical")
 
 
 def check_targets(targets: str, where: str = "") -> str:
@@ -120,6 +119,7 @@ class RecoverabilityResult:
         """A plain-text table, one row per layer plus the prior."""
         head = ["layer", "depth", *metrics]
         lines = ["  ".join(f"{h:>12}" for h in head)]
+
         def cell(r: dict[str, float], m: str) -> str:
             return f"{'vacuous':>12}" if r.get(m + VACUOUS_SUFFIX) else f"{r.get(m, float('nan')):>12.4f}"
 

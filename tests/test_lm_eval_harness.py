@@ -342,3 +342,5 @@ def test_word_targets_through_the_harness_are_the_same_for_two_tokenizers(tiny_d
     assert meta[("llama", "tokens")]["vocab_size"] != meta[("llama", "words")]["vocab_size"]  # not the words' fit
     assert not token_target_clashes(load_results(tmp_path / "words"))
     assert [c.task for c in token_target_clashes(load_results(tmp_path / "tokens"))] == ["mi_recoverability"]
+    mixed = token_target_clashes(load_results([tmp_path / "words" / "bert", tmp_path / "tokens" / "bert"]))
+    assert len(mixed) == 1 and "word and with token targets" in mixed[0].message

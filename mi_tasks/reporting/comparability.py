@@ -63,7 +63,14 @@ def token_target_clashes(results: Results) -> list[Clash]:
     """Tasks whose token-target results mix tokenizers: recall, Fano and BA do not compare across them."""
     out = []
     for task in results.task_names():
-        tasks = [t for t in results.tasks if t.task == task and targets_of(t) == "tokens"]
+        every = [t for t in results.tasks if t.task == task and targets_of(t) is not None]
+        if len({targets_of(t) for t in every}) > 1:
+            kinds = ", ".join(f"{t.run.label} ({targets_of(t)})" for t in every)
+            out.append(Clash(task=task, runs=[t.run.label for t in every],
+                             message=f"{task}: runs with word and with token targets ({kinds}) answer different "
+                                     f"questions; {HOW_TO_COMPARE}"))
+            continue
+        tasks = [t for t in every if targets_of(t) == "tokens"]
         if len({tokenizer_of(t) for t in tasks}) < 2:
             continue
         labels = [_tokenizer_label(t) for t in tasks]
