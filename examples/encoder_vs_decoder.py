@@ -200,6 +200,49 @@ def print_claims(c: dict[str, Any]) -> None:
               f"{x['rise']:>8.4f} ±{x['rise_se']:.4f} {x['fall']:>8.4f} ±{x['fall_se']:.4f} {str(x['rises_then_falls']):>6}")
 
 
+def _pm(v: float, se: float, digits: int = 3) -> str:
+    return f"{v:+.{digits}f} ± {se:.{digits}f}"
+
+
+def markdown(runs: list[dict[str, Any]], c: dict[str, Any]) -> str:
+    """The three tables docs/metrics.md shows: matched depths, rise and fall, and each run's last state."""
+    depths = (0.0, 1 / 3, 2 / 3, 1.0)
+    out = ["Encoder minus decoder, lift of recall@k over each one's prior (paired SE over the eval texts), at "
+           "normalised depth 0, 1/3, 2/3, 1 (MiniLM state 0/2/4/6, SmolLM2 state 0/10/20/30); last column: depths "
+           "of 7 where the encoder is above / below by more than 2 SE.", "",
+           "| targets | pooling (enc / dec) | " + " | ".join(f"{d:.2f}" for d in depths) + " | above / below |",
+           "|---|---|" + "---|" * len(depths) + "---|"]
+    for b in c["encoder_above_decoder"]:
+        rows = {round(r["depth"], 4): r for r in b["rows"]}
+        cells = [_pm(rows[round(d, 4)]["lift_diff"], rows[round(d, 4)]["lift_diff_se"]) for d in depths]
+        above = sum(r["lift_diff"] > 2 * r["lift_diff_se"] for r in b["rows"])
+        below = sum(r["lift_diff"] < -2 * r["lift_diff_se"] for r in b["rows"])
+        out.append(f"| {b['targets']} | {b['encoder_pooling']} / {b['decoder_pooling']} | " + " | ".join(cells) +
+                   f" | {above} / {below} |")
+    out += ["", "Rise then fall: the peak state is chosen on the even eval texts; lifts, rise (peak − state 0) and "
+            "fall (peak − last state) are measured on the odd ones (paired SE).", "",
+            "| model | pooling | targets | state 0 | peak (state @ depth) | last | rise | fall | rises then falls |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for r in c["decoder_rises_then_falls"]:
+        x = r["lift"]
+        out.append(f"| {r['model']} | {r['pooling']} | {r['targets']} | {x['first']:+.3f} | {x['peak']:+.3f} "
+                   f"({x['peak_layer']} @ {x['peak_depth']:.2f}) | {x['last']:+.3f} | {_pm(x['rise'], x['rise_se'])} | "
+                   f"{_pm(x['fall'], x['fall_se'])} | {'yes' if x['rises_then_falls'] else 'no'} |")
+    out += ["", "Last state of each run (± SE over the eval texts); fallback = states where the held-out slice chose "
+            "the prior; below = states whose lift is below 0 by more than 2 SE.", "",
+            "| model | pooling | targets | \\|V\\| | recall@k | prior | lift | BA bits | Fano bits | fallback | below |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        x, n = r["layers"][-1], len(r["layers"])
+        fano = "vacuous" if x["fano_mi_bits_vacuous"] else _pm(x["fano_mi_bits"], x["fano_mi_bits_stderr"], 2)
+        below = sum(y["lift_recall_at_k"] < -2 * y["lift_recall_at_k_stderr"] for y in r["layers"])
+        out.append(f"| {r['model']} | {r['pooling']} | {r['targets']} | {r['meta']['vocab_size']:,} | "
+                   f"{x['recall_at_k']:.4f} ± {x['recall_at_k_stderr']:.4f} | {r['prior']['recall_at_k']:.4f} | "
+                   f"{_pm(x['lift_recall_at_k'], x['lift_recall_at_k_stderr'], 4)} | {_pm(x['ba_mi_bits'], x['ba_mi_bits_stderr'])} | "
+                   f"{fano} | {sum(y['prior_fallback'] for y in r['layers']):.0f}/{n} | {below}/{n} |")
+    return "\n".join(out) + "\n"
+
+
 def figure(runs: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
@@ -276,7 +319,8 @@ def main() -> None:
            "models": models, "claims": c, "total_seconds": time.time() - started,
            "runs": [{k: v for k, v in r.items() if k != "per_text"} for r in runs]}
     (out / "encoder_vs_decoder.json").write_text(json.dumps(doc, indent=1))
-    print(f"\nwrote {out / 'encoder_vs_decoder.json'} and {out / 'encoder_vs_decoder.png'} "
+    (out / "encoder_vs_decoder.md").write_text(markdown(runs, c))
+    print(f"\nwrote {out / 'encoder_vs_decoder.json'}, .md and .png "
           f"({time.time() - started:.0f} s)")
 
 
