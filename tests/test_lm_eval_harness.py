@@ -324,7 +324,7 @@ def test_word_targets_through_the_harness_are_the_same_for_two_tokenizers(tiny_d
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             lm = HFLM(pretrained=tiny_dir[kind], device="cpu", batch_size=16, dtype="float32")
-        for targets in ("words", "tokens"):  # the same lm: its cache must key the fits by targets
+        for targets in ("words", "tokens") if kind == "llama" else ("words",):  # the same lm: fits keyed by targets
             md = {**json.loads(_metadata(corpus_files)), "targets": targets, "text_metrics": False}
             out = lm_eval.simple_evaluate(model=lm, tasks=["mi_recoverability"], metadata=md, limit=12,
                                           task_manager=TaskManager(include_defaults=False, metadata=md))
@@ -337,10 +337,8 @@ def test_word_targets_through_the_harness_are_the_same_for_two_tokenizers(tiny_d
     assert got[("bert", "words")]["configs"]["mi_recoverability"]["mi_settings"]["targets"] == "words"
     assert meta[("bert", "words")]["decoder_vocab_size"] == meta[("llama", "words")]["decoder_vocab_size"]
     assert meta[("bert", "words")]["vocab_size"] == meta[("llama", "words")]["vocab_size"]
-    assert meta[("bert", "tokens")]["vocab_size"] != meta[("llama", "tokens")]["vocab_size"]
     assert meta[("llama", "tokens")]["targets"] == "tokens"
     assert meta[("llama", "tokens")]["vocab_size"] != meta[("llama", "words")]["vocab_size"]  # not the words' fit
-    assert not token_target_clashes(load_results(tmp_path / "words"))
-    assert [c.task for c in token_target_clashes(load_results(tmp_path / "tokens"))] == ["mi_recoverability"]
-    mixed = token_target_clashes(load_results([tmp_path / "words" / "bert", tmp_path / "tokens" / "bert"]))
+    assert not token_target_clashes(load_results(tmp_path / "words"))  # token targets of two tokenizers: test_reporting
+    mixed = token_target_clashes(load_results([tmp_path / "words" / "bert", tmp_path / "tokens" / "llama"]))
     assert len(mixed) == 1 and "word and with token targets" in mixed[0].message
