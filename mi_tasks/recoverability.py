@@ -60,8 +60,11 @@ def check_targets(targets: str, where: str = "") -> str:
 
 def tokenizer_identity(tokenizer: Any) -> dict[str, Any]:
     """Name, size and a hash of a tokenizer's vocabulary: token targets compare only under the same hash."""
-    vocab = sorted(tokenizer.get_vocab().items(), key=lambda kv: (kv[1], kv[0]))
-    digest = hashlib.sha256(json.dumps(vocab, ensure_ascii=False).encode("utf-8")).hexdigest()
+    try:
+        vocab = sorted(tokenizer.get_vocab().items(), key=lambda kv: (kv[1], kv[0]))
+        digest: str | None = hashlib.sha256(json.dumps(vocab, ensure_ascii=False).encode("utf-8")).hexdigest()
+    except (AttributeError, NotImplementedError, TypeError):  # a tokenizer without a vocabulary listing
+        digest = None
     return {"name": str(getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__),
             "class": type(tokenizer).__name__, "vocab_size": len(tokenizer), "sha256": digest}
 
