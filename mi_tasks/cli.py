@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--dtype", default="auto", help="auto (bf16 where the CPU/GPU is fast at it) | float32 | bfloat16")
     r.add_argument("--device", default="cpu")
     r.add_argument("--fit", default="ridge", choices=["ridge", "bce"])
+    r.add_argument("--targets", default="tokens", choices=["tokens", "words"],
+                   help="tokens: the model's own (the paper's); words: one tokenization for every model (compare models)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--no-text-metrics", action="store_true", help="skip BLEU-4 / ROUGE-L")
     r.add_argument("--memory-budget-gb", type=float, default=16.0,
@@ -89,10 +91,11 @@ def run_recoverability(args: argparse.Namespace) -> list[dict[str, Any]]:
         ex = HiddenStateExtractor(model, tok, layers=args.layers, pooling=args.pooling, max_length=args.max_length,
                                   batch_size=args.batch_size, progress=not args.quiet)
         probe = RecoverabilityProbe(fit=args.fit, seed=args.seed, text_metrics=not args.no_text_metrics,
-                                    memory_budget_gb=args.memory_budget_gb or None, device=args.decoder_device)
+                                    memory_budget_gb=args.memory_budget_gb or None, device=args.decoder_device,
+                                    targets=args.targets)
         res = probe.fit(ex, train).score(ex, evalc)
         res.meta.update({"model_alias": name, "dtype": str(next(model.parameters()).dtype), "mi_tasks_version": __version__})
-        print(f"\n{name} ({ex.num_layers} layers, pooling={ex.pooling}, fit={args.fit})")
+        print(f"\n{name} ({ex.num_layers} layers, pooling={ex.pooling}, fit={args.fit}, targets={args.targets})")
         print(res.table())
         m = res.meta
         print(f"|V|={m['vocab_size']}  decoder vocab={m['decoder_vocab_size']}  eval token coverage={m['coverage_tokens']:.3f}  "

@@ -25,6 +25,12 @@ def fano_mi_bits(error_rate: float, vocab_size: int, entropy_bits: float | None 
     return max(0.0, h - binary_entropy(error_rate) - error_rate * float(np.log2(vocab_size - 1)))
 
 
+def fano_is_vacuous(error_rate: float, vocab_size: int, entropy_bits: float | None = None) -> bool:
+    """Whether Fano's bound is at most 0 before the clamp: it then only restates I >= 0 and measures nothing."""
+    h = float(np.log2(vocab_size)) if entropy_bits is None else float(entropy_bits)
+    return h - binary_entropy(error_rate) - error_rate * float(np.log2(max(vocab_size - 1, 1))) <= 0.0
+
+
 def entropy_bits(counts: np.ndarray) -> float:
     """Plug-in Shannon entropy (bits) of a count vector."""
     c = np.asarray(counts, dtype=np.float64)

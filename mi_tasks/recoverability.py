@@ -4,10 +4,17 @@ Estimator-style: ``RecoverabilityProbe(...).fit(extractor, train_texts).score(ex
 returns a :class:`RecoverabilityResult` (per-layer table, ``to_dict()``). ``fit_arrays`` /
 ``score_arrays`` take plain state arrays instead of a model. Every score is also given for the
 frequency prior (a decoder that ignores E), with each layer's lift over it.
+
+``targets``: ``tokens`` (each text's own non-special token ids, the paper's definition) or ``words``
+(:mod:`mi_tasks.words`, one tokenization for every model, |V| = the word types of train and eval
+texts), which is what compares models with different tokenizers.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import itertools
+import json
 import logging
 import math
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,7 +29,7 @@ from .corpora import Corpus
 from .decoders import DEFAULT_ALPHAS, BCETokenDecoder, RidgeTokenDecoder, recall_hits
 from .errors import MiTasksError
 from .extraction import HiddenStateExtractor, StateBatch
-from .information import entropy_bits, fano_mi_bits, unseen_mass
+from .information import entropy_bits, fano_is_vacuous, fano_mi_bits, unseen_mass
 from .layers import normalized_depth
 from .devices import check_device
 from .memory_plan import DEFAULT_BUDGET_GIB, MemoryPlan, check_device_memory, plan_recoverability, same_device
@@ -30,6 +37,7 @@ from .state_store import StateStore
 from .text_metrics import bleu4, rouge_l
 from .uncertainty import bootstrap_stderr, mean_stderr
 from .vocabulary import DecoderVocabulary
+from .words import TARGETS, WORD_TOKENIZATION, WordIndex
 
 log = logging.getLogger("mi_tasks")
 
@@ -38,6 +46,33 @@ SCORE_KEYS = ("recall_at_k", "cosine", "bleu4", "rougeL", "fano_mi_bits", "fano_
               "fano_mi_bits_empirical", "fano_mi_bits_empirical_norm", "ba_mi_bits", "ba_mi_bits_norm",
               "cross_entropy_bits")
 LIFT_KEYS = ("recall_at_k", "cosine", "bleu4", "rougeL", "fano_mi_bits", "fano_mi_bits_empirical")
+VACUOUS_SUFFIX = "_vacuous"
+"""``<bound>_vacuous`` = 1.0 where Fano's bound is at most 0 (clamped): it then says nothing, and has no error."""
+
+
+def check_targets(targets: str, where: str = "") -> str:
+    """``targets`` if it is one of :data:`~mi_tasks.words.TARGETS`, else a one-line error naming the choices."""
+    if targets not in TARGETS:
+        raise MiTasksError(f"unknown targets {targets!r}{where}: use tokens (the model's own tokens) or words "
+                           "(one word tokenization shared by every model)")
+    return targets
+
+
+def tokenizer_identity(tokenizer: Any) -> dict[str, Any]:
+    """Name, size and a hash of a tokenizer's vocabulary: token targets compare only under the same hash."""
+    try:
+        vocab = sorted(tokenizer.get_vocab().items(), key=lambda kv: (kv[1], kv[0]))
+        digest: str | None = hashlib.sha256(json.dumps(vocab, ensure_ascii=False).encode("utf-8")).hexdigest()
+    except (AttributeError, NotImplementedError, TypeError):  # a tokenizer without a vocabulary listing
+        digest = None
+    return {"name": str(getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__),
+            "class": type(tokenizer).__name__, "vocab_size": len(tokenizer), "sha256": digest}
+
+
+def _retarget(batches: Iterable[StateBatch], targets: Sequence[np.ndarray]) -> Iterator[StateBatch]:
+    """The same batches with each text's targets replaced (new objects: cached passes stay as they were)."""
+    for b in batches:
+        yield dataclasses.replace(b, targets=[targets[i] for i in b.indices])
 
 
 def _texts(corpus: Corpus | Sequence[str]) -> list[str]:
@@ -87,9 +122,15 @@ class RecoverabilityResult:
         """A plain-text table, one row per layer plus the prior."""
         head = ["layer", "depth", *metrics]
         lines = ["  ".join(f"{h:>12}" for h in head)]
+
+        def cell(r: dict[str, float], m: str) -> str:
+            return f"{'vacuous':>12}" if r.get(m + VACUOUS_SUFFIX) else f"{r.get(m, float('nan')):>12.4f}"
+
         for r in self.layers:
-            lines.append("  ".join([f"{int(r['layer']):>12d}", f"{r['depth']:>12.3f}", *(f"{r.get(m, float('nan')):>12.4f}" for m in metrics)]))
-        lines.append("  ".join([f"{'prior':>12}", f"{'':>12}", *(f"{self.prior.get(m, float('nan')):>12.4f}" if m in self.prior else f"{'':>12}" for m in metrics)]))
+            lines.append("  ".join([f"{int(r['layer']):>12d}", f"{r['depth']:>12.3f}", *(cell(r, m) for m in metrics)]))
+        lines.append("  ".join([f"{'prior':>12}", f"{'':>12}", *(cell(self.prior, m) if m in self.prior else f"{'':>12}" for m in metrics)]))
+        if any(r.get(m + VACUOUS_SUFFIX) for r in [*self.layers, self.prior] for m in metrics):
+            lines.append("vacuous: Fano's bound is at most 0 there (H(t) < H_b(P_e) + P_e log2(|V|-1)), so it says nothing")
         return "\n".join(lines)
 
 
@@ -109,18 +150,21 @@ class RecoverabilityProbe:
     device: where the statistics, the solve and the scoring run. ``None`` (default): where the
         states are, i.e. the model's device when fitting through an extractor (the states never
         leave the accelerator), the CPU for plain arrays.
+    targets: ``tokens`` (the model's own tokens; default) or ``words`` (the same words for every
+        model; :mod:`mi_tasks.words`). With words, ``fit_arrays``/``score_arrays`` take the texts.
     """
 
     def __init__(self, fit: str = "ridge", alphas: Sequence[float] = DEFAULT_ALPHAS, calibration_fraction: float = 0.1,
                  max_calibration: int = 500, seed: int = 0, bce_epochs: int = 10, bce_lr: float = 1e-3,
                  bce_batch_size: int = 256, text_metrics: bool = True,
                  memory_budget_gb: float | None = DEFAULT_BUDGET_GIB, spill_dir: str | None = None,
-                 device: str | torch.device | None = None) -> None:
+                 device: str | torch.device | None = None, targets: str = "tokens") -> None:
         if fit not in FITS:
             raise MiTasksError(f"unknown decoder fit {fit!r}: choose one of {', '.join(FITS)}")
         if not 0.0 <= calibration_fraction < 1.0:
             raise MiTasksError(f"calibration_fraction must lie in [0, 1), got {calibration_fraction}")
         self.fit_method = fit
+        self.targets = check_targets(targets)
         self.alphas = tuple(alphas)
         self.calibration_fraction = calibration_fraction
         self.max_calibration = max_calibration
@@ -236,14 +280,16 @@ class RecoverabilityProbe:
             X_fit = torch.cat(fit_states, dim=1)
             self.decoders = [BCETokenDecoder(vocab, **self.bce).fit(X_fit[j], fit_targets) for j in range(len(self.layers_))]
         else:
-            for j, dec in enumerate(self.decoders):
-                dec.select_alpha(None if X_cal is None else X_cal[j], cal_targets)
+            for j, dec in enumerate(self.decoders):  # the prior is a candidate: the penalty without bound
+                dec.select_alpha(None if X_cal is None else X_cal[j], cal_targets, prior_scores=self.log_prior_.to(dev))
         self.softmax_cal_ = [SoftmaxCalibrator(self.log_prior_) for _ in self.layers_]
         self.bernoulli_cal_ = [BernoulliCalibrator(torch.logit(self.doc_freq_)) for _ in self.layers_]
         if X_cal is not None and cal_targets:
             rows, cols, w = vocab.sparse_rows(cal_targets)
             y_cal = vocab.multi_hot(cal_targets, device=dev)
             for j, dec in enumerate(self.decoders):
+                if getattr(dec, "is_prior", False):  # the prior itself: its calibration is the identity
+                    continue
                 s = dec.scores(X_cal[j])
                 self.softmax_cal_[j].fit(s, rows, cols, w)
                 self.bernoulli_cal_[j].fit(s, y_cal)
@@ -251,11 +297,16 @@ class RecoverabilityProbe:
 
     def fit(self, extractor: HiddenStateExtractor, corpus: Corpus | Sequence[str]) -> "RecoverabilityProbe":
         """Stream the train corpus through the model once and fit every requested layer."""
-        enc = extractor.encode(_texts(corpus), "train corpus")
-        vocab = DecoderVocabulary.from_targets(enc.content_ids(i) for i in range(len(enc)))
-        self.vocab_size_ = extractor.vocab_size
+        texts = _texts(corpus)
+        enc = extractor.encode(texts, "train corpus")
+        word_ids = self._word_train_targets(texts) if self.targets == "words" else None
+        vocab = _vocabulary(word_ids if word_ids is not None else (enc.content_ids(i) for i in range(len(enc))),
+                            self.targets)
+        if word_ids is None:
+            self.vocab_size_ = extractor.vocab_size
         self.meta = {"model": _model_name(extractor), "num_layers": extractor.num_layers, "pooling": extractor.pooling,
-                     "max_length": extractor.max_length, "train_truncated": enc.n_truncated}
+                     "max_length": extractor.max_length, "train_truncated": enc.n_truncated,
+                     "tokenizer": tokenizer_identity(extractor.tokenizer)}
         if isinstance(corpus, Corpus):
             self.meta["train_corpus"] = corpus.describe()
         self.num_layers_ = extractor.num_layers
@@ -263,24 +314,41 @@ class RecoverabilityProbe:
         self.device_ = self.device or extractor.device
         plan = self._plan(len(extractor.layers), extractor.hidden_size, vocab, len(enc), self.device_)
         batches = extractor.iter_batches(enc, desc="train states", keep_on_device=same_device(self.device_, extractor.device))
+        if word_ids is not None:
+            batches = _retarget(batches, word_ids)
         return self.fit_stream(batches, vocab, len(enc), plan)
 
-    def fit_arrays(self, states: np.ndarray | torch.Tensor, targets: Sequence[np.ndarray], vocab_size: int) -> "RecoverabilityProbe":
-        """Fit from plain arrays: states (N, D) or (layers, N, D); targets = token ids per text."""
+    def _word_train_targets(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Word ids of the train texts; the index they start is extended (on a copy) by each eval corpus."""
+        self.words_ = WordIndex()
+        ids = self.words_.targets(texts)
+        self.vocab_size_ = len(self.words_)
+        return ids
+
+    def fit_arrays(self, states: np.ndarray | torch.Tensor, targets: Sequence[np.ndarray] | Sequence[str],
+                   vocab_size: int | None = None) -> "RecoverabilityProbe":
+        """Fit from plain arrays: states (N, D) or (layers, N, D); targets = token ids per text and the
+        tokenizer's ``vocab_size``, or with ``targets="words"`` the texts themselves."""
         if len(targets) == 0:
             raise MiTasksError("no training texts: give at least one state and target")
-        self.vocab_size_ = int(vocab_size)
+        if self.targets == "words":
+            ids = self._word_train_targets(_checked_texts(targets, "fit_arrays"))
+        else:
+            if vocab_size is None:
+                raise MiTasksError("fit_arrays with token targets needs vocab_size (the tokenizer's |V|)")
+            ids = list(targets)  # type: ignore[arg-type]
+            self.vocab_size_ = int(vocab_size)
         X = np.asarray(states)
         self.num_layers_ = max(1, (X.shape[0] if X.ndim == 3 else 1) - 1)
-        vocab = DecoderVocabulary.from_targets(targets)
-        return self.fit_stream(_array_batches(X, targets), vocab, len(targets))
+        vocab = _vocabulary(ids, self.targets)
+        return self.fit_stream(_array_batches(X, ids), vocab, len(ids))
 
     # ---------------------------------------------------------------- scoring
     def _check_fitted(self) -> None:
         if not getattr(self, "decoders", None) and self._store is None:
             raise MiTasksError("the probe is not fitted: call fit() on a train corpus first")
 
-    def _score_groups(self, batches: Iterable[StateBatch], n_texts: int) -> RecoverabilityResult:
+    def _score_groups(self, batches: Iterable[StateBatch], n_texts: int, V: int) -> RecoverabilityResult:
         """Fit and score one group of layers at a time from the stored train states (see ``fit_stream``)."""
         train = self._store
         evals = StateStore.from_stream(batches, n_texts, self.spill_dir)
@@ -295,10 +363,10 @@ class RecoverabilityProbe:
                 sub = RecoverabilityProbe(fit=self.fit_method, alphas=self.alphas,
                                           calibration_fraction=self.calibration_fraction,
                                           max_calibration=self.max_calibration, seed=self.seed,
-                                          text_metrics=self.text_metrics, memory_budget_gb=None)
+                                          text_metrics=self.text_metrics, memory_budget_gb=None, targets=self.targets)
                 sub.vocab_size_, sub.num_layers_, sub.device_ = self.vocab_size_, self.num_layers_, self.device_
                 sub._fit_all(train.batches(start, stop), self.vocab, self.n_texts_)
-                parts.append(sub.score_stream(evals.batches(start, stop), n_texts))
+                parts.append(sub._score_ids(evals.batches(start, stop), n_texts, V))
                 del sub
         finally:
             evals.close()
@@ -308,12 +376,27 @@ class RecoverabilityProbe:
         return RecoverabilityResult(layers=[r for p in parts for r in p.layers], prior=first.prior, meta=meta,
                                     per_text=per)
 
-    def score_stream(self, batches: Iterable[StateBatch], n_texts: int) -> RecoverabilityResult:
+    def score_stream(self, batches: Iterable[StateBatch], n_texts: int,
+                     texts: Sequence[str] | None = None) -> RecoverabilityResult:
+        """Score a stream of eval batches; ``texts`` (in index order) are needed with word targets."""
         self._check_fitted()
-        if self._store is not None:
-            return self._score_groups(batches, n_texts)
-        vocab, L = self.vocab, len(self.layers_)
         V = self.vocab_size_
+        if self.targets == "words":
+            if texts is None or len(texts) != n_texts:
+                raise MiTasksError("word targets are taken from the eval texts: pass texts= (one per scored text) "
+                                   "to score_stream")
+            if getattr(self, "words_", None) is None:
+                raise MiTasksError("this probe has no word index: fit word targets with fit() or fit_arrays()")
+            index = self.words_.copy()  # eval words extend a copy: the fitted probe is unchanged
+            batches = _retarget(batches, index.targets(texts))
+            V = len(index)  # Fano's |V|: the word types of the train and eval texts
+        return self._score_ids(batches, n_texts, V)
+
+    def _score_ids(self, batches: Iterable[StateBatch], n_texts: int, V: int) -> RecoverabilityResult:
+        """Score batches whose targets are ids below ``V``."""
+        if self._store is not None:
+            return self._score_groups(batches, n_texts, V)
+        vocab, L = self.vocab, len(self.layers_)
         log_eps_oov = math.log2(self.oov_mass_ / max(V - len(vocab), 1))
         log_in = math.log2(1.0 - self.oov_mass_)
         per = {k: np.zeros((L + 1, n_texts)) for k in ("recall", "cosine", "bleu4", "rougeL", "ce")}
@@ -358,14 +441,19 @@ class RecoverabilityProbe:
                     per["bleu4"][slot, i] = bleu4(hyp, g)
                     per["rougeL"][slot, i] = rouge_l(hyp, g)
 
+            prior_scores = log_prior.expand(len(gold), -1)
             for j, dec in enumerate(self.decoders):
-                s = dec.scores(states[j])
+                if getattr(dec, "is_prior", False):  # the prior itself: the prior's numbers, bit for bit
+                    s = prior_scores
+                    p, logq = prior_p.expand(len(gold), -1), prior_scores
+                else:
+                    s = dec.scores(states[j])
+                    p, logq = self.bernoulli_cal_[j].proba(s), self.softmax_cal_[j].log_proba(s)
                 rec, top = recall_hits(s, gold, vocab, y)
                 per["recall"][j, idx] = rec
-                per["cosine"][j, idx] = cosine(self.bernoulli_cal_[j].proba(s))
-                per["ce"][j, idx] = ce_bits(self.softmax_cal_[j].log_proba(s))
+                per["cosine"][j, idx] = cosine(p)
+                per["ce"][j, idx] = ce_bits(logq)
                 text_scores(top, j)
-            prior_scores = log_prior.expand(len(gold), -1)
             rec, _ = recall_hits(prior_scores, gold, vocab, y)
             per["recall"][L, idx] = rec
             per["cosine"][L, idx] = cosine(prior_p.expand(len(gold), -1))
@@ -373,10 +461,9 @@ class RecoverabilityProbe:
             text_scores(prior_top[: max(1, int(ks.max()))].expand(len(gold), -1), L)
         if not seen.all():
             raise MiTasksError(f"the eval stream covered {int(seen.sum())} of {n_texts} texts")
-        return self._assemble(per, token_counts, n_texts)
+        return self._assemble(per, token_counts, n_texts, V)
 
-    def _assemble(self, per: dict[str, np.ndarray], token_counts: np.ndarray, n_texts: int) -> RecoverabilityResult:
-        V = self.vocab_size_
+    def _assemble(self, per: dict[str, np.ndarray], token_counts: np.ndarray, n_texts: int, V: int) -> RecoverabilityResult:
         h_emp = entropy_bits(token_counts)
         h_uni = math.log2(V)
         in_vocab = np.zeros(V, dtype=bool)
@@ -406,6 +493,11 @@ class RecoverabilityProbe:
                 recalls, lambda m: np.array([fano_mi_bits(1.0 - float(r), V) for r in m]), seed=self.seed)
             out["fano_mi_bits_empirical_stderr"] = bootstrap_stderr(
                 recalls, lambda m: np.array([fano_mi_bits(1.0 - float(r), V, h_emp) for r in m]), seed=self.seed)
+            for key, h in (("fano_mi_bits", None), ("fano_mi_bits_empirical", h_emp)):
+                vacuous = fano_is_vacuous(1.0 - rec, V, h)
+                out[key + VACUOUS_SUFFIX] = float(vacuous)
+                if vacuous:  # 0 is the clamp, not a measurement: no standard error
+                    out[key + "_stderr"] = float("nan")
             return out
 
         L = len(self.layers_)
@@ -424,11 +516,15 @@ class RecoverabilityProbe:
             dec = self.decoders[j]
             if isinstance(dec, RidgeTokenDecoder):
                 r["ridge_alpha"] = float(dec.alpha_)
+                r["prior_fallback"] = float(dec.is_prior)
             rows.append(r)
         total = token_counts.sum()
         meta = dict(self.meta)
         meta.update({
-            "fit": self.fit_method, "seed": self.seed, "vocab_size": V, "decoder_vocab_size": len(self.vocab),
+            "fit": self.fit_method, "seed": self.seed, "targets": self.targets,
+            "target_definition": WORD_TOKENIZATION if self.targets == "words" else
+            "tokens: the model's own non-special token ids, each once per text",
+            "vocab_size": V, "decoder_vocab_size": len(self.vocab),
             "n_train_fit": self.n_fit_, "n_calibration": self.n_calibration_, "n_eval": n_texts,
             "coverage_tokens": float(token_counts[in_vocab].sum() / total) if total else 0.0,
             "coverage_types": float(((token_counts > 0) & in_vocab).sum() / max((token_counts > 0).sum(), 1)),
@@ -445,19 +541,39 @@ class RecoverabilityProbe:
         self._check_fitted()
         if list(extractor.layers) != list(self.layers_):
             raise MiTasksError(f"the extractor reads layers {extractor.layers} but the probe was fitted on {self.layers_}")
-        enc = extractor.encode(_texts(corpus), "eval corpus")
+        texts = _texts(corpus)
+        enc = extractor.encode(texts, "eval corpus")
         batches = extractor.iter_batches(enc, desc="eval states", keep_on_device=same_device(self.device_, extractor.device))
-        result = self.score_stream(batches, len(enc))
+        result = self.score_stream(batches, len(enc), texts=texts)
         result.meta["eval_truncated"] = enc.n_truncated
         if isinstance(corpus, Corpus):
             result.meta["eval_corpus"] = corpus.describe()
         return result
 
-    def score_arrays(self, states: np.ndarray | torch.Tensor, targets: Sequence[np.ndarray]) -> RecoverabilityResult:
-        """Score plain arrays shaped like those given to :meth:`fit_arrays`."""
+    def score_arrays(self, states: np.ndarray | torch.Tensor, targets: Sequence[np.ndarray] | Sequence[str]
+                     ) -> RecoverabilityResult:
+        """Score plain arrays shaped like those given to :meth:`fit_arrays` (token ids, or texts with word targets)."""
         if len(targets) == 0:
             raise MiTasksError("no eval texts: give at least one state and target")
-        return self.score_stream(_array_batches(states, targets), len(targets))
+        if self.targets == "words":
+            texts = _checked_texts(targets, "score_arrays")
+            return self.score_stream(_array_batches(states, [np.empty(0, np.int64)] * len(texts)), len(texts), texts=texts)
+        return self.score_stream(_array_batches(states, targets), len(targets))  # type: ignore[arg-type]
+
+
+def _checked_texts(targets: Sequence[Any], where: str) -> list[str]:
+    if not all(isinstance(t, str) for t in targets):
+        raise MiTasksError(f"{where} with targets='words' takes the texts (strings) as targets, not token ids")
+    return list(targets)
+
+
+def _vocabulary(targets: Iterable[np.ndarray], kind: str) -> DecoderVocabulary:
+    """The decoder vocabulary of the train targets; an empty one is an error naming what was empty."""
+    try:
+        return DecoderVocabulary.from_targets(targets)
+    except ValueError:
+        what = f"holds no word ({WORD_TOKENIZATION})" if kind == "words" else "has no non-special tokens"
+        raise MiTasksError(f"the train corpus {what}; use a corpus of real text") from None
 
 
 def _model_name(extractor: HiddenStateExtractor) -> str:

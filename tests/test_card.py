@@ -116,3 +116,21 @@ def test_leaderboard_rows_carry_the_comparability_settings(suite_run, tmp_path):
     assert row["lm_eval_version"] == data["lm_eval_version"] and row["transformers_version"] == data["transformers_version"]
     assert row["mi_tasks_version"] and row["torch_version"] and row["run_date"].endswith("Z")
     assert "dtype=float32" in row["model_args"]
+
+
+def test_card_entries_name_their_targets_and_vacuous_bounds(suite_run):
+    res = load_results(suite_run["out"] / "lm_eval")
+    run = next(r for r in res.runs if r.label == "bert")
+    entries = eval_results(res.for_run(run))
+    meta = _bert(suite_run)["configs"]["mi_recoverability"]["mi_results"]["meta"]
+    rec = next(e for e in entries if e.task_type == "mi_recoverability" and e.metric_type == "recall_at_k")
+    assert rec.metric_args["targets"] == "tokens" and rec.metric_args["tokenizer_sha256"] == meta["tokenizer"]["sha256"]
+    fano = next(t for t in res.for_run(run) if t.task == "mi_fano")
+    fano.curves["fano_mi_bits_empirical_vacuous"] = [(lay, d, 1.0) for lay, d, _ in fano.curves["fano_mi_bits_empirical"]]
+    flagged = next(e for e in eval_results([fano]) if e.metric_type == "fano_mi_bits_empirical")
+    assert flagged.metric_args["vacuous"] is True and "vacuous" in flagged.metric_name
+    other = next(e for e in eval_results([fano]) if e.metric_type == "ba_mi_bits")
+    assert "vacuous" not in other.metric_args
+    row = next(r for r in leaderboard_rows(res) if r["task"] == "mi_fano" and r["model"] == "bert"
+               and r["metric"] == "fano_mi_bits")
+    assert row["targets"] == "tokens" and row.get("vacuous") in (None, True)

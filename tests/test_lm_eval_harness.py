@@ -314,3 +314,39 @@ def test_entropy_include_special_is_keyed_and_recorded(tiny_dir, corpus_files):
     assert TaskSettings(include_special=True).entropy_key() != TaskSettings().entropy_key()
     with pytest.raises(MiTasksError, match="include_special must be true or false"):
         TaskSettings.from_metadata({"include_special": "maybe"}, "mi_entropy")
+
+
+def test_word_targets_through_the_harness_are_the_same_for_two_tokenizers(tiny_dir, corpus_files, tmp_path):
+    """targets=words: one decoder vocabulary for a BERT and a Llama tokenizer, recorded, cached apart from tokens."""
+    import warnings
+
+    import lm_eval
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    from mi_tasks.reporting import load_results
+    from mi_tasks.reporting.comparability import token_target_clashes
+
+    got: dict[tuple[str, str], dict] = {}
+    for kind in ("bert", "llama"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lm = HFLM(pretrained=tiny_dir[kind], device="cpu", batch_size=16, dtype="float32")
+        for targets in ("words", "tokens") if kind == "llama" else ("words",):  # the same lm: fits keyed by targets
+            md = {**json.loads(_metadata(corpus_files)), "targets": targets, "text_metrics": False}
+            out = lm_eval.simple_evaluate(model=lm, tasks=["mi_recoverability"], metadata=md, limit=12,
+                                          task_manager=TaskManager(include_defaults=False, metadata=md))
+            got[(kind, targets)] = out
+            folder = tmp_path / targets / kind
+            folder.mkdir(parents=True)
+            (folder / "results_x.json").write_text(json.dumps(out, default=str))
+    meta = {k: v["configs"]["mi_recoverability"]["mi_results"]["meta"] for k, v in got.items()}
+    assert meta[("bert", "words")]["targets"] == meta[("llama", "words")]["targets"] == "words"
+    assert got[("bert", "words")]["configs"]["mi_recoverability"]["mi_settings"]["targets"] == "words"
+    assert meta[("bert", "words")]["decoder_vocab_size"] == meta[("llama", "words")]["decoder_vocab_size"]
+    assert meta[("bert", "words")]["vocab_size"] == meta[("llama", "words")]["vocab_size"]
+    assert meta[("llama", "tokens")]["targets"] == "tokens"
+    assert meta[("llama", "tokens")]["vocab_size"] != meta[("llama", "words")]["vocab_size"]  # not the words' fit
+    assert not token_target_clashes(load_results(tmp_path / "words"))  # token targets of two tokenizers: test_reporting
+    mixed = token_target_clashes(load_results([tmp_path / "words" / "bert", tmp_path / "tokens" / "llama"]))
+    assert len(mixed) == 1 and "word and with token targets" in mixed[0].message

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -105,7 +107,7 @@ def test_probe_on_tiny_model_all_layers_deterministic(tiny, sentences):
     train = sentences * 3
     r1 = RecoverabilityProbe(seed=0).fit(ex, train).score(ex, sentences[:15])
     r2 = RecoverabilityProbe(seed=0).fit(ex, train).score(ex, sentences[:15])
-    assert r1.to_dict() == r2.to_dict()
+    assert json.dumps(r1.to_dict()) == json.dumps(r2.to_dict())  # NaN-safe: a vacuous bound has no error
     assert [r["layer"] for r in r1.layers] == [0, 1, 2, 3]
     assert [r["depth"] for r in r1.layers] == [0.0, 1 / 3, 2 / 3, 1.0]
     for r in r1.layers:
@@ -142,7 +144,7 @@ def test_memory_budget_fits_layers_in_groups_with_the_same_numbers(tiny, sentenc
     assert grouped.plan_.group_size == 2 and grouped.plan_.n_groups == 2  # 4 states: layers 0-1, 2-3
     assert list(tmp_path.iterdir())  # train states went to disk
     got = grouped.score(ex, sentences[30:])
-    assert got.layers == ref.layers and got.prior == ref.prior  # bit for bit, every layer and metric
+    assert json.dumps([got.layers, got.prior]) == json.dumps([ref.layers, ref.prior])  # bit for bit, NaN-safe
     assert all(np.array_equal(got.per_text[k], ref.per_text[k]) for k in ref.per_text)
     assert got.meta["memory_plan"]["n_groups"] == 2 and got.meta["model"] == ref.meta["model"]
     with pytest.raises(MiTasksError, match="one layer's decoder needs .* raise it to at least"):

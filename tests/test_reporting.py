@@ -69,11 +69,12 @@ def test_figures_exist_and_hold_each_models_curve(suite_run):
     assert [(p["task"], p["metric"]) for p in panels] == [("mi_recoverability", "recall_at_k"),
                                                          ("mi_recoverability", "fano_mi_bits"),
                                                          ("mi_recoverability", "ba_mi_bits")]
-    # every measured metric has a PNG (standard errors are bands, not figures of their own); metrics the
-    # run turned off (bleu4, rougeL with text_metrics false: all NaN) have none
+    # every measured metric has a PNG (standard errors are bands and flags are flags, not figures of their
+    # own); metrics the run turned off (bleu4, rougeL with text_metrics false: all NaN) have none
     curves = {m: c for d in suite_run["json"].values() for m, c in d["configs"]["mi_recoverability"]["mi_results"]["curves"].items()}
     drawn = {v["metric"] for k, v in side.items() if k != "overview.png"}
-    measured = {m for m, c in curves.items() if not m.endswith("_stderr") and any(p["value"] == p["value"] for p in c)}
+    flags = ("_stderr", "_vacuous", "prior_fallback")
+    measured = {m for m, c in curves.items() if not m.endswith(flags) and any(p["value"] == p["value"] for p in c)}
     assert drawn == measured and "bleu4" in curves and "bleu4" not in drawn
 
 
@@ -166,3 +167,22 @@ def test_write_report_from_results_object(suite_run, tmp_path):
     panels = json.loads(rep.figures.sidecar.read_text())["overview.png"]["panels"]
     assert [p["metric"] for p in panels] == ["cosine"] and [s["label"] for s in panels[0]["series"]] == ["bert"]
     assert os.path.isfile(rep.leaderboard[0]) and os.path.isfile(rep.leaderboard[1])
+
+
+def test_token_targets_of_different_tokenizers_are_flagged_or_refused(suite_run, tmp_path, capsys):
+    """The tiny BERT and Llama have different tokenizers: their token-target numbers do not compare."""
+    from mi_tasks.reporting.card import leaderboard_rows
+    from mi_tasks.reporting.tables import headline_markdown
+
+    res = load_results(suite_run["out"] / "lm_eval")
+    head = headline_markdown(res)
+    assert "Not comparable across models" in head and '"targets": "words"' in head
+    side = json.loads(suite_run["report"].figures.sidecar.read_text())
+    assert "not comparable" not in json.dumps(side["mi_recoverability__recall_at_k.png"]["series"])
+    assert "tokenizers" in side["mi_recoverability__recall_at_k.png"]["not_comparable"]
+    rows = [r for r in leaderboard_rows(res) if r["task"] == "mi_recoverability"]
+    assert rows and all(r["targets"] == "tokens" and r["comparable_across_models"] is False for r in rows)
+    assert all("mi-tasks suite --targets words" in r["comparability_note"] and r["tokenizer_sha256"] for r in rows)
+    assert cli_main(["report", str(suite_run["out"] / "lm_eval"), "--out", str(tmp_path / "r"), "--strict",
+                     "--no-figures"]) == 2
+    assert "not comparable across models" in capsys.readouterr().err

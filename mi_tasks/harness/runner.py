@@ -104,13 +104,14 @@ class _Run:
             train = load_corpus(s.train_corpus, **s.corpus_kwargs("train"))
             probe = RecoverabilityProbe(fit=s.fit, seed=s.seed, text_metrics=s.text_metrics,
                                         calibration_fraction=s.calibration_fraction,
-                                        memory_budget_gb=s.memory_budget_gb or None, device=s.decoder_device)
+                                        memory_budget_gb=s.memory_budget_gb or None, device=s.decoder_device,
+                                        targets=s.targets)
             self.cache[fit_key] = probe.fit(ex, train)
         probe = self.cache[fit_key]
         res_key = ("recoverability", fit_key, _digest(texts))
         if res_key not in self.cache:
             batches, enc = self.eval_pass(s, texts, spectra=False)
-            res = probe.score_stream(iter(batches), len(enc))
+            res = probe.score_stream(iter(batches), len(enc), texts=texts)
             res.meta["eval_truncated"] = enc.n_truncated
             self.cache[res_key] = self._stamp(res, texts)
         return self.cache[res_key]

@@ -9,6 +9,7 @@ from typing import Any
 from ..devices import check_device
 from ..errors import MiTasksError
 from ..mi_estimators import METHODS as MI_METHODS
+from ..recoverability import check_targets
 
 # Keys lm-eval itself puts into task metadata (its own, and every --model_args key).
 _HARNESS_KEYS = {"version", "config_source", "_metadata", "num_fewshot"}
@@ -100,6 +101,7 @@ class TaskSettings:
     eval_header: bool | None = None
     eval_columns: tuple[str, ...] | None = None
     fit: str = "ridge"
+    targets: str = "tokens"                 # tokens (the model's own; the paper) | words (the same for every model)
     seed: int = 0
     headline_layer: str = "last"
     text_metrics: bool = True
@@ -151,6 +153,7 @@ class TaskSettings:
         if s.mi_estimator not in MI_METHODS:
             raise MiTasksError(f"unknown mi_estimator {s.mi_estimator!r} for task {task}: use one of "
                                f"{', '.join(MI_METHODS)}")
+        check_targets(s.targets, f" for task {task}")
         if s.fit not in ("ridge", "bce"):
             raise MiTasksError(f"unknown fit {s.fit!r} for task {task}: use ridge or bce")
         return s

@@ -213,11 +213,28 @@ class _RecoverabilityBase(MITask):
 
     def _corpus_stderr(self, key: str):
         if key == "fano_mi_bits_norm":  # the bound over log2|V|: its bootstrap error scales alike
-            def stderr(items: list[float]) -> float:
+            def inner(items: list[float]) -> float:
                 row, v = self.mi_result.layers[self.mi_slot], self.mi_result.meta["vocab_size"]
                 return float(row["fano_mi_bits_stderr"]) / math.log2(v)
-            return stderr
-        return super()._corpus_stderr(key)
+        else:
+            inner = super()._corpus_stderr(key)
+
+        def stderr(items: list[float]) -> float | str:
+            """N/A for a vacuous bound (0 by the clamp, nothing measured), never a zero error."""
+            row = self.mi_result.layers[self.mi_slot]
+            value = float(inner(items))
+            return "N/A" if row.get(key.removesuffix("_norm") + "_vacuous") or not math.isfinite(value) else value
+        return stderr
+
+    def attach_result(self, result: Any):
+        values = super().attach_result(result)
+        row = result.layers[self.mi_slot]
+        for key in ("fano_mi_bits", "fano_mi_bits_empirical"):
+            if row.get(f"{key}_vacuous") and any(m.startswith(key) for m in self.METRICS):
+                logging.getLogger("mi_tasks").warning(
+                    "%s: %s at layer %d is vacuous (Fano's bound is at most 0 there, printed as 0 with no standard "
+                    "error); ba_mi_bits is the tighter bound", self.config.task, key, int(row["layer"]))
+        return values
 
     def compute(self, run: Any, texts: list[str]) -> RecoverabilityResult:
         return run.recoverability(self.settings, texts)

@@ -24,9 +24,7 @@ embeddings). The metadata description says what each task measures.
 """
 from __future__ import annotations
 
-import functools
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,44 +40,16 @@ from ..corpora import _sample, load_corpus
 from ..entropy import _dataset
 from ..errors import MiTasksError
 from ..recoverability import RecoverabilityProbe
+from ..words import WORD_TOKENIZATION, text_words, word_targets  # noqa: F401  (re-exported by mi_tasks.mteb)
 from .local_tasks import _content_hash, _metadata
 from .registry import register_result_name
-
-WORD_TOKENIZATION = ("words: sacrebleu's 13a tokenizer on the lowercased text, tokens without a letter or digit "
-                     "dropped, each word counted once per text")
-_HAS_WORD_CHAR = re.compile(r"\w")
-
-
-def text_words(text: str) -> list[str]:
-    """The distinct words of ``text`` in first-seen order, as :data:`WORD_TOKENIZATION` defines them."""
-    tokens = _tokenizer13a()(text.lower()).split()
-    return list(dict.fromkeys(t for t in tokens if _HAS_WORD_CHAR.search(t)))
-
-
-@functools.lru_cache(maxsize=1)
-def _tokenizer13a() -> Any:
-    from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
-
-    return Tokenizer13a()
-
-
-def word_targets(*splits: Sequence[str]) -> tuple[list[list[np.ndarray]], dict[str, int]]:
-    """Word-id targets per split and the word vocabulary (ids by first appearance across the splits, in order)."""
-    vocab: dict[str, int] = {}
-    out = []
-    for texts in splits:
-        ids = []
-        for t in texts:
-            ids.append(np.array([vocab.setdefault(w, len(vocab)) for w in text_words(t)], dtype=np.int64))
-        out.append(ids)
-    return out, vocab
 
 
 def _texts(source: str | Sequence[str], limit: int | None, seed: int, data_dir: str | os.PathLike | None, role: str) -> tuple[list[str], dict[str, Any]]:
     if isinstance(source, (str, os.PathLike)):
         corpus = load_corpus(source, limit=limit, seed=seed, data_dir=data_dir)
         return list(corpus.texts), corpus.describe()
-    texts = _sample([str(t) for t in source], limit, seed)  # the same seeded sample as a corpus file's
+    texts = _sample([str(t) for t in source], limit, seed, f"{role}_limit", f"inline {role} texts")  # as a file's
     return texts, {"name": f"inline {role} texts", "rows": len(texts)}
 
 
@@ -207,13 +177,14 @@ class MIRecoverability(_MITask):
                          num_proc: int | None = None, timer: Any = None, **kwargs: Any) -> dict[str, float]:
         x_train = _embed(self, model, self.train_texts, "train", hf_subset, encode_kwargs, num_proc)
         x_test = _embed(self, model, self.test_texts, hf_split, hf_subset, encode_kwargs, num_proc)
-        probe = RecoverabilityProbe(fit="ridge", seed=self.mi_seed, text_metrics=False)
-        res = probe.fit_arrays(x_train, self._train_targets, vocab_size=len(self.word_vocab)) \
-                   .score_arrays(x_test, self._test_targets)
+        # word targets from the core probe: the same ids as word_targets(train, test), so |V| = the task's word types
+        probe = RecoverabilityProbe(fit="ridge", seed=self.mi_seed, text_metrics=False, targets="words")
+        res = probe.fit_arrays(x_train, self.train_texts).score_arrays(x_test, self.test_texts)
         row, prior, meta = res.layers[0], res.prior, res.meta
         keys = ("recall_at_k", "recall_at_k_stderr", "lift_recall_at_k", "lift_recall_at_k_stderr", "fano_mi_bits",
                 "fano_mi_bits_stderr", "fano_mi_bits_norm", "fano_mi_bits_empirical", "fano_mi_bits_empirical_stderr",
-                "ba_mi_bits", "ba_mi_bits_stderr", "ba_mi_bits_norm", "cosine", "cosine_stderr", "cross_entropy_bits")
+                "ba_mi_bits", "ba_mi_bits_stderr", "ba_mi_bits_norm", "cosine", "cosine_stderr", "cross_entropy_bits",
+                "fano_mi_bits_vacuous", "fano_mi_bits_empirical_vacuous", "prior_fallback")
         scores = {k: float(row[k]) for k in keys}
         scores.update({f"prior_{k}": float(prior[k]) for k in ("recall_at_k", "fano_mi_bits", "cross_entropy_bits")})
         scores.update({"word_vocab_size": len(self.word_vocab), "decoder_vocab_size": int(meta["decoder_vocab_size"]),

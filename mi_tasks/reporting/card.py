@@ -4,7 +4,9 @@ The ``model-index`` entries are built with huggingface_hub's ``EvalResult`` and 
 ``ModelCard`` parser, so the Hub understands them. Each metric entry is the value at the task's
 headline layer; its ``args`` say which layer, pooling and seed, and the dataset entry is the eval
 corpus with its sha256 as revision. ``update_card`` rewrites only the ``model-index`` key of a
-card's YAML header: the other keys and the body stay byte for byte.
+card's YAML header: the other keys and the body stay byte for byte. Recoverability entries name
+their targets (the model's own ``tokens``, with the tokenizer, or shared ``words``), and a Fano
+bound that is vacuous at the headline layer says so in its name and args.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from huggingface_hub.repocard_data import eval_results_to_model_index, model_ind
 from ..corpus_specs import hub_id
 from ..errors import MiTasksError
 from ..bundled import display_name
+from .comparability import comparable, describe_targets, token_target_clashes, vacuous_at
 from .results import Results, Run, TaskCurves, default_label
 
 TOOL = "mi-tasks"
@@ -72,17 +75,21 @@ def eval_results(tasks: list[TaskCurves]) -> list[EvalResult]:
         tr = _corpus(t.meta, "train")
         if tr:
             args.update({"train_corpus": tr.get("name"), "train_corpus_sha256": tr.get("sha256")})
+        args.update(describe_targets(t))
         args = {k: v for k, v in args.items() if v is not None}
         for metric, value in t.headline.items():
             if not math.isfinite(value):  # a card carries numbers only (e.g. a task that could not score a layer)
                 continue
+            vacuous = vacuous_at(t, metric, layer)
             dataset_type = ev.get("hub_id") or hub_id(base) or base or name  # model-index wants the hub id
             out.append(EvalResult(task_type=t.task, task_name=f"{t.task} ({TOOL})", dataset_type=dataset_type,
                                   dataset_name=name, dataset_split=split or None,
                                   dataset_revision=ev.get("sha256"),
                                   dataset_args={"rows": ev.get("scored_rows", ev.get("rows"))} if ev else None,
                                   metric_type=metric, metric_value=_round(value),
-                                  metric_name=f"{metric} @ layer {layer}" + (f"/{n}" if n else ""), metric_args=args))
+                                  metric_name=f"{metric} @ layer {layer}" + (f"/{n}" if n else "") +
+                                  (" (vacuous: Fano's bound is at most 0 here)" if vacuous else ""),
+                                  metric_args={**args, "vacuous": True} if vacuous else args))
     return out
 
 
@@ -154,6 +161,7 @@ def update_card(card_path: str | Path, results: Results, model: str | None = Non
 def leaderboard_rows(results: Results) -> list[dict[str, Any]]:
     """One row per (model run, task, headline metric) with the settings that make rows comparable."""
     rows = []
+    clashes = token_target_clashes(results)
     for t in results.tasks:
         s, meta, run = t.settings, t.meta, t.run
         common: dict[str, Any] = {
@@ -165,6 +173,12 @@ def leaderboard_rows(results: Results) -> list[dict[str, Any]]:
             "seed": s.get("seed", meta.get("seed")), "model_dtype": meta.get("model_dtype"),
             # which tokens pooling and entropy spectra cover (BOS/CLS/SEP kept or not): Diff-eRank differs by it
             "include_special": s.get("include_special", meta.get("include_special"))}
+        same = comparable(results, t, clashes)
+        if same is not None:  # recoverability: which targets, and whether the task's runs compare
+            settings.update(describe_targets(t))
+            settings["comparable_across_models"] = same
+            if not same:
+                settings["comparability_note"] = next(c.message for c in clashes if c.task == t.task)
         for role in ("train", "eval"):
             c = _corpus(meta, role)
             settings.update({f"{role}_corpus": c.get("name"), f"{role}_corpus_rows": c.get("scored_rows", c.get("rows")),
@@ -174,7 +188,8 @@ def leaderboard_rows(results: Results) -> list[dict[str, Any]]:
                 settings.update({k: v.get("name"), f"{k}_rows": v.get("rows"), f"{k}_sha256": v.get("sha256")})
         settings.update({f"{k}_version": v for k, v in sorted(run.versions.items())})
         for metric, value in t.headline.items():
-            rows.append({**common, "metric": metric, "value": value, **settings, "source": run.source})
+            flag = {"vacuous": True} if vacuous_at(t, metric, t.headline_layer) else {}
+            rows.append({**common, "metric": metric, "value": value, **flag, **settings, "source": run.source})
     return rows
 
 

@@ -35,6 +35,8 @@ def add_subparser(sub: Any) -> None:
     r.add_argument("--overview", default=None, help="comma-separated metrics for overview.png (default: recall_at_k,"
                                                     "fano_mi_bits,ba_mi_bits + one per other task)")
     r.add_argument("--no-figures", action="store_true", help="tables only")
+    r.add_argument("--strict", action="store_true",
+                   help="refuse to compare token-target results of different tokenizers (default: flag them)")
     _add_label(r)
     r.set_defaults(func=run)
 
@@ -69,6 +71,8 @@ def add_subparser(sub: Any) -> None:
     s.add_argument("--layers", default=None, help="all | 0,6,-1 | 0:1:0.25 (default: the task YAML's, all)")
     s.add_argument("--pooling", default=None, choices=["mean", "last", "first"], help="default: the task YAML's (mean)")
     s.add_argument("--seed", type=int, default=None, help="default: the task YAML's (0)")
+    s.add_argument("--targets", default=None, choices=["tokens", "words"],
+                   help="recoverability targets: tokens (the model's own) or words (the same for every model)")
     s.add_argument("--metadata", default=None, help="more task settings as JSON, merged last (see task_configs/)")
     s.add_argument("--dtype", default="bfloat16", help="model dtype passed in --model_args (default bfloat16)")
     s.add_argument("--device", default="cpu")
@@ -84,6 +88,7 @@ def _suite_metadata(args: argparse.Namespace) -> dict[str, Any]:
     opt = {"train_text_field": args.train_field, "train_template": args.train_template,
            "eval_text_field": args.eval_field, "eval_template": args.eval_template, "train_limit": args.train_limit,
            "eval_limit": args.eval_limit, "layers": args.layers, "pooling": args.pooling, "seed": args.seed,
+           "targets": args.targets,
            "n_windows": args.n_windows, "mi_steps": args.mi_steps}
     md.update({k: v for k, v in opt.items() if v is not None})
     if args.metadata:
@@ -104,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
         overview = [m.strip() for m in args.overview.split(",") if m.strip()] if args.overview else None
         rep = write_report(args.results, args.out, labels=_labels(args.label), overview=overview,
-                           figures=not args.no_figures)
+                           figures=not args.no_figures, strict=args.strict)
         print(rep.headline)
         print(f"\nreport: {rep.markdown}" + (f"\nfigure: {rep.figures.overview}" if rep.figures.overview else ""))
         return 0

@@ -17,11 +17,13 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .comparability import token_target_clashes  # noqa: E402
 from .results import Results, TaskCurves  # noqa: E402
 
 # Panels of the overview figure when present: token recovery beside the two information bounds.
 OVERVIEW_METRICS = ("recall_at_k", "fano_mi_bits", "ba_mi_bits")
 DEPTH_LABEL = "normalized depth (layer / number of layers)"
+NOT_COMPARABLE = "\ntoken targets of different tokenizers: not comparable"
 
 
 @dataclass
@@ -99,6 +101,7 @@ def plot_results(results: Results, out_dir: str | Path, overview: Sequence[str] 
     fs = FigureSet()
     colors = {r.label: f"C{i % 10}" for i, r in enumerate(results.runs)}  # one colour per model in every figure
     drawn: dict[tuple[str, str], str] = {}  # (metric, curves) -> PNG already holding exactly these curves
+    clashes = {c.task: c for c in token_target_clashes(results)}  # token targets of different tokenizers
     for task in results.task_names():
         runs = [t for t in results.tasks if t.task == task]
         metrics = list(dict.fromkeys(m for t in runs for m in t.metrics()))
@@ -109,13 +112,15 @@ def plot_results(results: Results, out_dir: str | Path, overview: Sequence[str] 
                 fs.data[drawn[same]].setdefault("also_tasks", []).append(task)
                 continue
             fig, ax = plt.subplots(figsize=(6, 4))
-            _draw(ax, series, metric, f"{task}: {metric}", colors)
+            _draw(ax, series, metric, f"{task}: {metric}" + (NOT_COMPARABLE if task in clashes else ""), colors)
             fig.tight_layout()
             path = out / f"{_safe(task)}__{_safe(metric)}.png"
             fig.savefig(path, dpi=dpi)
             plt.close(fig)
             fs.paths.append(path)
             fs.data[path.name] = {"task": task, "metric": metric, "series": series}
+            if task in clashes:
+                fs.data[path.name]["not_comparable"] = clashes[task].message
             drawn[same] = path.name
     panels = overview_metrics(results, overview)
     if panels:
@@ -126,7 +131,7 @@ def plot_results(results: Results, out_dir: str | Path, overview: Sequence[str] 
             ax.set_visible(False)
         for ax, (task, metric) in zip(axes.flat, panels):
             _draw(ax, [_series(t, metric) for t in results.tasks if t.task == task and metric in t.curves],
-                  metric, f"{metric} ({task})", colors)
+                  metric, f"{metric} ({task})" + (NOT_COMPARABLE if task in clashes else ""), colors)
         fig.tight_layout()
         path = out / "overview.png"
         fig.savefig(path, dpi=dpi)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .card import leaderboard_rows, write_leaderboard
+from .comparability import check_comparable
 from .figures import FigureSet, plot_results
 from .results import Results, load_results
 from .tables import headline_markdown, write_tables
@@ -27,9 +28,13 @@ class Report:
 
 def write_report(results: Results | Iterable[str | os.PathLike] | str | os.PathLike, out_dir: str | os.PathLike,
                  labels: dict[str, str] | None = None, overview: Sequence[str] | None = None,
-                 figures: bool = True) -> Report:
-    """Load results (files, folders or a ``Results``) and write the whole report into ``out_dir``."""
+                 figures: bool = True, strict: bool = False) -> Report:
+    """Load results (files, folders or a ``Results``) and write the whole report into ``out_dir``.
+
+    ``strict``: refuse token-target results of different tokenizers instead of flagging them.
+    """
     res = results if isinstance(results, Results) else load_results(results, labels=labels)  # type: ignore[arg-type]
+    check_comparable(res, strict=strict)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     figs = plot_results(res, out / "figures", overview=overview) if figures else FigureSet()

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 MTEB_KIND = "mteb_layer_sweep"
 STDERR_SUFFIX = "_stderr"
+FLAG_KEYS = ("prior_fallback",)   # per-layer 0/1 flags: kept in the curves, never drawn as a metric
+FLAG_SUFFIX = "_vacuous"
 # Path components that say nothing about which model it is; labels then take the parent too.
 _GENERIC_DIRS = {"model", "models", "final", "checkpoint", "snapshots", "output", "outputs", "main", "hf", "merged"}
 
@@ -64,7 +66,8 @@ class TaskCurves:
         A metric the run turned off (bleu4 with text_metrics false) is all NaN: no figure, no column.
         """
         return [m for m, pts in self.curves.items()
-                if not m.endswith(STDERR_SUFFIX) and any(math.isfinite(v) for _, _, v in pts)]
+                if not m.endswith((STDERR_SUFFIX, FLAG_SUFFIX)) and m not in FLAG_KEYS
+                and any(math.isfinite(v) for _, _, v in pts)]
 
     def stderr(self, metric: str) -> list[tuple[int, float, float]] | None:
         return self.curves.get(metric + STDERR_SUFFIX)

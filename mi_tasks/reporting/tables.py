@@ -3,7 +3,8 @@
 The headline table has one row per (task, metric) that lm-eval printed and one column per model:
 the value at the task's headline layer, and the curve's peak with its normalized depth. A row
 that repeats an earlier task's numbers exactly (``mi_fano`` shares ``mi_recoverability``'s
-bounds) is shown once.
+bounds) is shown once. A Fano bound that is vacuous at the headline layer (0 by the clamp) reads
+"vacuous", and a task whose token-target results mix tokenizers gets a note saying so.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from .comparability import token_target_clashes, vacuous_at
 from .results import Results, Run
 
 LAYER_COLUMNS = ("model", "model_path", "run_date", "task", "metric", "layer", "depth", "value", "headline_layer", "source")
@@ -59,8 +61,10 @@ def headline_entries(results: Results) -> list[dict[str, Any]]:
             pts = t.curves.get(metric, [])
             peak = max(pts, key=lambda p: p[2]) if pts else None
             se = next((v for lay, _, v in (t.stderr(metric) or []) if lay == t.headline_layer), None)
+            vacuous = vacuous_at(t, metric, t.headline_layer)
             entries.append({"task": t.task, "metric": metric, "model": t.run.label, "run_date": t.run.date,
-                            "value": value, "stderr": se, "headline_layer": t.headline_layer,
+                            "value": value, "stderr": None if vacuous else se, "vacuous": vacuous,
+                            "headline_layer": t.headline_layer,
                             "num_layers": t.meta.get("num_layers"),
                             "peak_value": peak[2] if peak else None, "peak_layer": peak[0] if peak else None,
                             "peak_depth": peak[1] if peak else None})
@@ -98,7 +102,8 @@ def headline_markdown(results: Results) -> str:
                 line.append("")
             else:
                 se = e.get("stderr")
-                cell = f"{e['value']:.4f}" + (f" ± {se:.4f}" if se is not None and math.isfinite(se) else "")
+                cell = "vacuous (0)" if e.get("vacuous") else \
+                    f"{e['value']:.4f}" + (f" ± {se:.4f}" if se is not None and math.isfinite(se) else "")
                 if e["peak_value"] is not None:
                     cell += f" (peak {e['peak_value']:.4f} @ {e['peak_depth']:.2f})"
                 line.append(cell)
@@ -110,12 +115,18 @@ def headline_markdown(results: Results) -> str:
         return f"layer {'?' if layer is None else layer} of " \
                f"{next((t.meta.get('num_layers') for t in results.for_run(r)), '?')} is the headline layer"
     notes = [f"- {r.label}: {where(r)}; {r.model}" for r in runs]
-    return _md(header, body) + ("\n\nValue at the headline layer ± its standard error where the metric has one "
-                                "(peak over layers @ its normalized depth).\n") + "\n".join(notes)
+    text = _md(header, body) + ("\n\nValue at the headline layer ± its standard error where the metric has one "
+                                "(peak over layers @ its normalized depth). \"vacuous (0)\": Fano's bound is at "
+                                "most 0 there, so it says nothing (no standard error).\n") + "\n".join(notes)
+    clashes = token_target_clashes(results)
+    if clashes:
+        text += "\n\n" + "\n".join(f"**Not comparable across models.** {c.message}." for c in clashes)
+    return text
 
 
 def headline_csv(results: Results) -> str:
-    cols = ["model", "run_date", "task", "metric", "value", "stderr", "headline_layer", "num_layers", "peak_value", "peak_layer", "peak_depth"]
+    cols = ["model", "run_date", "task", "metric", "value", "stderr", "vacuous", "headline_layer", "num_layers",
+            "peak_value", "peak_layer", "peak_depth"]
     return _csv(cols, headline_entries(results))
 
 
