@@ -143,7 +143,7 @@ def suite_run(tiny_dir, tmp_path_factory):
     (d / "train.txt").write_text("\n".join(make_sentences(200, seed=5)))
     (d / "eval.jsonl").write_text("\n".join(json.dumps({"body": t}) for t in make_sentences(30, seed=6)))
     md = {"train_corpus": str(d / "train.txt"), "eval_corpus": str(d / "eval.jsonl"), "eval_text_field": "body",
-          "seed": 1, "text_metrics": False}
+          "seed": 1, "text_metrics": False, "targets": "tokens"}  # tokens: the report must flag two tokenizers
     out = tmp_path_factory.mktemp("report")
     # PYTHONPATH: the lm_eval subprocesses import this working copy, not a possibly stale installed one
     cfg = SuiteConfig(models=[tiny_dir["bert"], tiny_dir["llama"]], tasks=SUITE_TASKS, metadata=md, out_dir=out,

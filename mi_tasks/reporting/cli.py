@@ -71,8 +71,9 @@ def add_subparser(sub: Any) -> None:
     s.add_argument("--layers", default=None, help="all | 0,6,-1 | 0:1:0.25 (default: the task YAML's, all)")
     s.add_argument("--pooling", default=None, choices=["mean", "last", "first"], help="default: the task YAML's (mean)")
     s.add_argument("--seed", type=int, default=None, help="default: the task YAML's (0)")
-    s.add_argument("--targets", default=None, choices=["tokens", "words"],
-                   help="recoverability targets: tokens (the model's own) or words (the same for every model)")
+    s.add_argument("--targets", default="words", choices=["tokens", "words"],
+                   help="recoverability targets: words (default: the same for every model, so the report and cards "
+                        "compare models) or tokens (each model's own, the paper's)")
     s.add_argument("--metadata", default=None, help="more task settings as JSON, merged last (see task_configs/)")
     s.add_argument("--dtype", default="bfloat16", help="model dtype passed in --model_args (default bfloat16)")
     s.add_argument("--device", default="cpu")
@@ -88,7 +89,6 @@ def _suite_metadata(args: argparse.Namespace) -> dict[str, Any]:
     opt = {"train_text_field": args.train_field, "train_template": args.train_template,
            "eval_text_field": args.eval_field, "eval_template": args.eval_template, "train_limit": args.train_limit,
            "eval_limit": args.eval_limit, "layers": args.layers, "pooling": args.pooling, "seed": args.seed,
-           "targets": args.targets,
            "n_windows": args.n_windows, "mi_steps": args.mi_steps}
     md.update({k: v for k, v in opt.items() if v is not None})
     if args.metadata:
@@ -131,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
         from .main_job import DEFAULT_MODELS, SuiteConfig, run_suite
 
         cfg = SuiteConfig(models=args.model or list(DEFAULT_MODELS), tasks=args.tasks, metadata=_suite_metadata(args),
+                          targets=args.targets,
                           out_dir=Path(args.out), device=args.device, dtype=args.dtype, batch_size=args.batch_size,
                           limit=args.limit, quiet=args.quiet)
         rep = run_suite(cfg)

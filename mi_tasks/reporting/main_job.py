@@ -36,6 +36,9 @@ class SuiteConfig:
     labels: list[str] | None = None        # display names, one per model (default: alias name or folder)
     tasks: str = "mi_suite"
     metadata: dict[str, Any] = field(default_factory=dict)
+    # recoverability targets unless metadata names them: words, so the report, cards and leaderboard rows
+    # compare models (token targets of different tokenizers do not; docs/metrics.md measures why)
+    targets: str = "words"
     out_dir: Path = Path("mi-report")
     device: str = "cpu"
     dtype: str = "bfloat16"
@@ -122,8 +125,8 @@ def run_suite(cfg: SuiteConfig) -> Report:
         cmd = lm_eval_command() + ["--model", MODEL_NAME, "--model_args", model_args, "--tasks", cfg.tasks,
                                    "--device", cfg.device, "--batch_size", str(cfg.batch_size),
                                    "--output_path", str(target)]
-        if cfg.metadata:
-            cmd += ["--metadata", json.dumps(cfg.metadata)]
+        metadata = {"targets": cfg.targets, **cfg.metadata}
+        cmd += ["--metadata", json.dumps(metadata)]
         if cfg.limit is not None:
             cmd += ["--limit", str(cfg.limit)]
         print(f"\n== [{i + 1}/{len(prepared)}] {label or path}\n$ {shlex.join(cmd)}", file=sys.stderr, flush=True)

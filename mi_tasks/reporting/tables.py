@@ -115,9 +115,11 @@ def headline_markdown(results: Results) -> str:
         return f"layer {'?' if layer is None else layer} of " \
                f"{next((t.meta.get('num_layers') for t in results.for_run(r)), '?')} is the headline layer"
     notes = [f"- {r.label}: {where(r)}; {r.model}" for r in runs]
+    vacuous = any(e.get("vacuous") for e in cells.values())
     text = _md(header, body) + ("\n\nValue at the headline layer ± its standard error where the metric has one "
-                                "(peak over layers @ its normalized depth). \"vacuous (0)\": Fano's bound is at "
-                                "most 0 there, so it says nothing (no standard error).\n") + "\n".join(notes)
+                                "(peak over layers @ its normalized depth)." +
+                                (" \"vacuous (0)\": Fano's bound is at most 0 there, so it says nothing (no "
+                                 "standard error)." if vacuous else "") + "\n") + "\n".join(notes)
     clashes = token_target_clashes(results)
     if clashes:
         text += "\n\n" + "\n".join(f"**Not comparable across models.** {c.message}." for c in clashes)
