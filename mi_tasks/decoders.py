@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
+from .errors import MiTasksError
 from .vocabulary import DecoderVocabulary
 
 DEFAULT_ALPHAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
@@ -84,7 +85,7 @@ class RidgeTokenDecoder:
         """Add a batch: states (n, D) and each row's target token ids."""
         X = _as_tensor(X, torch.float64, None if self._shift is None else self._shift.device)
         if X.ndim != 2 or X.shape[0] != len(targets):
-            raise ValueError(f"states must be (n, D) with one target per row; got {tuple(X.shape)} and {len(targets)} targets")
+            raise MiTasksError(f"states must be (n, D) with one target per row; got {tuple(X.shape)} and {len(targets)} targets")
         self._check_open()
         dev = X.device
         if self._shift is None:
@@ -113,7 +114,7 @@ class RidgeTokenDecoder:
 
     def _check_open(self) -> None:
         if getattr(self, "coef_", None) is not None and self._sxy is None:
-            raise ValueError("this decoder is solved and has released its statistics; start a new one to add data")
+            raise MiTasksError("this decoder is solved and has released its statistics; start a new one to add data")
 
     def merge(self, other: "RidgeTokenDecoder") -> "RidgeTokenDecoder":
         """Add another decoder's statistics (e.g. from another process); both must share vocab and shift."""
@@ -148,7 +149,7 @@ class RidgeTokenDecoder:
 
     def _solve(self) -> None:
         if self.n == 0:
-            raise ValueError("the decoder has seen no training states")
+            raise MiTasksError("the decoder has seen no training states; call partial_fit (or fit) with train states first")
         n = self.n
         mu = self._sx / n
         cxx = self._sxx - n * torch.outer(mu, mu)
@@ -237,7 +238,7 @@ class BCETokenDecoder:
     def fit(self, X: np.ndarray | torch.Tensor, targets: Sequence[np.ndarray]) -> "BCETokenDecoder":
         X = _as_tensor(X, torch.float32)
         if X.ndim != 2 or X.shape[0] != len(targets):
-            raise ValueError(f"states must be (n, D) with one target per row; got {tuple(X.shape)} and {len(targets)} targets")
+            raise MiTasksError(f"states must be (n, D) with one target per row; got {tuple(X.shape)} and {len(targets)} targets")
         gen = torch.Generator().manual_seed(self.seed)
         self._mean = X.mean(0)
         self._sigma = X.std(0).clamp_min(1e-6)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import MiTasksError
+
 
 def binary_entropy(p: float) -> float:
     """H_b(p) in bits; 0 at p in {0, 1}."""
@@ -18,9 +20,9 @@ def fano_mi_bits(error_rate: float, vocab_size: int, entropy_bits: float | None 
     rate over texts the bound stays valid: H_b is concave, so averaging P_e first only loosens it.
     """
     if vocab_size < 2:
-        raise ValueError("Fano's bound needs a vocabulary of at least 2 tokens")
+        raise MiTasksError(f"Fano's bound needs a vocabulary of at least 2 tokens, got {vocab_size}; score a corpus with more than one token type")
     if not 0.0 <= error_rate <= 1.0:
-        raise ValueError(f"error rate must lie in [0, 1], got {error_rate}")
+        raise MiTasksError(f"error rate must lie in [0, 1], got {error_rate}: pass 1 - recall@k")
     h = float(np.log2(vocab_size)) if entropy_bits is None else float(entropy_bits)
     return max(0.0, h - binary_entropy(error_rate) - error_rate * float(np.log2(vocab_size - 1)))
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import MiTasksError
 from .extraction import StateBatch
 
 
@@ -35,7 +36,7 @@ class StateStore:
                 store = cls(b.layers, n_texts, b.states.shape[-1], directory)
             store.add(b)
         if store is None:
-            raise ValueError("the stream held no batches")
+            raise MiTasksError("the stream held no batches: the train corpus produced no states")
         return store
 
     def add(self, b: StateBatch) -> None:

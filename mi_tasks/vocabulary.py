@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import torch
 
+from .errors import MiTasksError
+
 
 class DecoderVocabulary:
     """Sorted model token ids that the decoder predicts; everything else is out of vocabulary."""
@@ -13,7 +15,7 @@ class DecoderVocabulary:
     def __init__(self, token_ids: Iterable[int]) -> None:
         ids = np.unique(np.fromiter((int(t) for t in token_ids), dtype=np.int64))
         if ids.size == 0:
-            raise ValueError("the decoder vocabulary is empty: the train corpus has no non-special tokens")
+            raise MiTasksError("the decoder vocabulary is empty: the train corpus has no non-special tokens; use a train corpus with text")
         self.ids = ids
 
     @classmethod
