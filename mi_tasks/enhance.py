@@ -47,7 +47,7 @@ from .backbone import hidden_states, pad_batch, real_token_positions, takes_posi
 from .corpora import Corpus, load_corpus
 from .errors import MiTasksError
 from .extraction import HiddenStateExtractor, model_num_layers
-from .modeling import cpu_has_fast_bf16, hidden_state_module, is_encoder_only, prepare_tokenizer, resolve_dtype, text_config
+from .modeling import check_model_source, cpu_has_fast_bf16, hidden_state_module, is_encoder_only, prepare_tokenizer, resolve_dtype, text_config
 from .pooling import check_pooling, pool
 
 log = logging.getLogger(__name__)
@@ -81,8 +81,7 @@ def _load_trainable(path: str, dtype: str, load_kwargs: dict[str, Any]) -> tuple
     """(full model in float32, tokenizer, encoder?) in the class lm-eval's ``--model hf`` loads back."""
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
-    if os.path.sep in path and not os.path.exists(path):
-        raise MiTasksError(f"model path {path!r} does not exist: pass a local folder or a hub id")
+    check_model_source(path, load_kwargs.get("gguf_file"))
     kw = {k: v for k, v in load_kwargs.items() if k in ("gguf_file", "revision", "trust_remote_code") and v}
     try:
         config = AutoConfig.from_pretrained(path, **kw)

@@ -14,6 +14,7 @@ import pytest
 from mi_tasks.errors import MiTasksError
 from mi_tasks.reporting import leaderboard_rows, load_results, write_report
 from mi_tasks.reporting.card import pick_run
+from mi_tasks.reporting.results import model_args_of
 
 from .readme_commands import readme_block, run_block
 
@@ -29,9 +30,7 @@ def main_job_like(suite_run, tmp_path_factory) -> Path:
         kind = "bert" if data["model_name"].endswith("bert") else "llama"
         path, gguf = BUNDLED[kind]
         data = json.loads(json.dumps(data))
-        args = data["config"]["model_args"]
-        if isinstance(args, str):  # lm-eval 0.4.9 writes "k=v,k=v"
-            args = dict(kv.split("=", 1) for kv in args.split(",") if "=" in kv)
+        args = model_args_of(data)  # lm-eval 0.4.9 writes "k=v,k=v"
         data["model_name"] = args["pretrained"] = path
         if gguf:
             args["gguf_file"] = gguf

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from mi_tasks import HiddenStateExtractor, RecoverabilityProbe, load_corpus
+from mi_tasks.reporting.results import model_args_of
 
 from .conftest import REAL_MODEL_PACKAGES, REPO, shared_data_or_skip
 from .readme_commands import readme_block, run_block
@@ -42,17 +43,11 @@ def _clone(tmp_path: Path) -> tuple[Path, str]:
     return REPO, "no git checkout here; ran in the working copy"
 
 
-def _model_args(data: dict) -> dict:
-    """The run's ``model_args`` as a dict (lm-eval 0.4.9 writes the ``k=v,k=v`` string)."""
-    args = data["config"]["model_args"]
-    return dict(kv.split("=", 1) for kv in args.split(",") if "=" in kv) if isinstance(args, str) else args
-
-
 def _results_of(out: Path, model_path: str) -> dict:
     """The lm_eval results JSON of one model of the run (matched by its ``pretrained`` path)."""
     for f in sorted((out / "lm_eval").rglob("results_*.json")):
         data = json.loads(f.read_text())
-        if _model_args(data).get("pretrained") == model_path:
+        if model_args_of(data).get("pretrained") == model_path:
             return data
     raise AssertionError(f"no results for {model_path} under {out / 'lm_eval'}")
 
@@ -61,7 +56,7 @@ def _core_equals_lm_eval(data: dict, model, tok) -> None:
     """The core API on the run's corpora and settings gives lm_eval's per-layer recall (same dtype, batch size)."""
     s = data["configs"]["mi_recoverability"]["mi_settings"]
     mi = data["configs"]["mi_recoverability"]["mi_results"]
-    assert _model_args(data)["dtype"] == "bfloat16" == str(next(model.parameters()).dtype).split(".")[-1]
+    assert model_args_of(data)["dtype"] == "bfloat16" == str(next(model.parameters()).dtype).split(".")[-1]
     train = load_corpus(s["train_corpus"], limit=s["train_limit"], seed=s["seed"])
     evalc = load_corpus(s["eval_corpus"], limit=s["eval_limit"], seed=s["seed"])
     assert train.sha256 == mi["meta"]["train_corpus"]["sha256"] and evalc.sha256 == mi["meta"]["eval_corpus"]["sha256"]

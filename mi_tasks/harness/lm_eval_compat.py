@@ -174,16 +174,18 @@ def install_request_method(handler: Callable[[Any, list[Any]], list[Any]]) -> No
         setattr(LM, REQUEST_TYPE, lambda self, requests: handler(self, requests))
 
 
-def install_stderr_hook(attr: str = "mi_stderr") -> None:
-    """Let lm-eval print the standard error an mi-tasks aggregation carries as ``attr`` (idempotent)."""
+def install_stderr_hook() -> None:
+    """Let lm-eval print the standard error an mi-tasks aggregation carries (``stderr_hook.ATTR``; idempotent)."""
     from lm_eval import evaluator_utils
+
+    from .stderr_hook import ATTR
 
     original = evaluator_utils.stderr_for_metric
     if getattr(original, _FLAG, False):
         return
 
     def stderr_for_metric(metric: Callable[..., float], bootstrap_iters: int) -> Callable[..., float] | None:
-        own = getattr(metric, attr, None)
+        own = getattr(metric, ATTR, None)
         if own is not None:
             return own if isinstance(bootstrap_iters, int) and bootstrap_iters > 0 else None
         return original(metric=metric, bootstrap_iters=bootstrap_iters)

@@ -44,7 +44,7 @@ def _hf_parts(lm: Any) -> tuple[Any, Any]:
     if not isinstance(model, PreTrainedModel) or tok is None:
         raise MiTasksError(
             f"the {type(lm).__name__} backend gives no hidden states; run mi-tasks tasks with "
-            "`lm_eval --model hf` (Hugging Face causal or masked models, gguf_file= too). "
+            "`lm_eval --model hf-mi` (any Hugging Face architecture) or `--model hf` (causal-LM classes), gguf_file= too. "
             "API backends (openai-completions, local-completions, ...) and vLLM are not supported"
         )
     return model, tok

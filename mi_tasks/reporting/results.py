@@ -143,11 +143,17 @@ def _curves_of(mi: dict[str, Any], task: str, path: Path) -> dict[str, list[tupl
     return out
 
 
+def model_args_of(data: dict[str, Any]) -> dict[str, Any]:
+    """A results JSON's ``config.model_args`` as a dict (lm-eval 0.4.9 writes ``"pretrained=...,dtype=..."``)."""
+    model_args = (data.get("config") or {}).get("model_args") or {}
+    if isinstance(model_args, str):
+        return dict(kv.split("=", 1) for kv in model_args.split(",") if "=" in kv)
+    return dict(model_args)
+
+
 def _lm_eval_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
     cfg = data.get("config") or {}
-    model_args = cfg.get("model_args") or {}
-    if isinstance(model_args, str):  # older lm-eval wrote "pretrained=...,dtype=..."
-        model_args = dict(kv.split("=", 1) for kv in model_args.split(",") if "=" in kv)
+    model_args = model_args_of(data)
     configs = data.get("configs") or {}
     # lm-eval sorts configs by name; the run's own order (mi_recoverability before mi_fano) reads better
     ordered = [t for sub in (data.get("group_subtasks") or {}).values() if isinstance(sub, list) for t in sub if t in configs]
