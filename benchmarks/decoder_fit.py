@@ -13,8 +13,8 @@ import numpy as np
 
 from _common import agnews, dbpedia, model, timer
 from mi_tasks import HiddenStateExtractor
-from mi_tasks.decoders import BCETokenDecoder, RidgeTokenDecoder, recall_hits
-from mi_tasks.vocabulary import DecoderVocabulary
+from mi_tasks.metrics.recoverability.decoders import BCETokenDecoder, RidgeTokenDecoder, recall_hits
+from mi_tasks.metrics.recoverability.vocabulary import DecoderVocabulary
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Seconds per `mi-tasks enhance` step: compute dtype x sequence length x which blocks are trained.
 
-Each configuration runs a few real optimiser steps of :func:`mi_tasks.enhance.enhance` on WikiText-2
+Each configuration runs a few real optimiser steps of :func:`mi_tasks.training.enhance.enhance` on WikiText-2
 (batch 16 by default) and reports the median of the per-step wall times it records (the first
 ``--skip`` steps are dropped as warm-up). Configurations are interleaved over ``--rounds`` so that load
 from other jobs on a shared machine hits them alike; the table gives the median over rounds and the
@@ -23,8 +23,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from _common import need_data  # noqa: E402
 
-from mi_tasks.bundled import resolve_model  # noqa: E402
-from mi_tasks.enhance import enhance  # noqa: E402
+from mi_tasks.states.bundled import resolve_model  # noqa: E402
+from mi_tasks.training.enhance import enhance  # noqa: E402
 
 
 def one(path: str, kw: dict, dtype: str, length: int, blocks: int | None, steps: int, skip: int,

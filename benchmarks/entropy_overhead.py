@@ -13,7 +13,7 @@ import argparse
 import time
 
 from _common import need_data
-from mi_tasks.bundled import resolve_model
+from mi_tasks.states.bundled import resolve_model
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import torch
 
 from _common import agnews, dbpedia, need_data
 from mi_tasks import HiddenStateExtractor, RecoverabilityProbe
-from mi_tasks.bundled import resolve_model
+from mi_tasks.states.bundled import resolve_model
 
 SPENT = {"forward": 0.0, "fit": 0.0, "score": 0.0}
 

@@ -50,9 +50,9 @@ class _Tok:
 
 
 def part_pass_and_solve(a: argparse.Namespace, parts: set[str]) -> None:
-    from mi_tasks.decoders import RidgeTokenDecoder
-    from mi_tasks.extraction import EncodedTexts, HiddenStateExtractor
-    from mi_tasks.vocabulary import DecoderVocabulary
+    from mi_tasks.metrics.recoverability.decoders import RidgeTokenDecoder
+    from mi_tasks.states.extraction import EncodedTexts, HiddenStateExtractor
+    from mi_tasks.metrics.recoverability.vocabulary import DecoderVocabulary
 
     model = random_llama(a.model_layers)
     ex = HiddenStateExtractor.__new__(HiddenStateExtractor)  # the extractor's forward_batch without a tokenizer
@@ -136,7 +136,7 @@ def one_group(layers: int, dim: int, vocab: int, train: int) -> dict:
 
 
 def part_peak(a: argparse.Namespace) -> None:
-    from mi_tasks.memory_plan import GIB, plan_recoverability
+    from mi_tasks.metrics.recoverability.memory_plan import GIB, plan_recoverability
 
     print(f"\npeak memory at the default budget (16 GiB), decoder vocabulary {a.vocab}, {a.group_train} train texts:")
     for layers, dim in ((33, 4096), (81, 8192)):

@@ -55,7 +55,7 @@ def real_models(args: argparse.Namespace) -> None:
     from _common import agnews, dbpedia, model
 
     from mi_tasks import HiddenStateExtractor, RecoverabilityProbe
-    from mi_tasks.memory_plan import GIB, layer_bytes
+    from mi_tasks.metrics.recoverability.memory_plan import GIB, layer_bytes
 
     train, evalc = dbpedia(args.train), agnews(args.eval)
     for alias in args.real.split(","):
@@ -97,7 +97,7 @@ def main() -> None:
     if args.child is not None:
         print(json.dumps(run_one(args, None if args.child == "none" else float(args.child))))
         return
-    from mi_tasks.memory_plan import GIB, layer_bytes, plan_recoverability
+    from mi_tasks.metrics.recoverability.memory_plan import GIB, layer_bytes, plan_recoverability
 
     def child(budget: str) -> dict:
         cmd = [sys.executable, __file__, "--child", budget] + [f"--{k}={v}" for k, v in vars(args).items()

@@ -14,8 +14,8 @@ import warnings
 import numpy as np
 import torch
 
-from mi_tasks.decoders import RidgeTokenDecoder
-from mi_tasks.vocabulary import DecoderVocabulary
+from mi_tasks.metrics.recoverability.decoders import RidgeTokenDecoder
+from mi_tasks.metrics.recoverability.vocabulary import DecoderVocabulary
 
 
 def dense_update(dec: RidgeTokenDecoder, X: torch.Tensor, targets: list[np.ndarray]) -> None:

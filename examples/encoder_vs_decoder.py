@@ -36,8 +36,8 @@ import numpy as np
 import torch
 
 from mi_tasks import HiddenStateExtractor, RecoverabilityProbe, load_corpus, load_model
-from mi_tasks.bundled import DISPLAY_NAMES, resolve_model
-from mi_tasks.pooling import pool
+from mi_tasks.states.bundled import DISPLAY_NAMES, resolve_model
+from mi_tasks.states.pooling import pool
 
 MODELS = {"minilm": ("mean", "first"), "smollm2": ("mean", "last")}
 TARGETS = ("tokens", "words")

@@ -25,8 +25,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import mteb  # noqa: E402
 
 from mi_tasks import HiddenStateExtractor, RecoverabilityProbe, load_corpus, load_model  # noqa: E402
-from mi_tasks.bundled import resolve_model  # noqa: E402
-from mi_tasks.enhance import enhance  # noqa: E402
+from mi_tasks.states.bundled import resolve_model  # noqa: E402
+from mi_tasks.training.enhance import enhance  # noqa: E402
 from mi_tasks.mteb import (LayerEncoder, agnews_clustering, main_scores, sst2_classification,  # noqa: E402
                            stsb_dev)
 

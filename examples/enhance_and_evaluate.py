@@ -1,7 +1,7 @@
 """MI enhancement, measured: several seeds, before/after with standard errors, the project's runners.
 
 Protocol (docs/enhancement.md):
-1. ``train``: for each seed, ``mi_tasks.enhance.enhance`` on WikiText-2 (test split) with a
+1. ``train``: for each seed, ``mi_tasks.training.enhance.enhance`` on WikiText-2 (test split) with a
    held-out recall curve on WikiText-2 valid; checkpoints go to OUTPUT/<model>/seed<k>/ and a rerun
    resumes them.
 2. ``evaluate``: the base model and each enhanced checkpoint, with identical settings:
@@ -38,8 +38,8 @@ os.environ.setdefault("MI_TASKS_DATA_DIR", str(ROOT.parent / "shared" / "data"))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from mi_tasks import HiddenStateExtractor, RecoverabilityProbe, load_corpus, load_model  # noqa: E402
-from mi_tasks.bundled import resolve_model  # noqa: E402
-from mi_tasks.enhance import enhance  # noqa: E402
+from mi_tasks.states.bundled import resolve_model  # noqa: E402
+from mi_tasks.training.enhance import enhance  # noqa: E402
 
 REC_KEYS = ("recall_at_k", "lift_recall_at_k", "fano_mi_bits", "ba_mi_bits")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MI_TASKS_DATA_DIR", str(ROOT.parent / "shared" / "data"))
 
-from mi_tasks.bundled import resolve_model  # noqa: E402
+from mi_tasks.states.bundled import resolve_model  # noqa: E402
 from mi_tasks.mteb import layer_sweep, stsb_dev  # noqa: E402
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import mteb
 
-from mi_tasks.bundled import resolve_model
+from mi_tasks.states.bundled import resolve_model
 from mi_tasks.mteb import LayerEncoder, MIEntropy, MIRecoverability, default_data_dir, stsb_dev
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 
 from mi_tasks import load_corpus, load_model
-from mi_tasks.bundled import resolve_model
-from mi_tasks.token_gain import lasso_token_weights, token_gain_from_model
+from mi_tasks.states.bundled import resolve_model
+from mi_tasks.training.token_gain import lasso_token_weights, token_gain_from_model
 
 DATA = Path(os.environ.get("MI_TASKS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

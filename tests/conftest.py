@@ -114,7 +114,7 @@ def real_model() -> Callable[[str], tuple[str, dict[str, Any], Any, Any]]:
     test can hold the core API's numbers against that run's. Skips where the model is not installed.
     """
     from mi_tasks import load_model
-    from mi_tasks.bundled import resolve_model
+    from mi_tasks.states.bundled import resolve_model
 
     loaded: dict[str, tuple[str, dict[str, Any], Any, Any]] = {}
 

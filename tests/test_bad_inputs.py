@@ -17,7 +17,7 @@ import torch
 from mi_tasks import MiTasksError, RecoverabilityProbe, load_corpus
 from mi_tasks.cli import main
 from mi_tasks.harness.settings import TaskSettings
-from mi_tasks.modeling import check_model_source
+from mi_tasks.states.modeling import check_model_source
 
 from .conftest import make_sentences
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from mi_tasks import MiTasksError, load_corpus
-from mi_tasks.corpus_specs import REGISTRY, hub_id
+from mi_tasks.data.specs import REGISTRY, hub_id
 
 
 def _stand_in(monkeypatch, rows_by_split: dict, seen: list):
@@ -79,7 +79,7 @@ def test_online_and_offline_give_the_same_text_per_row(name, tmp_path, monkeypat
 
 def test_known_repairs_and_line_rule():
     rows = CASES["agnews"][1]
-    from mi_tasks.corpora import registered_texts
+    from mi_tasks.data.corpora import registered_texts
     assert registered_texts("agnews", rows) == ["It's over. Our relationship just hasn't been working."]
     assert registered_texts("wikitext2", CASES["wikitext2"][1]) == [
         "", "", "", "Robert Boulter is an English film , television and theatre actor .", "",

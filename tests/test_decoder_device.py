@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from mi_tasks import HiddenStateExtractor, MiTasksError, RecoverabilityProbe
-from mi_tasks.decoders import RidgeTokenDecoder
+from mi_tasks.metrics.recoverability.decoders import RidgeTokenDecoder
 from mi_tasks.harness.settings import TaskSettings
-from mi_tasks.memory_plan import GIB, check_device_memory, plan_recoverability, same_device
-from mi_tasks.vocabulary import DecoderVocabulary
+from mi_tasks.metrics.recoverability.memory_plan import GIB, check_device_memory, plan_recoverability, same_device
+from mi_tasks.metrics.recoverability.vocabulary import DecoderVocabulary
 
 
 def test_statistics_solve_and_scores_stay_on_the_states_device():

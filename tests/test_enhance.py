@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from mi_tasks import MiTasksError
-from mi_tasks.enhance import enhance
+from mi_tasks.training.enhance import enhance
 
 from .conftest import make_sentences
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from mi_tasks import HiddenStateExtractor
-from mi_tasks.entropy import (EntropyProbe, effective_rank, matrix_entropy, normalized_entropy, random_copy,
+from mi_tasks.metrics.entropy.probe import (EntropyProbe, effective_rank, matrix_entropy, normalized_entropy, random_copy,
                               renyi_entropy)
 from mi_tasks.errors import MiTasksError
-from mi_tasks.spectra import token_gram_spectra
+from mi_tasks.metrics.entropy.spectra import token_gram_spectra
 
 from .conftest import make_sentences
 

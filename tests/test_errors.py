@@ -83,6 +83,6 @@ def test_bad_model_path_and_dtype(tmp_path, tiny_dir):
         load_model(tiny_dir["gpt2"], gguf_file="nope.gguf")
     with pytest.raises(MiTasksError, match="device 'cuda:7' for load_model: this machine has"):
         load_model(tiny_dir["gpt2"], device="cuda:7") if torch.cuda.device_count() < 8 else None
-    from mi_tasks.modeling import resolve_dtype
+    from mi_tasks.states.modeling import resolve_dtype
     with pytest.raises(MiTasksError, match="unknown dtype"):
         resolve_dtype("int8")

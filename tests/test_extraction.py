@@ -6,7 +6,7 @@ import torch
 from transformers import AutoModel, BertConfig, BertLMHeadModel
 
 from mi_tasks import HiddenStateExtractor, load_model
-from mi_tasks.pooling import pool
+from mi_tasks.states.pooling import pool
 
 
 def _single(model, tok, text, layer, method):

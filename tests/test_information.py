@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from mi_tasks.information import binary_entropy, entropy_bits, fano_mi_bits, unseen_mass
+from mi_tasks.metrics.recoverability.bounds import binary_entropy, entropy_bits, fano_mi_bits, unseen_mass
 
 
 def test_fano_matches_hand_computation():

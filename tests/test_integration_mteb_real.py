@@ -10,7 +10,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from mi_tasks.bundled import resolve_model
+from mi_tasks.states.bundled import resolve_model
 
 from .conftest import shared_data_or_skip
 

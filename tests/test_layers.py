@@ -1,7 +1,7 @@
 import pytest
 
 from mi_tasks import MiTasksError, parse_layers
-from mi_tasks.layers import normalized_depth
+from mi_tasks.states.layers import normalized_depth
 
 
 def test_all_and_none():

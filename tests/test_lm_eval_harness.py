@@ -61,7 +61,7 @@ def test_discovery_listing_and_opt_out(tmp_path):
     on = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
     assert on.stdout.strip() == "True" and off.stdout.strip() == "False", (on.stderr[-500:], off.stderr[-500:])
     # Start-up cost: without lm_eval, the hook imports nothing heavy (only mi_tasks' lazy package and the watcher).
-    heavy = "('torch', 'lm_eval', 'transformers', 'numpy', 'mi_tasks.extraction')"
+    heavy = "('torch', 'lm_eval', 'transformers', 'numpy', 'mi_tasks.states.extraction')"
     bare = subprocess.run([sys.executable, "-c", f"import sys; print(sorted(m for m in {heavy} if m in sys.modules))"],
                           capture_output=True, text=True, cwd=tmp_path)
     assert bare.stdout.strip() == "[]"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mi_tasks.errors import MiTasksError
-from mi_tasks.mi_estimators import (DEFAULT_RIDGE, estimate_mi, gaussian_mi_bits, gaussian_mi_from_cov,
+from mi_tasks.metrics.emergence.estimators import (DEFAULT_RIDGE, estimate_mi, gaussian_mi_bits, gaussian_mi_from_cov,
                                     rho_for_bits, sample_correlated_gaussians, wishart_bias_bits)
 
 

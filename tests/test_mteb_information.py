@@ -13,7 +13,7 @@ from mteb.models.abs_encoder import AbsEncoder  # noqa: E402
 from mteb.models.model_meta import ModelMeta  # noqa: E402
 
 from mi_tasks import MiTasksError, RecoverabilityProbe  # noqa: E402
-from mi_tasks.entropy import matrix_entropy  # noqa: E402
+from mi_tasks.metrics.entropy.probe import matrix_entropy  # noqa: E402
 from mi_tasks.mteb import LayerEncoder, MIEntropy, MIRecoverability, sts_task, text_words, word_targets  # noqa: E402
 
 from .conftest import make_sentences  # noqa: E402

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from mi_tasks import HiddenStateExtractor, MiTasksError, RecoverabilityProbe, fano_mi_bits
-from mi_tasks.decoders import BCETokenDecoder, RidgeTokenDecoder
-from mi_tasks.vocabulary import DecoderVocabulary
+from mi_tasks.metrics.recoverability.decoders import BCETokenDecoder, RidgeTokenDecoder
+from mi_tasks.metrics.recoverability.vocabulary import DecoderVocabulary
 
 
 def _synthetic(n=2000, V=150, seed=0):
@@ -131,7 +131,7 @@ def test_probe_errors():
 
 def test_memory_budget_fits_layers_in_groups_with_the_same_numbers(tiny, sentences, tmp_path):
     """A budget that holds two layers' decoders: three groups, train states replayed from disk, identical scores."""
-    from mi_tasks.memory_plan import GIB, layer_bytes
+    from mi_tasks.metrics.recoverability.memory_plan import GIB, layer_bytes
 
     model, tok = tiny["llama"]
     ex = HiddenStateExtractor(model, tok, layers="all", batch_size=8, progress=False)
@@ -153,7 +153,7 @@ def test_memory_budget_fits_layers_in_groups_with_the_same_numbers(tiny, sentenc
 
 def test_memory_plan_of_8b_and_70b_shapes():
     """33 states × 4,096 and 81 × 8,192 with a 25,000-token decoder vocabulary, at the default budget."""
-    from mi_tasks.memory_plan import GIB, plan_recoverability
+    from mi_tasks.metrics.recoverability.memory_plan import GIB, plan_recoverability
 
     b8 = plan_recoverability(33, 4096, 25_000, n_train=5000, n_eval=1000)
     b70 = plan_recoverability(81, 8192, 25_000, n_train=5000, n_eval=1000)

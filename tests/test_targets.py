@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from mi_tasks import HiddenStateExtractor, MiTasksError, RecoverabilityProbe
-from mi_tasks.decoders import PRIOR_ALPHA, RidgeTokenDecoder, recall_hits
+from mi_tasks.metrics.recoverability.decoders import PRIOR_ALPHA, RidgeTokenDecoder, recall_hits
 from mi_tasks.harness.settings import TaskSettings
-from mi_tasks.vocabulary import DecoderVocabulary
-from mi_tasks.words import text_words, word_targets
+from mi_tasks.metrics.recoverability.vocabulary import DecoderVocabulary
+from mi_tasks.metrics.recoverability.words import text_words, word_targets
 
 from .conftest import WORDS, make_sentences
 

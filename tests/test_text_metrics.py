@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mi_tasks.text_metrics import _ROUGE, as_words, bleu4, rouge_l
+from mi_tasks.metrics.recoverability.text_metrics import _ROUGE, as_words, bleu4, rouge_l
 
 
 def test_rouge_shortcut_equals_rouge_score():

@@ -151,7 +151,7 @@ def guard_hf_encoders(module: Any) -> None:
         original(self, config, backend=backend, trust_remote_code=trust_remote_code)
         if type(self).__module__.startswith("mi_tasks"):
             return
-        from ..modeling import has_causal_lm_class
+        from ..states.modeling import has_causal_lm_class
 
         if getattr(self, "backend", None) == "causal" and not has_causal_lm_class(config):
             from ..errors import MiTasksError

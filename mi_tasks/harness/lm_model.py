@@ -18,7 +18,7 @@ from typing import Any
 import transformers
 from lm_eval.models.huggingface import HFLM
 
-from ..modeling import check_model_source, ensure_bidirectional, has_causal_lm_class
+from ..states.modeling import check_model_source, ensure_bidirectional, has_causal_lm_class
 from .lm_eval_compat import install_error_hook
 from .runner import handle_requests
 

@@ -16,13 +16,13 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..corpora import load_corpus
-from ..distributed import ProcessGroup, process_group
-from ..entropy import EntropyProbe
+from ..data.corpora import load_corpus
+from ..states.distributed import ProcessGroup, process_group
+from ..metrics.entropy.probe import EntropyProbe
 from ..errors import MiTasksError
-from ..extraction import HiddenStateExtractor, model_num_layers
-from ..modeling import hidden_state_module
-from ..recoverability import RecoverabilityProbe
+from ..states.extraction import HiddenStateExtractor, model_num_layers
+from ..states.modeling import hidden_state_module
+from ..metrics.recoverability.probe import RecoverabilityProbe
 
 if TYPE_CHECKING:
     from .settings import TaskSettings
@@ -131,7 +131,7 @@ class _Run:
         Every rank computes it whole (same seed, same numbers): IE's passes are short next to its
         estimator training, which is not split.
         """
-        from ..emergence import EmergenceProbe
+        from ..metrics.emergence.probe import EmergenceProbe
 
         res_key = ("emergence", s.emergence_key(), _digest(texts))
         if res_key not in self.cache:

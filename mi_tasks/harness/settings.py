@@ -6,10 +6,10 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from ..devices import check_device
+from ..states.devices import check_device
 from ..errors import MiTasksError
-from ..mi_estimators import METHODS as MI_METHODS
-from ..recoverability import check_targets
+from ..metrics.emergence.estimators import METHODS as MI_METHODS
+from ..metrics.recoverability.probe import check_targets
 
 # Keys lm-eval itself puts into task metadata (its own, and every --model_args key).
 _HARNESS_KEYS = {"version", "config_source", "_metadata", "num_fewshot"}

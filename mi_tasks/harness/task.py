@@ -20,12 +20,12 @@ from lm_eval.api.metrics import mean as lm_eval_mean
 from lm_eval.api.task import Task
 from lm_eval.filters import build_filter_ensemble
 
-from ..corpora import load_corpus
-from ..entropy import EntropyResult
+from ..data.corpora import load_corpus
+from ..metrics.entropy.probe import EntropyResult
 from ..errors import MiTasksError
-from ..information import fano_mi_bits
-from ..recoverability import RecoverabilityResult
-from ..uncertainty import mean_stderr
+from ..metrics.recoverability.bounds import fano_mi_bits
+from ..metrics.recoverability.probe import RecoverabilityResult
+from ..metrics.uncertainty import mean_stderr
 from .lm_eval_compat import REQUEST_TYPE, install_runtime_patches, manager_metadata, task_config_class
 from .runner import handle_requests, register_task
 from .settings import TaskSettings
@@ -322,7 +322,7 @@ class EmergenceTask(MITask):
     CORPUS_LEVEL = METRICS
 
     def compute(self, run: Any, texts: list[str]) -> Any:
-        from ..modeling import is_encoder_only
+        from ..states.modeling import is_encoder_only
 
         if is_encoder_only(run.model.config):
             return _Skipped(f"information emergence needs a causal (decoder) model; "

@@ -1,7 +1,7 @@
 """An MTEB encoder that embeds with any Hugging Face model at one chosen layer and pooling.
 
 ``mteb.evaluate(LayerEncoder(path, layer=3), tasks)`` scores the pooled hidden state of layer 3.
-Texts go through :class:`~mi_tasks.extraction.HiddenStateExtractor` (one forward pass per batch,
+Texts go through :class:`~mi_tasks.states.extraction.HiddenStateExtractor` (one forward pass per batch,
 bidirectional encoders, truncation warnings), so MTEB numbers and mi-tasks' information metrics
 describe exactly the same vectors.
 
@@ -28,9 +28,9 @@ from mteb.models.model_meta import ModelMeta
 
 from .. import __version__
 from ..errors import MiTasksError
-from ..extraction import HiddenStateExtractor, model_num_layers
-from ..layers import normalized_depth
-from ..modeling import is_encoder_only, load_model, text_config
+from ..states.extraction import HiddenStateExtractor, model_num_layers
+from ..states.layers import normalized_depth
+from ..states.modeling import is_encoder_only, load_model, text_config
 from .st_config import EncoderDefaults, encoder_defaults
 
 
@@ -114,7 +114,7 @@ class LayerEncoder(AbsEncoder):
     ``normalize``: L2-normalise embeddings (cosine and dot products then agree).
     ``max_length``: longer texts are truncated with a warning (default: 512 or the model's positions).
     ``include_special``: average CLS/SEP/BOS too, as sentence-transformers' mean pooling does.
-    ``load_kwargs`` go to :func:`mi_tasks.modeling.load_model` (``gguf_file=``, ``dtype=``,
+    ``load_kwargs`` go to :func:`mi_tasks.states.modeling.load_model` (``gguf_file=``, ``dtype=``,
     ``device=``, ``revision=``, ``trust_remote_code=``).
 
     Settings left as None follow the model: where its folder holds a sentence-transformers

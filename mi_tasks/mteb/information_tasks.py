@@ -36,11 +36,11 @@ from mteb._create_dataloaders import create_dataloader
 from mteb.abstasks.abstask import AbsTask
 from mteb.abstasks.task_metadata import TaskMetadata
 
-from ..corpora import _sample, load_corpus
-from ..entropy import _dataset
+from ..data.corpora import _sample, load_corpus
+from ..metrics.entropy.probe import _dataset
 from ..errors import MiTasksError
-from ..recoverability import RecoverabilityProbe
-from ..words import WORD_TOKENIZATION, text_words, word_targets  # noqa: F401  (re-exported by mi_tasks.mteb)
+from ..metrics.recoverability.probe import RecoverabilityProbe
+from ..metrics.recoverability.words import WORD_TOKENIZATION, text_words, word_targets  # noqa: F401  (re-exported by mi_tasks.mteb)
 from .local_tasks import _content_hash, _metadata
 from .registry import register_result_name
 

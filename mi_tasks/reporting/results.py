@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..bundled import display_name
+from ..states.bundled import display_name
 from ..errors import MiTasksError
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,36 @@
+"""``mi-tasks`` command line: one subcommand a module, each offering ``add_subparser`` and ``run``."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from .. import __version__
+from ..errors import MiTasksError
+
+# Each module offers ``add_subparser(subparsers) -> None`` (setting ``func=run``) and ``run(args) -> int``.
+COMMAND_MODULES: tuple[str, ...] = ("mi_tasks.cli.recoverability", "mi_tasks.cli.reporting", "mi_tasks.cli.enhance")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mi-tasks", description="Layer-wise information metrics of language models.")
+    p.add_argument("--version", action="version", version=__version__)
+    sub = p.add_subparsers(dest="command", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_subparser(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except MiTasksError as e:
+        print(f"mi-tasks: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Reading rows and lines from local corpus files (.jsonl, .csv, .tsv, .txt, .raw) into dicts and texts."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import string
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import MiTasksError
+
+LOCAL_SUFFIXES = (".jsonl", ".csv", ".tsv", ".txt", ".raw")
+_HEADING = re.compile(r"^\s*=+[^=].*=+\s*$")
+
+
+def is_text_line(line: str) -> bool:
+    """A line that counts as a text: not blank and not a WikiText heading (`` = Title = ``)."""
+    s = line.strip()
+    return bool(s) and not _HEADING.match(s)
+
+
+def render(row: dict[str, Any], text_field: str | None, fields: tuple[str, ...] | None,
+           template: str | None, joiner: str, where: str) -> str:
+    """One row's text: a template, several fields joined (empty ones skipped), or one field."""
+    try:
+        if template is not None:
+            return template.format_map({k: ("" if v is None else v) for k, v in row.items()}).strip()
+        if fields:
+            parts = [str(row[f]).strip() for f in fields if row[f] is not None and str(row[f]).strip()]
+            return joiner.join(parts)
+        value = row[text_field or "text"]
+    except KeyError as e:
+        have = ", ".join(map(str, row.keys()))
+        raise MiTasksError(
+            f"{where} has no field {e.args[0]!r} (fields: {have}); choose one with text_field=, "
+            "fields= or template="
+        ) from None
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def check_template(template: str | None) -> None:
+    """Refuse a template that names no field (it would give every row the same text)."""
+    if template is not None and not any(t[1] for t in string.Formatter().parse(template)):
+        raise MiTasksError(f"template {template!r} names no field; write e.g. '{{title}}. {{content}}'")
+
+
+def not_utf8(path: Path) -> MiTasksError:
+    """The error for a corpus file that is not UTF-8: the file, the first bad line and how to convert it.
+
+    Found by a second, binary read, so well-formed files pay nothing for the check.
+    """
+    line = 1
+    with path.open("rb") as f:
+        for line, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                bad = raw[e.start:e.start + 1].hex()
+                return MiTasksError(
+                    f"corpus file {str(path)!r} is not UTF-8: line {line}, byte {e.start + 1} is 0x{bad}. "
+                    f"Convert it to UTF-8 first, e.g. `iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}` "
+                    "(name the file's real encoding after -f: latin1, cp1252, utf-16, ...)")
+    return MiTasksError(f"corpus file {str(path)!r} is not UTF-8 (line {line}); convert it with iconv -t utf-8")
+
+
+def checked_path(path: str | os.PathLike) -> Path:
+    """An existing corpus file with a known suffix, or a clear error."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise MiTasksError(f"corpus file {str(p)!r} does not exist; check the path (relative paths start at {os.getcwd()})")
+    if p.is_dir():
+        raise MiTasksError(f"corpus path {str(p)!r} is a folder; name a .jsonl, .csv, .tsv or .txt file")
+    if p.suffix.lower() not in LOCAL_SUFFIXES:
+        raise MiTasksError(f"cannot read {p.name!r}: corpus files must end in {', '.join(LOCAL_SUFFIXES)}")
+    return p
+
+
+def read_rows(path: str | os.PathLike, *, header: bool = True, columns: tuple[str, ...] | None = None,
+              quoting: bool = True) -> list[dict[str, Any]]:
+    """Rows of a .jsonl/.csv/.tsv file as dicts; .txt/.raw lines as ``{"text": line}`` (every line, blank ones too)."""
+    p = checked_path(path)
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".txt", ".raw"):
+            with p.open(encoding="utf-8") as f:
+                return [{"text": line.rstrip("\n")} for line in f]
+        if suffix == ".jsonl":
+            return _jsonl(p)
+        return _delimited(p, header, columns, quoting)
+    except UnicodeDecodeError:
+        raise not_utf8(p) from None
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise MiTasksError(f"{path}:{n} is not valid JSON ({e.msg}); fix or drop that line") from None
+                rows.append(obj if isinstance(obj, dict) else {"text": obj})
+    return rows
+
+
+def _delimited(path: Path, header: bool, columns: tuple[str, ...] | None, quoting: bool) -> list[dict[str, Any]]:
+    csv.field_size_limit(sys.maxsize)
+    delim = "\t" if path.suffix.lower() == ".tsv" else ","
+    with path.open(encoding="utf-8", newline="") as f:
+        raw = list(csv.reader(f, delimiter=delim, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE))
+    if not raw:
+        return []
+    if header:
+        names, body = raw[0], raw[1:]
+    else:
+        width = max(len(r) for r in raw)
+        names = list(columns) if columns else [str(i) for i in range(width)]
+        body = raw
+    return [dict(zip(names, r)) for r in body if r]
+
+
+def read_local(path: str | os.PathLike, *, text_field: str | None = None, fields: tuple[str, ...] | None = None,
+               template: str | None = None, joiner: str = ". ", header: bool = True,
+               columns: tuple[str, ...] | None = None, quoting: bool = True) -> list[str]:
+    """Texts of a ``.jsonl``/``.csv``/``.tsv`` file (rows with fields) or ``.txt``/``.raw`` file (text lines)."""
+    p = checked_path(path)
+    if p.suffix.lower() in (".txt", ".raw"):
+        return [r["text"].strip() for r in read_rows(p) if is_text_line(r["text"])]
+    rows = read_rows(p, header=header, columns=tuple(columns) if columns else None, quoting=quoting)
+    check_template(template)
+    return [render(r, text_field, tuple(fields) if fields else None, template, joiner, f"{p.name} row {i + 1}")
+            for i, r in enumerate(rows)]

@@ -1,0 +1,273 @@
+"""Representation (matrix) entropy per layer: prompt and dataset entropy, effective rank, Diff-eRank.
+
+Definitions follow SPEC §4 (Wei et al. 2024; Skean et al. 2025). For a state matrix Z, centred over
+rows with rows L2-normalised, the trace-normalised Gram matrix has eigenvalues λ (sum 1). Rényi
+entropy of order α is −Σ λ ln λ for α = 1 and ln(Σ λ^α)/(1−α) otherwise; it is normalised by
+ln min(N, D) and its exponential is the effective rank. *Prompt* entropy is taken per text over
+its token states and averaged over texts; *dataset* entropy over the texts' pooled vectors.
+Diff-eRank compares with a randomly initialised copy of the same architecture, seeded, as its
+authors compute it: exp(mean over texts of H_random) − exp(mean over texts of H_trained), H the
+per-text entropy in nats (``diff_erank``); the mean over texts of the per-text differences
+exp(H_random) − exp(H_trained) is kept as ``diff_erank_mean_of_differences``.
+Token spectra come from the extraction pass (``iter_batches(spectra=True)``): no second run. Which
+tokens they cover follows the extractor's ``mean_includes_special`` (the authors keep BOS).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...data.corpora import Corpus
+from ...errors import MiTasksError
+from ...states.extraction import HiddenStateExtractor, StateBatch
+from ...states.layers import normalized_depth
+from .spectra import matrix_spectrum
+from ..uncertainty import mean_stderr
+
+
+def renyi_entropy(eigenvalues: np.ndarray | torch.Tensor, alpha: float = 1.0) -> np.ndarray:
+    """Rényi entropy in nats of spectra with unit sum, along the last axis (zeros are ignored)."""
+    lam = np.clip(np.asarray(eigenvalues, dtype=np.float64), 0.0, None)
+    total = lam.sum(-1, keepdims=True)
+    lam = np.divide(lam, total, out=np.zeros_like(lam), where=total > 0)
+    if alpha <= 0:
+        raise MiTasksError(f"Rényi order alpha must be > 0, got {alpha}")
+    if abs(alpha - 1.0) < 1e-12:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(lam > 0, lam * np.log(np.where(lam > 0, lam, 1.0)), 0.0)
+        return -terms.sum(-1)
+    return np.log(np.power(lam, alpha, where=lam > 0, out=np.zeros_like(lam)).sum(-1)) / (1.0 - alpha)
+
+
+def normalized_entropy(eigenvalues: np.ndarray, n: np.ndarray | int, d: int, alpha: float = 1.0) -> np.ndarray:
+    """Entropy divided by ln min(N, D); NaN where min(N, D) < 2 (a single row has no spread)."""
+    h = renyi_entropy(eigenvalues, alpha)
+    cap = np.log(np.minimum(np.asarray(n, dtype=np.float64), d))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(cap > 0, h / np.where(cap > 0, cap, 1.0), np.nan)
+
+
+def matrix_entropy(states: np.ndarray | torch.Tensor, alpha: float = 1.0, normalize: bool = True) -> float:
+    """Entropy of one state matrix (N, D) as SPEC §4 defines it (normalised by default)."""
+    x = np.asarray(states)
+    eig = matrix_spectrum(x)
+    if normalize:
+        return float(normalized_entropy(eig, x.shape[0], x.shape[1], alpha))
+    return float(renyi_entropy(eig, alpha))
+
+
+def effective_rank(states: np.ndarray | torch.Tensor, alpha: float = 1.0) -> float:
+    """exp(entropy in nats) of one state matrix: between 1 and min(N, D)."""
+    return float(math.exp(matrix_entropy(states, alpha, normalize=False)))
+
+
+@dataclass
+class EntropyResult:
+    """Per-layer entropy scores (``layers``: list of dicts with layer, depth and the metrics) and settings."""
+
+    layers: list[dict[str, float]]
+    meta: dict[str, Any] = field(default_factory=dict)
+    per_text: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    METRICS = ("prompt_entropy", "prompt_effective_rank", "dataset_entropy", "dataset_effective_rank",
+               "diff_erank", "erank_trained", "erank_random", "diff_erank_mean_of_differences",
+               "random_prompt_effective_rank", "dataset_diff_erank")
+
+    def curve(self, metric: str) -> list[tuple[int, float, float]]:
+        if metric not in self.layers[0]:
+            raise MiTasksError(f"unknown entropy metric {metric!r}: choose one of {', '.join(self.layers[0])}")
+        return [(r["layer"], r["depth"], r[metric]) for r in self.layers]
+
+    def table(self) -> str:
+        keys = [k for k in self.METRICS if k in self.layers[0]]
+        head = f"{'layer':>5} {'depth':>6} " + " ".join(f"{k:>14.14}" for k in keys)
+        lines = [head, "-" * len(head)]
+        for r in self.layers:
+            lines.append(f"{r['layer']:>5} {r['depth']:>6.3f} " + " ".join(f"{r[k]:>14.4f}" for k in keys))
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"layers": self.layers, "meta": self.meta}
+
+
+class _Accumulator:
+    """Collects per-text prompt entropies and pooled vectors from a stream of batches."""
+
+    def __init__(self, alpha: float, n_texts: int) -> None:
+        self.alpha, self.n = alpha, n_texts
+        self.layers: list[int] | None = None
+        self.prompt: np.ndarray | None = None
+        self.prompt_raw: np.ndarray | None = None
+        self.pooled: np.ndarray | None = None
+        self.n_tokens = np.zeros(n_texts, dtype=np.int64)
+        self.seen = np.zeros(n_texts, dtype=bool)
+
+    def add(self, b: StateBatch) -> None:
+        if b.spectra is None or b.n_tokens is None:
+            raise MiTasksError("entropy needs token spectra: stream batches with iter_batches(..., spectra=True)")
+        if self.layers is None:
+            self.layers = list(b.layers)
+            L, D = b.states.shape[0], b.states.shape[2]
+            self.prompt = np.full((L, self.n), np.nan)
+            self.prompt_raw = np.full((L, self.n), np.nan)
+            self.pooled = np.zeros((L, self.n, D), dtype=np.float32)
+        idx = np.asarray(b.indices)
+        n_tok = b.n_tokens.numpy()
+        d = b.states.shape[2]
+        spec = b.spectra.numpy()
+        self.prompt_raw[:, idx] = renyi_entropy(spec, self.alpha)
+        self.prompt[:, idx] = normalized_entropy(spec, n_tok[None, :], d, self.alpha)
+        self.pooled[:, idx] = b.states.numpy()
+        self.n_tokens[idx] = n_tok
+        self.seen[idx] = True
+
+    def check(self) -> None:
+        if self.layers is None:
+            raise MiTasksError("the entropy stream held no texts")
+        if not self.seen.all():
+            raise MiTasksError(f"the entropy stream covered {int(self.seen.sum())} of {self.n} texts")
+
+
+def _dataset(pooled: np.ndarray, alpha: float) -> tuple[float, float]:
+    eig = matrix_spectrum(pooled)
+    h = float(renyi_entropy(eig, alpha))
+    return float(normalized_entropy(eig, pooled.shape[0], pooled.shape[1], alpha)), math.exp(h)
+
+
+def random_copy(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """A randomly initialised model of the same architecture, config, dtype and device (seeded)."""
+    try:
+        param = next(model.parameters())
+    except StopIteration:
+        raise MiTasksError("the model has no parameters to copy the architecture from") from None
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        fresh = type(model)(model.config)
+    except Exception as e:  # noqa: BLE001 - name the model class in the message
+        raise MiTasksError(f"cannot build a random copy of {type(model).__name__} from its config: {e}") from e
+    finally:
+        torch.random.set_rng_state(state)
+    return fresh.to(device=param.device, dtype=param.dtype).eval()
+
+
+class EntropyProbe:
+    """Representation entropy of a model's layers on a corpus (scikit-learn-like ``score``).
+
+    alpha: Rényi order (1 = Shannon/von Neumann). random_baseline: also score a randomly
+    initialised copy of the architecture (seeded) for Diff-eRank, on at most ``random_limit``
+    texts (a seeded sample) to keep the extra pass small. Dataset entropy keeps the pooled
+    vectors of the scored texts in memory (n_layers × N × D float32).
+    """
+
+    def __init__(self, alpha: float = 1.0, random_baseline: bool = True, random_limit: int | None = 256,
+                 seed: int = 0) -> None:
+        if alpha <= 0:
+            raise MiTasksError(f"Rényi order alpha must be > 0, got {alpha}")
+        if random_limit is not None and random_limit < 2:
+            raise MiTasksError(f"random_limit must be >= 2 texts (or None for all), got {random_limit}")
+        self.alpha, self.random_baseline, self.random_limit, self.seed = float(alpha), random_baseline, random_limit, seed
+
+    def score_stream(self, batches: Iterable[StateBatch], n_texts: int, num_layers: int) -> EntropyResult:
+        """Entropy of streamed batches (with spectra) over texts 0..n_texts-1, no random baseline."""
+        acc = _Accumulator(self.alpha, n_texts)
+        for b in batches:
+            acc.add(b)
+        acc.check()
+        rows = []
+        for j, layer in enumerate(acc.layers):
+            ds, ds_rank = _dataset(acc.pooled[j], self.alpha)
+            prompt = acc.prompt[j]
+            valid = np.isfinite(prompt)
+            rows.append({"layer": int(layer), "depth": normalized_depth(layer, num_layers),
+                         "prompt_entropy": float(prompt[valid].mean()) if valid.any() else float("nan"),
+                         "prompt_effective_rank": float(np.exp(acc.prompt_raw[j][valid]).mean()) if valid.any() else float("nan"),
+                         "prompt_entropy_stderr": mean_stderr(prompt[valid]),
+                         "prompt_effective_rank_stderr": mean_stderr(np.exp(acc.prompt_raw[j][valid])),
+                         "dataset_entropy": ds, "dataset_effective_rank": ds_rank})
+        meta = {"alpha": self.alpha, "n_texts": n_texts, "num_layers": num_layers,
+                "n_texts_under_2_tokens": int((acc.n_tokens < 2).sum()),
+                "mean_tokens": float(acc.n_tokens.mean())}
+        result = EntropyResult(layers=rows, meta=meta, per_text={"prompt_entropy": acc.prompt,
+                                                                 "prompt_log_erank": acc.prompt_raw})
+        result._pooled = acc.pooled  # type: ignore[attr-defined] - kept for the Diff-eRank subset
+        return result
+
+    def baseline_indices(self, n_texts: int) -> np.ndarray:
+        """The seeded sample of texts the random copy is run on (sorted)."""
+        if self.random_limit is None or n_texts <= self.random_limit:
+            return np.arange(n_texts)
+        return np.sort(np.random.default_rng(self.seed).choice(n_texts, size=self.random_limit, replace=False))
+
+    def add_random_baseline(self, result: EntropyResult, random_batches: Iterable[StateBatch], subset: np.ndarray) -> EntropyResult:
+        """Add Diff-eRank: ``random_batches`` stream the random copy over ``subset`` (indices 0..len-1).
+
+        Per layer, over the texts of ``subset`` with a prompt entropy under both models (two or
+        more tokens): ``erank_trained`` / ``erank_random`` = exp(mean per-text entropy in nats),
+        ``diff_erank`` = erank_random − erank_trained (Wei et al.'s formula);
+        ``diff_erank_mean_of_differences`` = mean of exp(H_random) − exp(H_trained) per text (this
+        package's earlier ``diff_erank``; by Jensen each mean of exps exceeds the exp of the mean
+        when entropies vary across texts, so the two differences disagree, in either direction).
+        ``dataset_diff_erank`` = eRank of the random copy's pooled-vector matrix − that of the
+        trained model, both over ``subset``: one matrix each, so there is no mean to take.
+        """
+        rand = self.score_stream(random_batches, len(subset), result.meta["num_layers"])
+        trained_log = result.per_text["prompt_log_erank"][:, subset]
+        random_log = rand.per_text["prompt_log_erank"]
+        # texts with a prompt entropy (two or more tokens) under both models, as prompt_entropy counts them
+        scored = (np.isfinite(result.per_text["prompt_entropy"][:, subset]) & np.isfinite(rand.per_text["prompt_entropy"])
+                  & np.isfinite(trained_log) & np.isfinite(random_log))
+        pooled = result._pooled[:, subset]  # type: ignore[attr-defined]
+        nan = float("nan")
+        for j, row in enumerate(result.layers):
+            ok = scored[j]
+            h_t, h_r = trained_log[j][ok], random_log[j][ok]
+            erank_t = math.exp(h_t.mean()) if ok.any() else nan
+            erank_r = math.exp(h_r.mean()) if ok.any() else nan
+            row["erank_trained"], row["erank_random"] = erank_t, erank_r
+            row["diff_erank"] = erank_r - erank_t
+            row["diff_erank_mean_of_differences"] = float((np.exp(h_r) - np.exp(h_t)).mean()) if ok.any() else nan
+            row["random_prompt_effective_rank"] = float(np.exp(h_r).mean()) if ok.any() else nan
+            row["dataset_diff_erank"] = rand.layers[j]["dataset_effective_rank"] - _dataset(pooled[j], self.alpha)[1]
+        result.meta.update({"random_baseline": True, "random_seed": self.seed, "random_texts": int(len(subset)),
+                            "diff_erank_texts": int(scored.all(0).sum())})
+        return result
+
+    def score(self, extractor: HiddenStateExtractor, corpus: Corpus | Sequence[str]) -> EntropyResult:
+        """One pass of ``extractor`` over the corpus (and, for Diff-eRank, of its random copy over a sample)."""
+        texts = list(corpus.texts if isinstance(corpus, Corpus) else corpus)
+        enc = extractor.encode(texts, "entropy corpus")
+        result = self.score_pass(extractor, texts, enc,
+                                 extractor.iter_batches(enc, desc="entropy states", spectra=True))
+        if isinstance(corpus, Corpus):
+            result.meta["eval_corpus"] = corpus.describe()
+        return result
+
+    def score_pass(self, extractor: HiddenStateExtractor, texts: list[str], enc: Any,
+                   batches: Iterable[StateBatch]) -> EntropyResult:
+        """Entropy from a pass already made (``batches`` with spectra over ``enc``), plus Diff-eRank."""
+        result = self.score_stream(batches, len(enc), extractor.num_layers)
+        if self.random_baseline:
+            subset = self.baseline_indices(len(enc))
+            rand_ex = random_extractor(extractor, self.seed)
+            sub = rand_ex.encode([texts[i] for i in subset], "entropy corpus")
+            result = self.add_random_baseline(result, rand_ex.iter_batches(sub, desc="random-init states", spectra=True),
+                                              subset)
+        result.meta.update({"model": str(getattr(extractor.model.config, "_name_or_path", "")), "pooling": extractor.pooling,
+                            "max_length": extractor.max_length, "eval_truncated": enc.n_truncated,
+                            "include_special": bool(extractor.mean_includes_special)})
+        return result
+
+
+def random_extractor(extractor: HiddenStateExtractor, seed: int) -> HiddenStateExtractor:
+    """An extractor with the same settings over a seeded random copy of the extractor's model."""
+    return HiddenStateExtractor(random_copy(extractor.model, seed), extractor.tokenizer, layers=list(extractor.layers),
+                                pooling=extractor.pooling, max_length=extractor.max_length,
+                                batch_size=extractor.batch_size, group_by_length=extractor.group_by_length,
+                                mean_includes_special=extractor.mean_includes_special, progress=extractor.progress,
+                                process_group=extractor.process_group)
