@@ -19,7 +19,8 @@ changes, and why:
    loaded with ``--model hf`` stops with a one-line error naming ``--model hf-mi`` instead of a
    stack trace from transformers' auto classes.
 6. An uncaught :class:`~mi_tasks.errors.MiTasksError` in the ``lm_eval`` command ends the run with
-   its one-line message and exit code 2 (lm-eval's ``--verbosity DEBUG`` keeps the traceback).
+   its one-line message and exit code 2 (lm-eval's ``--verbosity DEBUG`` keeps the traceback). The
+   hook itself is in ``error_hook.py``, which ``lm_model.py`` uses too (so neither imports the other).
 
 Patches 1, 2 and 5 are applied by an import watcher that ``mi_tasks_lmeval.pth`` installs at
 start-up (it imports nothing heavy); 3, 4 and 6 when mi-tasks' task classes are imported. A patch
@@ -37,12 +38,14 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from .error_hook import PATCHED as _FLAG
+from .error_hook import install_error_hook
+
 log = logging.getLogger("mi_tasks")
 
 MODEL_NAME = "hf-mi"
 MODEL_TARGET = "mi_tasks.harness.lm_model:HiddenStateLM"
 REQUEST_TYPE = "mi_hidden_states"
-_FLAG = "_mi_tasks_patched"
 _warned: set[str] = set()
 
 
@@ -192,50 +195,6 @@ def install_stderr_hook() -> None:
 
     setattr(stderr_for_metric, _FLAG, True)
     evaluator_utils.stderr_for_metric = stderr_for_metric
-
-
-def _in_lm_eval_command() -> bool:
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    if spec is not None and getattr(spec, "name", "").startswith("lm_eval"):
-        return True
-    return os.path.basename(sys.argv[0] if sys.argv else "") in ("lm_eval", "lm-eval")
-
-
-def _mi_error(exc: BaseException | None) -> BaseException | None:
-    """The MiTasksError behind ``exc`` (itself, or what it was raised from), if any."""
-    from ..errors import MiTasksError
-
-    seen = 0
-    while exc is not None and seen < 20:
-        if isinstance(exc, MiTasksError):
-            return exc
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return None
-
-
-def install_error_hook() -> None:
-    """In the ``lm_eval`` command, end a run that hits a MiTasksError with its one line and exit code 2."""
-    if not _in_lm_eval_command() or getattr(sys.excepthook, _FLAG, False):
-        return
-    previous = sys.excepthook
-
-    def hook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
-        ours = _mi_error(exc)
-        if ours is None:
-            return previous(kind, exc, tb)
-        if logging.getLogger("lm_eval").isEnabledFor(logging.DEBUG):
-            previous(kind, exc, tb)
-        print(f"mi-tasks: error: {ours}", file=sys.stderr)
-        import atexit
-
-        sys.stdout.flush()
-        sys.stderr.flush()
-        atexit._run_exitfuncs()  # what a normal exit runs, before leaving with the documented status
-        os._exit(2)
-
-    setattr(hook, _FLAG, True)
-    sys.excepthook = hook
 
 
 def install_runtime_patches(handler: Callable[[Any, list[Any]], list[Any]]) -> None:

@@ -19,7 +19,7 @@ import transformers
 from lm_eval.models.huggingface import HFLM
 
 from ..states.modeling import check_model_source, ensure_bidirectional, has_causal_lm_class
-from .lm_eval_compat import install_error_hook
+from .error_hook import install_error_hook
 from .runner import handle_requests
 
 
