@@ -1,7 +1,7 @@
 """Paper 3 extras on real text: each text's last token, per layer, against the tokens before it.
 
 (a) ridge regression of the last token's state on the earlier tokens' states: R² and the
-information gain in bits (GP reading, see mi_tasks/token_gain.py); (b) the tokens Lasso selects
+information gain in bits (GP reading, see mi_tasks/training/token_gain.py); (b) the tokens Lasso selects
 vs the tokens the model attends to most from the last token: overlap, rank correlation and
 which k tokens explain the last state better.
 
