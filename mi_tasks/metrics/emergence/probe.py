@@ -62,6 +62,7 @@ from ...data.corpora import Corpus
 from ...errors import MiTasksError
 from ...states.extraction import model_num_layers
 from ...states.layers import LayerSpec, parse_layers
+# the underscored helpers are private to this package (their names kept from the one-module version)
 from .estimators import METHODS
 from .gaussian import IE_PROJ_DIM, _gaussian_result, _gaussian_settings, _micro_moments
 from .moments import StateMoments
