@@ -22,7 +22,7 @@ import numpy as np
 
 from _common import model, need_data
 from mi_tasks import load_corpus
-from mi_tasks.metrics.emergence.probe import IE_N_WINDOWS, EmergenceProbe, make_windows
+from mi_tasks.metrics.emergence import IE_N_WINDOWS, EmergenceProbe, make_windows
 
 
 def per_layer(res) -> np.ndarray:

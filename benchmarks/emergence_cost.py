@@ -18,7 +18,7 @@ import torch
 
 from _common import need_data, model as load_bundled
 from mi_tasks import load_corpus
-from mi_tasks.metrics.emergence.probe import IE_N_WINDOWS, IE_PROJ_DIM, EmergenceProbe, bos_prefix, make_windows
+from mi_tasks.metrics.emergence import IE_N_WINDOWS, IE_PROJ_DIM, EmergenceProbe, bos_prefix, make_windows
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ import torch
 
 from mi_tasks import load_corpus
 from mi_tasks.states.bundled import resolve_model
-from mi_tasks.metrics.emergence.probe import EmergenceProbe, make_windows
+from mi_tasks.metrics.emergence import EmergenceProbe, make_windows
 
 DATA = Path(os.environ.get("MI_TASKS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

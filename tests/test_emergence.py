@@ -7,8 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from mi_tasks.metrics.emergence.probe import (IE_RIDGE, EmergenceProbe, StateMoments, bos_prefix, collect_states, emergence_from_states,
-                                make_windows)
+from mi_tasks.metrics.emergence.gaussian import IE_RIDGE
+from mi_tasks.metrics.emergence.moments import StateMoments
+from mi_tasks.metrics.emergence.passes import collect_states
+from mi_tasks.metrics.emergence.probe import EmergenceProbe
+from mi_tasks.metrics.emergence.scoring import emergence_from_states
+from mi_tasks.metrics.emergence.windows import bos_prefix, make_windows
 from mi_tasks.errors import MiTasksError
 from mi_tasks.metrics.emergence.estimators import estimate_mi
 from tests.conftest import make_sentences, shared_data_or_skip
@@ -198,7 +202,7 @@ def test_smollm2_ie_converges_and_is_stable_across_samples(real_model):
     16k vs 64k windows (docs/emergence.md). A neural estimator runs on three layers of the same windows."""
     data = shared_data_or_skip()
     from mi_tasks import load_corpus
-    from mi_tasks.metrics.emergence.probe import IE_N_WINDOWS
+    from mi_tasks.metrics.emergence.windows import IE_N_WINDOWS
 
     _, _, model, tok = real_model("smollm2")  # the session's one load (bfloat16, as the main job)
     texts = load_corpus(data / "wikitext2" / "wiki.valid.raw").texts + load_corpus(data / "wikitext2" / "wiki.test.raw").texts

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import __version__
 from ..data.corpora import load_corpus
@@ -25,9 +25,14 @@ from ..states.modeling import hidden_state_module
 from ..metrics.recoverability.probe import RecoverabilityProbe
 
 if TYPE_CHECKING:
+    from ..metrics.emergence.result import EmergenceResult
+    from ..metrics.entropy.probe import EntropyResult
+    from ..metrics.recoverability.probe import RecoverabilityResult
+    from ..metrics.result import LayerResult
     from .settings import TaskSettings
 
 _TASKS: dict[str, Any] = {}
+R = TypeVar("R", bound="LayerResult")  # _stamp hands back the result it was given
 
 
 def register_task(task: Any) -> str:
@@ -97,7 +102,7 @@ class _Run:
             hit = self.cache[key] = (batches, enc, spectra)
         return hit[0], hit[1]
 
-    def recoverability(self, s: "TaskSettings", texts: list[str]) -> Any:
+    def recoverability(self, s: "TaskSettings", texts: list[str]) -> "RecoverabilityResult":
         ex = self.extractor(s)
         fit_key = ("fit", s.train_key())
         if fit_key not in self.cache:
@@ -116,7 +121,7 @@ class _Run:
             self.cache[res_key] = self._stamp(res, texts)
         return self.cache[res_key]
 
-    def entropy(self, s: "TaskSettings", texts: list[str]) -> Any:
+    def entropy(self, s: "TaskSettings", texts: list[str]) -> "EntropyResult":
         res_key = ("entropy", s.entropy_key(), _digest(texts))
         if res_key not in self.cache:
             probe = EntropyProbe(alpha=s.alpha, random_baseline=s.random_baseline, random_limit=s.random_limit, seed=s.seed)
@@ -125,7 +130,7 @@ class _Run:
             self.cache[res_key] = self._stamp(res, texts)
         return self.cache[res_key]
 
-    def emergence(self, s: "TaskSettings", texts: list[str]) -> Any:
+    def emergence(self, s: "TaskSettings", texts: list[str]) -> "EmergenceResult":
         """IE on windows of ``texts``: its own passes (windows, lone tokens), on the model already loaded.
 
         Every rank computes it whole (same seed, same numbers): IE's passes are short next to its
@@ -142,7 +147,7 @@ class _Run:
             self.cache[res_key] = self._stamp(probe.score(self.model, self.tokenizer, texts), texts)
         return self.cache[res_key]
 
-    def _stamp(self, res: Any, texts: list[str]) -> Any:
+    def _stamp(self, res: R, texts: list[str]) -> R:
         res.meta.update({"eval_texts_sha256": _digest(texts), "mi_tasks_version": __version__,
                          "model_dtype": str(next(self.model.parameters()).dtype), "world_size": self.group.world})
         return res

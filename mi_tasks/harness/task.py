@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import math
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from lm_eval.api.instance import Instance
@@ -25,11 +25,15 @@ from ..metrics.entropy.probe import EntropyResult
 from ..errors import MiTasksError
 from ..metrics.recoverability.bounds import fano_mi_bits
 from ..metrics.recoverability.probe import RecoverabilityResult
+from ..metrics.result import LayerResult
 from ..metrics.uncertainty import mean_stderr
 from .lm_eval_compat import REQUEST_TYPE, install_runtime_patches, manager_metadata, task_config_class
 from .runner import handle_requests, register_task
 from .settings import TaskSettings
 from .stderr_hook import with_stderr
+
+if TYPE_CHECKING:
+    from ..metrics.emergence.result import EmergenceResult
 
 install_runtime_patches(handle_requests)
 TaskConfig = task_config_class()
@@ -56,7 +60,7 @@ class MITask(Task):
         self.settings = TaskSettings.from_metadata(self.config.metadata, self.config.task)
         self._key = register_task(self)
         self._docs: list[dict[str, str]] | None = None
-        self.mi_result: Any = None
+        self.mi_result: LayerResult | _Skipped | None = None
         self.mi_slot: int | None = None
         # One dict for the results JSON, filled in place once scored: lm-eval 0.4.9 copies the
         # config (shallowly) before the run, 0.4.10+ after it, and both then see the same numbers.
@@ -110,11 +114,11 @@ class MITask(Task):
     BEST_KEY = "recall_at_k"
     CORPUS_LEVEL: tuple[str, ...] = ()
 
-    def compute(self, run: Any, texts: list[str]) -> Any:
+    def compute(self, run: Any, texts: list[str]) -> LayerResult | _Skipped:
         """The task's result for the full list of eval texts (``run`` is the handler's model and cache)."""
         raise NotImplementedError
 
-    def per_text(self, result: Any, slot: int, pos: int) -> dict[str, float]:
+    def per_text(self, result: LayerResult, slot: int, pos: int) -> dict[str, float]:
         """Small per-text values handed to ``process_results`` (and ``--log_samples``)."""
         raise NotImplementedError
 
@@ -137,7 +141,7 @@ class MITask(Task):
                                f"an index from 0 to {n_states - 1} (or -{n_states} to -1), or last, first, best")
         return wanted % n_states
 
-    def headline_slot(self, result: Any) -> int:
+    def headline_slot(self, result: LayerResult) -> int:
         rows = result.layers
         layers = [r["layer"] for r in rows]
         which = self.settings.headline_layer
@@ -152,7 +156,7 @@ class MITask(Task):
             raise MiTasksError(f"headline_layer {which} is not among the scored layers {layers}")
         return layers.index(wanted)
 
-    def attach_result(self, result: Any):
+    def attach_result(self, result: LayerResult | _Skipped):
         """Keep ``result`` for aggregation and the results JSON; return per-text values by position."""
         self.mi_result, self.mi_slot = result, self.headline_slot(result)
         self._mi_results.clear()
@@ -226,7 +230,7 @@ class _RecoverabilityBase(MITask):
             return "N/A" if row.get(key.removesuffix("_norm") + "_vacuous") or not math.isfinite(value) else value
         return stderr
 
-    def attach_result(self, result: Any):
+    def attach_result(self, result: RecoverabilityResult):
         values = super().attach_result(result)
         row = result.layers[self.mi_slot]
         for key in ("fano_mi_bits", "fano_mi_bits_empirical"):
@@ -321,7 +325,7 @@ class EmergenceTask(MITask):
     METRICS = ("ie_bits", "mean_ie_bits", "mi_macro_bits", "mi_micro_bits")
     CORPUS_LEVEL = METRICS
 
-    def compute(self, run: Any, texts: list[str]) -> Any:
+    def compute(self, run: Any, texts: list[str]) -> EmergenceResult | _Skipped:
         from ..states.modeling import is_encoder_only
 
         if is_encoder_only(run.model.config):
@@ -329,10 +333,10 @@ class EmergenceTask(MITask):
                             f"{type(run.model).__name__} is encoder-only, so mi_emergence reports NaN")
         return run.emergence(self.settings, texts)
 
-    def headline_slot(self, result: Any) -> int:
+    def headline_slot(self, result: LayerResult | _Skipped) -> int:
         return 0 if isinstance(result, _Skipped) else super().headline_slot(result)
 
-    def per_text(self, result: Any, slot: int, pos: int) -> dict[str, float]:
+    def per_text(self, result: EmergenceResult | _Skipped, slot: int, pos: int) -> dict[str, float]:
         if isinstance(result, _Skipped):
             return {m: float("nan") for m in self.METRICS}
         row = result.layers[slot]

@@ -36,6 +36,7 @@ from ..errors import MiTasksError
 from ..states.extraction import check_texts, model_num_layers
 from ..states.layers import LayerSpec, normalized_depth, parse_layers
 from ..states.modeling import hidden_state_module, prepare_tokenizer
+from ..metrics.result import LayerResult
 
 REFIT_ALPHA = 1e-6
 
@@ -134,27 +135,17 @@ def compare_selection(states: Any, coef: Any, attention: Any, normalize: bool = 
 
 
 @dataclass
-class TokenGainResult:
+class TokenGainResult(LayerResult):
     """Per-layer means over texts (``layers``) and per-text rows (``per_text``)."""
 
-    layers: list[dict[str, Any]]
-    per_text: list[dict[str, Any]]
-    meta: dict[str, Any] = field(default_factory=dict)
+    per_text: list[dict[str, Any]] = field(kw_only=True)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"layers": self.layers, "per_text": self.per_text, "meta": self.meta}
+    KIND = "token-gain"
+    TABLE_METRICS = ("r2", "gain_bits", "k", "overlap_at_k", "spearman", "r2_lasso_k", "r2_attention_k")
+    TABLE_DIGITS = 3
 
-    def table(self) -> str:
-        keys = ("r2", "gain_bits", "k", "overlap_at_k", "spearman", "r2_lasso_k", "r2_attention_k")
-        head = f"{'layer':>5} {'depth':>6} " + " ".join(f"{k:>14}" for k in keys)
-        rows = []
-        for r in self.layers:
-            cells = []
-            for k in keys:
-                v = r.get(k)
-                cells.append(f"{'-':>14}" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:>14.3f}")
-            rows.append(f"{r['layer']:>5d} {r['depth']:>6.3f} " + " ".join(cells))
-        return "\n".join([head, *rows])
+    def _extras(self) -> dict[str, Any]:
+        return {"per_text": self.per_text}
 
 
 def _attentions_on(backbone: torch.nn.Module) -> str | None:

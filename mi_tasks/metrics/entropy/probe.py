@@ -27,6 +27,7 @@ from ...errors import MiTasksError
 from ...states.extraction import HiddenStateExtractor, StateBatch
 from ...states.layers import normalized_depth
 from .spectra import matrix_spectrum
+from ..result import LayerResult
 from ..uncertainty import mean_stderr
 
 
@@ -67,32 +68,16 @@ def effective_rank(states: np.ndarray | torch.Tensor, alpha: float = 1.0) -> flo
 
 
 @dataclass
-class EntropyResult:
+class EntropyResult(LayerResult):
     """Per-layer entropy scores (``layers``: list of dicts with layer, depth and the metrics) and settings."""
 
-    layers: list[dict[str, float]]
-    meta: dict[str, Any] = field(default_factory=dict)
     per_text: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     METRICS = ("prompt_entropy", "prompt_effective_rank", "dataset_entropy", "dataset_effective_rank",
                "diff_erank", "erank_trained", "erank_random", "diff_erank_mean_of_differences",
                "random_prompt_effective_rank", "dataset_diff_erank")
-
-    def curve(self, metric: str) -> list[tuple[int, float, float]]:
-        if metric not in self.layers[0]:
-            raise MiTasksError(f"unknown entropy metric {metric!r}: choose one of {', '.join(self.layers[0])}")
-        return [(r["layer"], r["depth"], r[metric]) for r in self.layers]
-
-    def table(self) -> str:
-        keys = [k for k in self.METRICS if k in self.layers[0]]
-        head = f"{'layer':>5} {'depth':>6} " + " ".join(f"{k:>14.14}" for k in keys)
-        lines = [head, "-" * len(head)]
-        for r in self.layers:
-            lines.append(f"{r['layer']:>5} {r['depth']:>6.3f} " + " ".join(f"{r[k]:>14.4f}" for k in keys))
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"layers": self.layers, "meta": self.meta}
+    KIND = "entropy"
+    TABLE_METRICS = METRICS
 
 
 class _Accumulator:

@@ -28,6 +28,7 @@ from .calibration import BernoulliCalibrator, SoftmaxCalibrator
 from ...data.corpora import Corpus
 from .decoders import DEFAULT_ALPHAS, BCETokenDecoder, RidgeTokenDecoder, recall_hits
 from ...errors import MiTasksError
+from ..result import LayerResult
 from ...states.extraction import HiddenStateExtractor, StateBatch
 from .bounds import entropy_bits, fano_is_vacuous, fano_mi_bits, unseen_mass
 from ...states.layers import normalized_depth
@@ -96,42 +97,33 @@ def _array_batches(states: np.ndarray | torch.Tensor, targets: Sequence[np.ndarr
 
 
 @dataclass
-class RecoverabilityResult:
+class RecoverabilityResult(LayerResult):
     """Per-layer scores, the frequency prior's scores, and the settings that produced them."""
 
-    layers: list[dict[str, float]]
-    prior: dict[str, float]
-    meta: dict[str, Any] = field(default_factory=dict)
+    prior: dict[str, float] = field(kw_only=True)
     per_text: dict[str, np.ndarray] | None = field(default=None, repr=False)
     """Per-text scores (rows: layers, then the prior) for harness samples; not part of ``to_dict``."""
 
-    def curve(self, metric: str) -> list[tuple[int, float, float]]:
-        """(layer, normalized depth, value) for one metric."""
-        if metric not in self.layers[0]:
-            raise MiTasksError(f"unknown metric {metric!r}: choose from {', '.join(k for k in self.layers[0] if k not in ('layer', 'depth'))}")
-        return [(int(r["layer"]), float(r["depth"]), float(r[metric])) for r in self.layers]
+    KIND = "recoverability"
+    TABLE_METRICS = ("recall_at_k", "lift_recall_at_k", "cosine", "bleu4", "rougeL",
+                     "fano_mi_bits", "fano_mi_bits_empirical", "ba_mi_bits")
 
     def best(self, metric: str = "recall_at_k") -> dict[str, float]:
         return max(self.layers, key=lambda r: r[metric])
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"layers": [dict(r) for r in self.layers], "prior": dict(self.prior), "meta": dict(self.meta)}
+    def _extras(self) -> dict[str, Any]:
+        return {"prior": dict(self.prior)}
 
-    def table(self, metrics: Sequence[str] = ("recall_at_k", "lift_recall_at_k", "cosine", "bleu4", "rougeL",
-                                               "fano_mi_bits", "fano_mi_bits_empirical", "ba_mi_bits")) -> str:
-        """A plain-text table, one row per layer plus the prior."""
-        head = ["layer", "depth", *metrics]
-        lines = ["  ".join(f"{h:>12}" for h in head)]
+    def _extra_rows(self) -> list[tuple[str, dict[str, Any]]]:
+        return [("prior", self.prior)]
 
-        def cell(r: dict[str, float], m: str) -> str:
-            return f"{'vacuous':>12}" if r.get(m + VACUOUS_SUFFIX) else f"{r.get(m, float('nan')):>12.4f}"
+    def _cell(self, row: dict[str, Any], metric: str) -> str:
+        return "vacuous" if row.get(metric + VACUOUS_SUFFIX) else super()._cell(row, metric)
 
-        for r in self.layers:
-            lines.append("  ".join([f"{int(r['layer']):>12d}", f"{r['depth']:>12.3f}", *(cell(r, m) for m in metrics)]))
-        lines.append("  ".join([f"{'prior':>12}", f"{'':>12}", *(cell(self.prior, m) if m in self.prior else f"{'':>12}" for m in metrics)]))
+    def _notes(self, metrics: Sequence[str]) -> list[str]:
         if any(r.get(m + VACUOUS_SUFFIX) for r in [*self.layers, self.prior] for m in metrics):
-            lines.append("vacuous: Fano's bound is at most 0 there (H(t) < H_b(P_e) + P_e log2(|V|-1)), so it says nothing")
-        return "\n".join(lines)
+            return ["vacuous: Fano's bound is at most 0 there (H(t) < H_b(P_e) + P_e log2(|V|-1)), so it says nothing"]
+        return []
 
 
 class RecoverabilityProbe:
