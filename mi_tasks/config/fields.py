@@ -36,7 +36,9 @@ class Spec:
         if self.choices:
             return " | ".join(self.choices)
         if self.kind is bool:
-            return "true | false"
+            return "true | false" + (", or null" if self.nullable else "")
+        if self.kind is tuple:
+            return "comma list of names" + (", or null" if self.nullable else "")
         if self.kind in (int, float) and self.low is not None:
             text = f"{'>' if self.open_low else '>='} {self.low:g}" + (f", < {self.below:g}" if self.below else "")
             return text + (", or null" if self.nullable else "")

@@ -126,3 +126,23 @@ class TaskSettings(_TaskFields):  # type: ignore[misc,valid-type]
     def corpus_kwargs(self, role: str) -> dict[str, Any]:
         """Keywords of :func:`~mi_tasks.data.corpora.load_corpus` for the ``train`` or ``eval`` corpus."""
         return self.corpus(role).load_kwargs(self.seed)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def settings_table() -> str:
+    """docs/settings.md's table (one row per setting: family, default, valid values, meaning), from the families."""
+    rows = ["| setting | family | default | valid values | what it sets |", "|---|---|---|---|---|"]
+    for family, fam in FAMILIES.items():
+        where = f"`{fam.__module__.removeprefix('mi_tasks.')}`"
+        for flat, (f, spec) in fam.specs().items():
+            text = spec.what.replace("|", "/")
+            rows.append(f"| `{flat}` | {family} ({where}) | `{_shown(f.default)}` | "
+                        f"{spec.range_text().replace('|', '/')} | {text} |")
+    return "\n".join(rows) + "\n"
