@@ -26,7 +26,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     a = ap.parse_args()
     m, tok = model(a.model)
-    ex = HiddenStateExtractor(m, tok, layers="all", pooling="mean", max_length=128, batch_size=32)
+    ex = HiddenStateExtractor(m, tok, layers="all", pooling="mean", max_text_length=128, batch_size=32)
     Xtr, ytr = ex.extract(dbpedia(a.train).texts)
     Xev, yev = ex.extract(agnews(a.eval).texts)
     vocab = DecoderVocabulary.from_targets(ytr)

@@ -32,7 +32,7 @@ def main() -> None:
     args = ap.parse_args()
     m, tok = load_bundled(args.model, dtype=args.dtype)
     texts = load_corpus(need_data() / "wikitext2" / "wiki.valid.raw").texts
-    probe = EmergenceProbe(n_windows=args.n_windows, steps=args.steps, proj_dim=args.proj_dim, method=args.method,
+    probe = EmergenceProbe(n_windows=args.n_windows, mi_steps=args.steps, proj_dim=args.proj_dim, mi_estimator=args.method,
                            progress=False)
     windows = make_windows(tok, texts, probe.window, probe.n_windows, probe.seed)
     ids = torch.cat([torch.tensor(bos_prefix(tok)).long().expand(len(windows), -1), torch.from_numpy(windows)], 1)

@@ -40,7 +40,7 @@ def main() -> None:
         with timer(t, f"plain_{dtype}"):
             plain_loop(m, tok, texts, a.batch_size, a.max_length)
         for group in (True, False):
-            ex = HiddenStateExtractor(m, tok, layers="all", pooling="mean", max_length=a.max_length,
+            ex = HiddenStateExtractor(m, tok, layers="all", pooling="mean", max_text_length=a.max_length,
                                       batch_size=a.batch_size, group_by_length=group, progress=False)
             with timer(t, f"ours_{dtype}_{'grouped' if group else 'ungrouped'}"):
                 for _ in ex.iter_batches(texts):

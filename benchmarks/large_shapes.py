@@ -57,7 +57,7 @@ def part_pass_and_solve(a: argparse.Namespace, parts: set[str]) -> None:
     model = random_llama(a.model_layers)
     ex = HiddenStateExtractor.__new__(HiddenStateExtractor)  # the extractor's forward_batch without a tokenizer
     ex.__dict__.update(model=model, tokenizer=_Tok(), num_layers=a.model_layers, layers=list(range(a.model_layers + 1)),
-                       pooling="mean", mean_includes_special=False, _encoder=False, _takes_position_ids=True)
+                       pooling="mean", include_special=False, _encoder=False, _takes_position_ids=True)
     rng = np.random.default_rng(0)
     n = a.texts * (a.batches + 1)
     ids = rng.integers(0, 32_000, size=(n, a.seq)).tolist()

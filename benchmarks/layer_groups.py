@@ -60,7 +60,7 @@ def real_models(args: argparse.Namespace) -> None:
     train, evalc = dbpedia(args.train), agnews(args.eval)
     for alias in args.real.split(","):
         m, tok = model(alias)
-        ex = HiddenStateExtractor(m, tok, layers="all", max_length=128, progress=False)
+        ex = HiddenStateExtractor(m, tok, layers="all", max_text_length=128, progress=False)
         runs = {}
         for name in ("no budget", "grouped"):
             budget = None

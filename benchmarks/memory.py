@@ -18,7 +18,7 @@ sys.path.insert(0, {bench!r})
 from _common import dbpedia, model
 from mi_tasks import HiddenStateExtractor, RecoverabilityProbe
 m, tok = model({alias!r})
-ex = HiddenStateExtractor(m, tok, layers="all", max_length=128, batch_size=32, progress=False)
+ex = HiddenStateExtractor(m, tok, layers="all", max_text_length=128, batch_size=32, progress=False)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 p = RecoverabilityProbe(text_metrics=False).fit(ex, dbpedia({n}))
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

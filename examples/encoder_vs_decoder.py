@@ -77,7 +77,7 @@ def extract(alias: str, texts: dict[str, list[str]], args: argparse.Namespace, c
         return meta
     t0 = time.time()
     model, tok = load_model(path, dtype=args.dtype, **kw)
-    ex = MultiPoolExtractor(model, tok, layers="all", poolings=poolings, max_length=args.max_length,
+    ex = MultiPoolExtractor(model, tok, layers="all", poolings=poolings, max_text_length=args.max_length,
                             batch_size=args.batch_size, progress=not args.quiet)
     d = ex.hidden_size
     states, targets, seconds, truncated = {}, {}, {}, {}
@@ -94,7 +94,7 @@ def extract(alias: str, texts: dict[str, list[str]], args: argparse.Namespace, c
         truncated[role] = enc.n_truncated
     meta = {"alias": alias, "model": DISPLAY_NAMES[alias], "path": path, "num_layers": ex.num_layers,
             "hidden_size": d, "vocab_size": len(tok), "poolings": list(poolings), "dtype": str(next(model.parameters()).dtype),
-            "max_length": ex.max_length, "truncated": truncated, "extract_seconds": seconds,
+            "max_length": ex.max_text_length, "truncated": truncated, "extract_seconds": seconds,
             "load_seconds": time.time() - t0 - sum(seconds.values()), "targets": targets}
     cache.mkdir(parents=True, exist_ok=True)
     np.savez(file, **states)

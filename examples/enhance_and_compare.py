@@ -41,7 +41,7 @@ MAX_LENGTH = 64  # evaluation truncation (recoverability and MTEB)
 
 def recoverability(path: str, kw: dict, train, evalc, layers: list[int]) -> dict[int, dict]:
     model, tok = load_model(path, **kw)
-    ex = HiddenStateExtractor(model, tok, layers=layers, pooling="mean", max_length=MAX_LENGTH, batch_size=16,
+    ex = HiddenStateExtractor(model, tok, layers=layers, pooling="mean", max_text_length=MAX_LENGTH, batch_size=16,
                               progress=False)
     res = RecoverabilityProbe(seed=0, text_metrics=False).fit(ex, train).score(ex, evalc)
     return {r["layer"]: {k: r[k] for k in ("recall_at_k", "lift_recall_at_k", "ba_mi_bits", "fano_mi_bits_empirical")

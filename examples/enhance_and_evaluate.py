@@ -134,7 +134,7 @@ def evaluate(args: argparse.Namespace, name: str, path: str, kw: dict, out: Path
     t = time.perf_counter()
     model, tok = load_model(path, dtype="float32", **kw)
     n = model.config.num_hidden_layers
-    ex = HiddenStateExtractor(model, tok, layers=[n - 1, n], pooling="mean", max_length=args.eval_max_length,
+    ex = HiddenStateExtractor(model, tok, layers=[n - 1, n], pooling="mean", max_text_length=args.eval_max_length,
                               batch_size=32, progress=False)
     fit = load_corpus("dbpedia14", limit=args.probe_fit, seed=0)
     test = load_corpus("agnews", limit=args.probe_test, seed=0)

@@ -14,7 +14,12 @@ from ..errors import MiTasksError
 from ..states.extraction import HiddenStateExtractor
 from ..states.devices import check_device
 from ..states.modeling import check_model_source, load_model
-from ..metrics.recoverability.probe import RecoverabilityProbe
+from ..harness.settings import TaskSettings
+from ..metrics.recoverability.probe import FITS, RecoverabilityProbe
+from ..metrics.recoverability.words import TARGETS
+from ..states.pooling import POOLINGS
+
+_D = TaskSettings()  # every default below is the task settings' (mi_tasks/*/settings.py)
 
 
 def _corpus_args(p: argparse.ArgumentParser, role: str, default: str, limit: int | None) -> None:
@@ -29,20 +34,22 @@ def add_subparser(sub: Any) -> None:
     r.add_argument("--model", action="append", default=None,
                    help="model path, hub id or alias (minilm, smollm2); repeat for several (default: both aliases)")
     r.add_argument("--gguf-file", default=None, help="GGUF file inside the model folder")
-    r.add_argument("--layers", default="all", help="all | 0,6,-1 | 0:1:0.25 (normalized depths)")
-    r.add_argument("--pooling", default="mean", choices=["mean", "last", "first"])
-    r.add_argument("--max-length", type=int, default=128)
+    r.add_argument("--layers", default=_D.layers, help="all | 0,6,-1 | 0:1:0.25 (normalized depths)")
+    r.add_argument("--pooling", default=_D.pooling, choices=POOLINGS)
+    r.add_argument("--max-text-length", "--max-length", type=int, default=_D.max_text_length,
+                   help=f"tokens per text (default {_D.max_text_length}); --max-length is its old name")
     r.add_argument("--batch-size", type=int, default=32)
     r.add_argument("--dtype", default="auto", help="auto (bf16 where the CPU/GPU is fast at it) | float32 | bfloat16")
     r.add_argument("--device", default="cpu")
-    r.add_argument("--fit", default="ridge", choices=["ridge", "bce"])
-    r.add_argument("--targets", default="tokens", choices=["tokens", "words"],
+    r.add_argument("--fit", default=_D.fit, choices=FITS)
+    r.add_argument("--targets", default=_D.targets, choices=TARGETS,
                    help="tokens: the model's own (the paper's); words: one tokenization for every model (compare models)")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=int, default=_D.seed)
     r.add_argument("--no-text-metrics", action="store_true", help="skip BLEU-4 / ROUGE-L")
-    r.add_argument("--memory-budget-gb", type=float, default=16.0,
-                   help="GiB for the decoders held at once; more layers are fitted in groups, same numbers (0: no bound)")
-    r.add_argument("--decoder-device", default=None,
+    r.add_argument("--memory-budget-gb", type=float, default=_D.memory_budget_gb,
+                   help="GiB for the decoders held at once; more layers are fitted in groups, same numbers "
+                        f"(default {_D.memory_budget_gb:g}; 0: no bound)")
+    r.add_argument("--decoder-device", default=_D.decoder_device,
                    help="where the decoders' statistics, solve and scoring run (default: the model's device)")
     _corpus_args(r, "train", "bbcnews:train", None)
     _corpus_args(r, "eval", "bbcnews:test", None)
@@ -83,10 +90,10 @@ def run_recoverability(args: argparse.Namespace) -> list[dict[str, Any]]:
     for name, path, kw in models:
         print(f"== {name}: train {train.name} ({len(train)} texts), eval {evalc.name} ({len(evalc)} texts)", file=sys.stderr)
         model, tok = load_model(path, dtype=args.dtype, device=args.device, **kw)
-        ex = HiddenStateExtractor(model, tok, layers=args.layers, pooling=args.pooling, max_length=args.max_length,
+        ex = HiddenStateExtractor(model, tok, layers=args.layers, pooling=args.pooling, max_text_length=args.max_text_length,
                                   batch_size=args.batch_size, progress=not args.quiet)
         probe = RecoverabilityProbe(fit=args.fit, seed=args.seed, text_metrics=not args.no_text_metrics,
-                                    memory_budget_gb=args.memory_budget_gb or None, device=args.decoder_device,
+                                    memory_budget_gb=args.memory_budget_gb or None, decoder_device=args.decoder_device,
                                     targets=args.targets)
         res = probe.fit(ex, train).score(ex, evalc)
         res.meta.update({"model_alias": name, "dtype": str(next(model.parameters()).dtype), "mi_tasks_version": __version__})

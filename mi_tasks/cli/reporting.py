@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MiTasksError
+from ..harness.settings import TaskSettings
+from ..metrics.recoverability.words import TARGETS
+from ..states.pooling import POOLINGS
 
 COMMANDS = ("report", "card", "suite")
 
@@ -64,14 +67,15 @@ def add_subparser(sub: Any) -> None:
         s.add_argument(f"--{role}-template", default=None, help="format string joining fields, e.g. '{title}. {content}'")
     s.add_argument("--train-limit", type=int, default=500, help="seeded sample of the train corpus (default 500)")
     s.add_argument("--eval-limit", type=int, default=200, help="seeded sample of the eval corpus (default 200)")
+    d = TaskSettings()  # the task settings' defaults (what the task YAMLs hold), for the help texts
     s.add_argument("--n-windows", type=int, default=512,
-                   help="IE windows (default 512: the 200 BBC News eval texts yield 714; the task YAML's is 2048)")
+                   help=f"IE windows (default 512: the 200 BBC News eval texts yield 714; the task YAML's is {d.n_windows})")
     s.add_argument("--mi-steps", type=int, default=None,
-                   help="critic steps of a neural IE estimator (default: the task YAML's, 200; unused by gaussian)")
-    s.add_argument("--layers", default=None, help="all | 0,6,-1 | 0:1:0.25 (default: the task YAML's, all)")
-    s.add_argument("--pooling", default=None, choices=["mean", "last", "first"], help="default: the task YAML's (mean)")
-    s.add_argument("--seed", type=int, default=None, help="default: the task YAML's (0)")
-    s.add_argument("--targets", default="words", choices=["tokens", "words"],
+                   help=f"critic steps of a neural IE estimator (default: the task YAML's, {d.mi_steps}; unused by gaussian)")
+    s.add_argument("--layers", default=None, help=f"all | 0,6,-1 | 0:1:0.25 (default: the task YAML's, {d.layers})")
+    s.add_argument("--pooling", default=None, choices=POOLINGS, help=f"default: the task YAML's ({d.pooling})")
+    s.add_argument("--seed", type=int, default=None, help=f"default: the task YAML's ({d.seed})")
+    s.add_argument("--targets", default="words", choices=TARGETS,
                    help="recoverability targets: words (default: the same for every model, so the report and cards "
                         "compare models) or tokens (each model's own, the paper's)")
     s.add_argument("--metadata", default=None, help="more task settings as JSON, merged last (see task_configs/)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import __version__
@@ -21,6 +22,7 @@ from ..states.distributed import ProcessGroup, process_group
 from ..metrics.entropy.probe import EntropyProbe
 from ..errors import MiTasksError
 from ..states.extraction import HiddenStateExtractor, model_num_layers
+from ..states.layers import parse_layers
 from ..states.modeling import hidden_state_module
 from ..metrics.recoverability.probe import RecoverabilityProbe
 
@@ -80,21 +82,31 @@ class _Run:
         self.group = _group(lm)
         self.batch_size = _batch_size(lm)
         self.cache: dict[Any, Any] = lm.__dict__.setdefault("_mi_tasks_cache", {})
+        self.num_layers = model_num_layers(self.model)
+
+    def layer_indices(self, s: "TaskSettings") -> list[int]:
+        """The task's ``layers`` spec parsed once for this model: the extractor and IE both take these indices."""
+        key = ("layers", s.layers)
+        if key not in self.cache:
+            self.cache[key] = parse_layers(s.layers, self.num_layers)
+        return list(self.cache[key])
 
     def extractor(self, s: "TaskSettings") -> HiddenStateExtractor:
-        # include_special changes the tokens both pooling and spectra use: tasks that differ in it share nothing
-        key = ("extractor", s.layers, s.pooling, s.max_text_length, s.include_special)
+        # every pass setting (include_special too: it changes the tokens pooling and spectra use) is in the key
+        states = s.states
+        key = ("extractor", states.key())
         if key not in self.cache:
             backbone = hidden_state_module(self.model)  # hidden states without the LM head's cost
-            self.cache[key] = HiddenStateExtractor(backbone, self.tokenizer, layers=s.layers, pooling=s.pooling,
-                                                   max_length=s.max_text_length, batch_size=self.batch_size,
-                                                   mean_includes_special=s.include_special, process_group=self.group)
+            self.cache[key] = HiddenStateExtractor(backbone, self.tokenizer, layers=self.layer_indices(s),
+                                                   pooling=states.pooling, max_text_length=states.max_text_length,
+                                                   include_special=states.include_special,
+                                                   batch_size=self.batch_size, process_group=self.group)
         return self.cache[key]
 
     def eval_pass(self, s: "TaskSettings", texts: list[str], spectra: bool) -> tuple[list[Any], Any]:
         """Pooled states (and token spectra if asked) of ``texts``: one pass shared by every task."""
         ex = self.extractor(s)
-        key = ("pass", s.layers, s.pooling, s.max_text_length, s.include_special, _digest(texts))
+        key = ("pass", s.states.key(), _digest(texts))
         hit = self.cache.get(key)
         if hit is None or (spectra and not hit[2]):
             enc = ex.encode(texts, "eval corpus")
@@ -107,10 +119,11 @@ class _Run:
         fit_key = ("fit", s.train_key())
         if fit_key not in self.cache:
             train = load_corpus(s.train_corpus, **s.corpus_kwargs("train"))
-            probe = RecoverabilityProbe(fit=s.fit, seed=s.seed, text_metrics=s.text_metrics,
-                                        calibration_fraction=s.calibration_fraction,
-                                        memory_budget_gb=s.memory_budget_gb or None, device=s.decoder_device,
-                                        targets=s.targets)
+            r = s.recoverability
+            probe = RecoverabilityProbe(fit=r.fit, seed=s.seed, text_metrics=r.text_metrics,
+                                        calibration_fraction=r.calibration_fraction,
+                                        memory_budget_gb=r.memory_budget_gb or None, decoder_device=r.decoder_device,
+                                        targets=r.targets)
             self.cache[fit_key] = probe.fit(ex, train)
         probe = self.cache[fit_key]
         res_key = ("recoverability", fit_key, _digest(texts))
@@ -124,7 +137,7 @@ class _Run:
     def entropy(self, s: "TaskSettings", texts: list[str]) -> "EntropyResult":
         res_key = ("entropy", s.entropy_key(), _digest(texts))
         if res_key not in self.cache:
-            probe = EntropyProbe(alpha=s.alpha, random_baseline=s.random_baseline, random_limit=s.random_limit, seed=s.seed)
+            probe = EntropyProbe(**asdict(s.entropy), seed=s.seed)
             batches, enc = self.eval_pass(s, texts, spectra=True)
             res = probe.score_pass(self.extractor(s), texts, enc, batches)
             self.cache[res_key] = self._stamp(res, texts)
@@ -140,10 +153,8 @@ class _Run:
 
         res_key = ("emergence", s.emergence_key(), _digest(texts))
         if res_key not in self.cache:
-            probe = EmergenceProbe(window=s.window, n_windows=s.n_windows, layers=s.layers, proj_dim=s.proj_dim,
-                                   steps=s.mi_steps, method=s.mi_estimator, batch_size=self.batch_size,
-                                   micro_mode=s.micro_mode, seed=s.seed,
-                                   estimator_kwargs={"ridge": s.mi_ridge} if s.mi_estimator == "gaussian" else None)
+            probe = EmergenceProbe(**asdict(s.emergence), layers=self.layer_indices(s), batch_size=self.batch_size,
+                                   seed=s.seed)
             self.cache[res_key] = self._stamp(probe.score(self.model, self.tokenizer, texts), texts)
         return self.cache[res_key]
 
@@ -181,9 +192,9 @@ def handle_requests(lm: Any, requests: list[Any]) -> list[dict[str, float]]:
             raise MiTasksError(f"request for unknown mi-tasks task {key!r}")
         tasks[key] = _TASKS[key]
     run = _Run(lm)
-    n_layers = model_num_layers(run.model)
-    for task in tasks.values():  # a headline_layer past the model's states fails here, before any pass
-        task.headline_index(n_layers)
+    for task in tasks.values():  # a bad layer spec or headline_layer fails here, before any pass
+        run.layer_indices(task.settings)
+        task.headline_index(run.num_layers)
     full = _full_texts(run.group, tasks, local)
     # Entropy tasks first: their eval pass keeps token spectra, which recoverability can reuse.
     order = sorted(local, key=lambda k: 0 if tasks[k].KIND == "entropy" else 1)

@@ -158,8 +158,8 @@ class LayerEncoder(AbsEncoder):
                 raise MiTasksError(f"layer {layer} is out of range for a model with {n} layers "
                                    f"(states 0..{n}, or -1..-{n + 1} from the end)")
             extractor = HiddenStateExtractor(model, tokenizer, layers=[int(layer) % (n + 1)], pooling=pooling,
-                                             max_length=max_length, batch_size=batch_size,
-                                             mean_includes_special=include_special, progress=progress)
+                                             max_text_length=max_length, batch_size=batch_size,
+                                             include_special=include_special, progress=progress)
             cache = PooledStateCache(extractor)
         ex = cache.extractor
         n = ex.num_layers
@@ -171,7 +171,7 @@ class LayerEncoder(AbsEncoder):
             raise MiTasksError(f"layer {self.layer} is not among the shared cache's layers {ex.layers}")
         self.pooling = ex.pooling
         self.normalize = bool(normalize)
-        self.include_special = bool(ex.mean_includes_special)
+        self.include_special = bool(ex.include_special)
         self.num_layers = n
         self.cache = cache
         self.model = ex.model
@@ -201,7 +201,7 @@ class LayerEncoder(AbsEncoder):
             languages=None,
             n_parameters=sum(p.numel() for p in self.model.parameters()),
             memory_usage_mb=None,
-            max_tokens=float(self.cache.extractor.max_length),
+            max_tokens=float(self.cache.extractor.max_text_length),
             embed_dim=int(cfg.hidden_size),
             license=None,
             open_weights=True,
@@ -222,7 +222,7 @@ class LayerEncoder(AbsEncoder):
         """What this encoder embeds with, for reports."""
         return {"model": self.model_name_or_path, "layer": self.layer, "depth": self.depth,
                 "num_layers": self.num_layers, "pooling": self.pooling, "normalize": self.normalize,
-                "include_special": self.include_special, "max_length": int(self.cache.extractor.max_length),
+                "include_special": self.include_special, "max_length": int(self.cache.extractor.max_text_length),
                 "dtype": self.dtype, "defaults_from": self.defaults.source,
                 "ignored_st_modules": list(self.defaults.ignored_modules),
                 "encoder_only": is_encoder_only(self.model.config),

@@ -115,8 +115,8 @@ def layer_sweep(
     elif tokenizer is None:
         raise MiTasksError("layer_sweep got a model without its tokenizer: pass tokenizer= too")
     extractor = HiddenStateExtractor(model, tokenizer, layers=layers, pooling=pooling,
-                                     max_length=default_max_length(model, max_length),
-                                     batch_size=batch_size, mean_includes_special=include_special, progress=progress)
+                                     max_text_length=default_max_length(model, max_length),
+                                     batch_size=batch_size, include_special=include_special, progress=progress)
     cache = PooledStateCache(extractor)
     result = LayerSweepResult(model=str(model_name_or_path), num_layers=extractor.num_layers,
                               pooling=extractor.pooling, normalize=bool(normalize))

@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .backbone import check_finite, hidden_states, model_device, pad_batch, real_token_positions, takes_position_ids
+from ..config import renamed_attribute, renamed_keywords
 from ..errors import MiTasksError
 from .layers import LayerSpec, normalized_depth, parse_layers
 from .modeling import ensure_bidirectional, is_encoder_only, prepare_tokenizer, text_config
@@ -96,40 +97,47 @@ def model_num_layers(model: torch.nn.Module) -> int:
 class HiddenStateExtractor:
     """Reads pooled hidden states of chosen layers from a Hugging Face model.
 
-    Parameters mirror what a task YAML sets: ``layers`` (spec, see :func:`parse_layers`),
-    ``pooling`` (mean/last/first), ``max_length`` (longer texts are truncated with a warning),
-    ``batch_size``; ``mean_includes_special`` adds special tokens to the mean. With a
+    Parameters carry the task YAML's names (:class:`~mi_tasks.states.settings.StateSettings`):
+    ``layers`` (spec, see :func:`parse_layers`, or the indices it gave), ``pooling``
+    (mean/last/first), ``max_text_length`` (longer texts are truncated with a warning),
+    ``include_special`` (special tokens in the mean and the token matrices); and ``batch_size``.
+    The old keywords ``max_length`` and ``mean_includes_special`` still work, with a
+    DeprecationWarning, for one release. With a
     ``process_group`` of several ranks every pass is sharded across them and gathered back in
     single-process order (see :mod:`mi_tasks.states.distributed`).
     """
 
+    max_length = renamed_attribute("max_length", "max_text_length")
+    mean_includes_special = renamed_attribute("mean_includes_special", "include_special")
+
+    @renamed_keywords(max_length="max_text_length", mean_includes_special="include_special")
     def __init__(
         self,
         model: torch.nn.Module,
         tokenizer: Any,
         layers: LayerSpec = "all",
         pooling: str = "mean",
-        max_length: int = 512,
+        max_text_length: int = 512,
         batch_size: int = 32,
         group_by_length: bool = True,
-        mean_includes_special: bool = False,
+        include_special: bool = False,
         progress: bool = True,
         process_group: Any = None,
     ) -> None:
         if batch_size < 1:
             raise MiTasksError(f"batch_size must be >= 1, got {batch_size}")
-        if max_length < 2:
-            raise MiTasksError(f"max_length must be >= 2, got {max_length}")
+        if max_text_length < 2:
+            raise MiTasksError(f"max_text_length must be >= 2, got {max_text_length}")
         self.model = model
         self.tokenizer = prepare_tokenizer(tokenizer)
         ensure_bidirectional(model)
         self.num_layers = model_num_layers(model)
         self.layers = parse_layers(layers, self.num_layers)
         self.pooling = check_pooling(pooling)
-        self.max_length = self._cap_length(max_length)
+        self.max_text_length = self._cap_length(max_text_length)
         self.batch_size = batch_size
         self.group_by_length = group_by_length
-        self.mean_includes_special = mean_includes_special
+        self.include_special = include_special
         self.progress = progress
         self.process_group = process_group  # a distributed.ProcessGroup: shard passes across ranks
         self._encoder = is_encoder_only(model.config)
@@ -148,30 +156,30 @@ class HiddenStateExtractor:
         """|V| of the model's tokenizer (the alphabet of the token variable t)."""
         return len(self.tokenizer)
 
-    def _cap_length(self, max_length: int) -> int:
+    def _cap_length(self, max_text_length: int) -> int:
         limit = getattr(text_config(self.model.config), "max_position_embeddings", None)
-        if isinstance(limit, int) and 0 < limit < max_length:
-            log.warning("max_length %d exceeds the model's %d positions; using %d", max_length, limit, limit)
+        if isinstance(limit, int) and 0 < limit < max_text_length:
+            log.warning("max_text_length %d exceeds the model's %d positions; using %d", max_text_length, limit, limit)
             return limit
-        return max_length
+        return max_text_length
 
     def encode(self, texts: Sequence[str], what: str = "corpus") -> EncodedTexts:
-        """Tokenize (with the model's special tokens), truncate to ``max_length`` and warn how many were cut."""
+        """Tokenize (with the model's special tokens), truncate to ``max_text_length`` and warn how many were cut."""
         texts = check_texts(texts, what)
         enc = self.tokenizer(
-            texts, truncation=True, max_length=self.max_length,
+            texts, truncation=True, max_length=self.max_text_length,
             return_special_tokens_mask=True, return_attention_mask=False,
         )
         ids, special = enc["input_ids"], enc["special_tokens_mask"]
-        at_cap = [i for i, row in enumerate(ids) if len(row) >= self.max_length]
+        at_cap = [i for i, row in enumerate(ids) if len(row) >= self.max_text_length]
         n_trunc = 0
         if at_cap:
             full = self.tokenizer([texts[i] for i in at_cap], truncation=False, verbose=False)["input_ids"]
-            n_trunc = sum(len(r) > self.max_length for r in full)
+            n_trunc = sum(len(r) > self.max_text_length for r in full)
         if n_trunc:
             warnings.warn(
-                f"{n_trunc} of {len(texts)} texts in the {what} are longer than max_length={self.max_length} "
-                "tokens and were truncated; raise max_length to keep them whole",
+                f"{n_trunc} of {len(texts)} texts in the {what} are longer than max_length={self.max_text_length} "
+                "tokens and were truncated; raise max_length (the setting max_text_length) to keep them whole",
                 stacklevel=2,
             )
         for i, row in enumerate(ids):
@@ -210,7 +218,7 @@ class HiddenStateExtractor:
         device = self._device()
         input_ids = padded["input_ids"].to(device)
         attn = padded["attention_mask"].to(device)
-        content = None if self.mean_includes_special else (padded["special_tokens_mask"].to(device) == 0)
+        content = None if self.include_special else (padded["special_tokens_mask"].to(device) == 0)
         positions = real_token_positions(attn) if not self._encoder and self._takes_position_ids else None
         with torch.inference_mode():
             hs = hidden_states(self.model, input_ids, attn, self.num_layers, position_ids=positions).hidden_states

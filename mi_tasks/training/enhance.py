@@ -145,7 +145,7 @@ class _Enhancer:
         self.model, self.encoder = model, encoder
         self.backbone = hidden_state_module(model)
         self.extractor = HiddenStateExtractor(self.backbone, tok, layers=[layer], pooling=pooling,
-                                              max_length=max_length, batch_size=8, progress=False)
+                                              max_text_length=max_length, batch_size=8, progress=False)
         self.tok = self.extractor.tokenizer
         self.layer = self.extractor.layers[0]
         self.pooling = pooling

@@ -51,6 +51,7 @@ docs/emergence.md for the convergence, seed and noise-level tables.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,12 +60,13 @@ import numpy as np
 import torch
 
 from ...data.corpora import Corpus
+from ...config import renamed_attribute, renamed_keywords
 from ...errors import MiTasksError
 from ...states.extraction import model_num_layers
 from ...states.layers import LayerSpec, parse_layers
 # the underscored helpers are private to this package (their names kept from the one-module version)
 from .estimators import METHODS
-from .gaussian import IE_PROJ_DIM, _gaussian_result, _gaussian_settings, _micro_moments
+from .gaussian import IE_PROJ_DIM, IE_RIDGE, _gaussian_result, _gaussian_settings, _micro_moments
 from .moments import StateMoments
 from .passes import _backbone, _iter_last_states, _micro_states, collect_states
 from .result import EmergenceResult
@@ -78,28 +80,43 @@ class EmergenceProbe:
     ``EmergenceProbe(window=8, n_windows=2048).score(model, tokenizer, texts)`` samples windows
     (:func:`make_windows`), runs one macro pass over them and one micro pass over their unique
     token ids (:func:`collect_states`), and estimates IE for every selected layer l < L.
-    ``layers`` selects the l's (``all`` = 0..L−1). ``method="gaussian"`` (default) streams the
-    macro states into moments and uses the linear-Gaussian MI (``proj_dim``; ``estimator_kwargs``
-    ``projection``, ``n_projections``, ``ridge``, ``bias_correction``); the neural methods keep the
-    states and train critics for ``steps`` (:func:`emergence_from_states`).
+    ``layers`` selects the l's (``all`` = 0..L−1; a spec or the indices :func:`parse_layers` gave).
+    Settings carry the task YAML's names (:class:`~mi_tasks.metrics.emergence.settings.EmergenceSettings`).
+    ``mi_estimator="gaussian"`` (default) streams the macro states into moments and uses the
+    linear-Gaussian MI (``proj_dim``, ``mi_ridge``; ``estimator_kwargs`` ``projection``,
+    ``n_projections``, ``bias_correction``); the neural estimators keep the states and train
+    critics for ``mi_steps`` (:func:`emergence_from_states`). The old keywords ``method``,
+    ``steps`` and ``estimator_kwargs={"ridge": ...}`` still work, with a DeprecationWarning, for one release.
     """
 
+    method = renamed_attribute("method", "mi_estimator")
+    steps = renamed_attribute("steps", "mi_steps")
+
+    @renamed_keywords(method="mi_estimator", steps="mi_steps")
     def __init__(self, window: int = 8, n_windows: int = IE_N_WINDOWS, layers: LayerSpec = "all",
-                 proj_dim: int | None = IE_PROJ_DIM, steps: int = 300, method: str = "gaussian",
+                 proj_dim: int | None = IE_PROJ_DIM, mi_steps: int = 300, mi_estimator: str = "gaussian",
                  batch_size: int = 32, micro_mode: str = "pooled",
                  bos: bool | str = "auto", seed: int = 0, progress: bool = True,
-                 estimator_kwargs: dict[str, Any] | None = None) -> None:
-        if method not in METHODS:
-            raise MiTasksError(f"unknown MI method {method!r}: use one of {', '.join(METHODS)}")
+                 estimator_kwargs: dict[str, Any] | None = None, mi_ridge: float | None = None) -> None:
+        if mi_estimator not in METHODS:
+            raise MiTasksError(f"unknown MI method {mi_estimator!r}: use one of {', '.join(METHODS)}")
         if micro_mode not in MICRO_MODES:
             raise MiTasksError(f"unknown micro mode {micro_mode!r}: use one of {', '.join(MICRO_MODES)}")
         if batch_size < 1:
             raise MiTasksError(f"batch_size must be >= 1, got {batch_size}")
         self.window, self.n_windows, self.layers = window, n_windows, layers
-        self.proj_dim, self.steps, self.method, self.batch_size = proj_dim, steps, method, batch_size
+        self.proj_dim, self.mi_steps, self.mi_estimator, self.batch_size = proj_dim, mi_steps, mi_estimator, batch_size
         self.micro_mode, self.bos, self.seed, self.progress = micro_mode, bos, seed, progress
         self.estimator_kwargs = dict(estimator_kwargs or {})
-        if method == "gaussian":
+        if "ridge" in self.estimator_kwargs:  # its old place: renamed_keywords' warning, for a dict entry
+            if mi_ridge is not None:
+                raise MiTasksError("EmergenceProbe: give mi_ridge= only (estimator_kwargs['ridge'] is its old place)")
+            warnings.warn("EmergenceProbe: estimator_kwargs={'ridge': ...} is deprecated and goes in the next "
+                          "release; use 'mi_ridge' (the name task YAMLs use)", DeprecationWarning, stacklevel=3)
+            mi_ridge = self.estimator_kwargs.pop("ridge")
+        self.mi_ridge = IE_RIDGE if mi_ridge is None else float(mi_ridge)
+        if mi_estimator == "gaussian":  # the Gaussian MI reads its noise from the estimator settings
+            self.estimator_kwargs = {"ridge": self.mi_ridge, **self.estimator_kwargs}
             _gaussian_settings(proj_dim, self.estimator_kwargs)  # refuse critic settings early
 
     def _states_and_pairs(self, num_layers: int) -> tuple[list[int], list[int], list[tuple[int, int]]]:
@@ -132,7 +149,7 @@ class EmergenceProbe:
         """IE per layer on given (N, T) token-id windows."""
         num_layers = model_num_layers(model)
         ie_layers, state_layers, pairs = self._states_and_pairs(num_layers)
-        if self.method == "gaussian":
+        if self.mi_estimator == "gaussian":
             st = collect_states(model, tokenizer, windows, state_layers, bos=self.bos, batch_size=self.batch_size,
                                 progress=self.progress, stream_pairs=pairs)
             est = _gaussian_settings(self.proj_dim, self.estimator_kwargs)
@@ -143,8 +160,8 @@ class EmergenceProbe:
             st = collect_states(model, tokenizer, windows, state_layers, bos=self.bos, batch_size=self.batch_size,
                                 progress=self.progress)
             res = emergence_from_states(st.macro, st.micro, micro_index=st.micro_index, layers=state_layers,
-                                        num_layers=num_layers, micro_mode=self.micro_mode, method=self.method,
-                                        proj_dim=self.proj_dim, steps=self.steps, seed=self.seed,
+                                        num_layers=num_layers, micro_mode=self.micro_mode, method=self.mi_estimator,
+                                        proj_dim=self.proj_dim, steps=self.mi_steps, seed=self.seed,
                                         progress=self.progress, estimator_kwargs=self.estimator_kwargs)
             res.layers = [r for r in res.layers if r["layer"] in set(ie_layers)]
         cfg = getattr(model, "config", None)
@@ -164,8 +181,8 @@ class EmergenceProbe:
         windows had been scored: the convergence and seed-stability checks of docs/emergence.md
         compare disjoint samples and their unions without a second model pass.
         """
-        if self.method != "gaussian":
-            raise MiTasksError(f"score_parts needs method='gaussian' (moments); {self.method!r} keeps states")
+        if self.mi_estimator != "gaussian":
+            raise MiTasksError(f"score_parts needs mi_estimator='gaussian' (moments); {self.mi_estimator!r} keeps states")
         num_layers = model_num_layers(model)
         ie_layers, state_layers, pairs = self._states_and_pairs(num_layers)
         st = collect_states(model, tokenizer, windows, state_layers, bos=self.bos, batch_size=self.batch_size,
@@ -186,8 +203,8 @@ class EmergenceProbe:
         T−1 of the full sequence (causal attention), its micro terms the lone tokens among its first
         T tokens. This is how the paper follows IE token by token and shot by shot (Gaussian MI only).
         """
-        if self.method != "gaussian":
-            raise MiTasksError(f"score_prefixes needs method='gaussian' (moments); {self.method!r} keeps states")
+        if self.mi_estimator != "gaussian":
+            raise MiTasksError(f"score_prefixes needs mi_estimator='gaussian' (moments); {self.mi_estimator!r} keeps states")
         seqs = np.asarray(sequences)
         if seqs.ndim != 2 or not np.issubdtype(seqs.dtype, np.integer) or len(seqs) < 1:
             raise MiTasksError(f"sequences must be an integer array (N, T), got {seqs.dtype} {seqs.shape}")

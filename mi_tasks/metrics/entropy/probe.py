@@ -10,7 +10,7 @@ authors compute it: exp(mean over texts of H_random) − exp(mean over texts of 
 per-text entropy in nats (``diff_erank``); the mean over texts of the per-text differences
 exp(H_random) − exp(H_trained) is kept as ``diff_erank_mean_of_differences``.
 Token spectra come from the extraction pass (``iter_batches(spectra=True)``): no second run. Which
-tokens they cover follows the extractor's ``mean_includes_special`` (the authors keep BOS).
+tokens they cover follows the extractor's ``include_special`` (the authors keep BOS).
 """
 from __future__ import annotations
 
@@ -244,15 +244,15 @@ class EntropyProbe:
             result = self.add_random_baseline(result, rand_ex.iter_batches(sub, desc="random-init states", spectra=True),
                                               subset)
         result.meta.update({"model": str(getattr(extractor.model.config, "_name_or_path", "")), "pooling": extractor.pooling,
-                            "max_length": extractor.max_length, "eval_truncated": enc.n_truncated,
-                            "include_special": bool(extractor.mean_includes_special)})
+                            "max_length": extractor.max_text_length, "eval_truncated": enc.n_truncated,
+                            "include_special": bool(extractor.include_special)})
         return result
 
 
 def random_extractor(extractor: HiddenStateExtractor, seed: int) -> HiddenStateExtractor:
     """An extractor with the same settings over a seeded random copy of the extractor's model."""
     return HiddenStateExtractor(random_copy(extractor.model, seed), extractor.tokenizer, layers=list(extractor.layers),
-                                pooling=extractor.pooling, max_length=extractor.max_length,
+                                pooling=extractor.pooling, max_text_length=extractor.max_text_length,
                                 batch_size=extractor.batch_size, group_by_length=extractor.group_by_length,
-                                mean_includes_special=extractor.mean_includes_special, progress=extractor.progress,
+                                include_special=extractor.include_special, progress=extractor.progress,
                                 process_group=extractor.process_group)

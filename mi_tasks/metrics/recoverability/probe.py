@@ -27,6 +27,7 @@ import torch
 from .calibration import BernoulliCalibrator, SoftmaxCalibrator
 from ...data.corpora import Corpus
 from .decoders import DEFAULT_ALPHAS, BCETokenDecoder, RidgeTokenDecoder, recall_hits
+from ...config import renamed_attribute, renamed_keywords
 from ...errors import MiTasksError
 from ..result import LayerResult
 from ...states.extraction import HiddenStateExtractor, StateBatch
@@ -139,18 +140,22 @@ class RecoverabilityProbe:
     text_metrics: compute BLEU-4 / ROUGE-L (a Python loop per text and layer).
     memory_budget_gb, spill_dir: bound on the decoders' memory (layers are then fitted in groups
         from train states kept on disk in ``spill_dir``); see :mod:`mi_tasks.metrics.recoverability.memory_plan`.
-    device: where the statistics, the solve and the scoring run. ``None`` (default): where the
+    decoder_device: where the statistics, the solve and the scoring run (``device=``, its old
+        name, still works with a DeprecationWarning for one release). ``None`` (default): where the
         states are, i.e. the model's device when fitting through an extractor (the states never
         leave the accelerator), the CPU for plain arrays.
     targets: ``tokens`` (the model's own tokens; default) or ``words`` (the same words for every
         model; :mod:`mi_tasks.metrics.recoverability.words`). With words, ``fit_arrays``/``score_arrays`` take the texts.
     """
 
+    device = renamed_attribute("device", "decoder_device")
+
+    @renamed_keywords(device="decoder_device")
     def __init__(self, fit: str = "ridge", alphas: Sequence[float] = DEFAULT_ALPHAS, calibration_fraction: float = 0.1,
                  max_calibration: int = 500, seed: int = 0, bce_epochs: int = 10, bce_lr: float = 1e-3,
                  bce_batch_size: int = 256, text_metrics: bool = True,
                  memory_budget_gb: float | None = DEFAULT_BUDGET_GIB, spill_dir: str | None = None,
-                 device: str | torch.device | None = None, targets: str = "tokens") -> None:
+                 decoder_device: str | torch.device | None = None, targets: str = "tokens") -> None:
         if fit not in FITS:
             raise MiTasksError(f"unknown decoder fit {fit!r}: choose one of {', '.join(FITS)}")
         if not 0.0 <= calibration_fraction < 1.0:
@@ -165,7 +170,8 @@ class RecoverabilityProbe:
         self.text_metrics = text_metrics
         self.memory_budget_gb = memory_budget_gb
         self.spill_dir = spill_dir
-        self.device = None if device is None else check_device(device, "device", "for RecoverabilityProbe")
+        self.decoder_device = (None if decoder_device is None
+                               else check_device(decoder_device, "decoder_device", "for RecoverabilityProbe"))
         self.meta: dict[str, Any] = {}
         self._store: StateStore | None = None
 
@@ -201,7 +207,7 @@ class RecoverabilityProbe:
         first = next(it, None)
         if first is None:
             raise MiTasksError("the train corpus gave no texts to fit on; use a larger train corpus")
-        self.device_ = self.device or first.states.device
+        self.device_ = self.decoder_device or first.states.device
         if plan is None:
             plan = self._plan(len(first.layers), int(first.states.shape[-1]), vocab, n_texts, self.device_)
         stream = itertools.chain([first], it)
@@ -297,13 +303,13 @@ class RecoverabilityProbe:
         if word_ids is None:
             self.vocab_size_ = extractor.vocab_size
         self.meta = {"model": _model_name(extractor), "num_layers": extractor.num_layers, "pooling": extractor.pooling,
-                     "max_length": extractor.max_length, "train_truncated": enc.n_truncated,
+                     "max_length": extractor.max_text_length, "train_truncated": enc.n_truncated,
                      "tokenizer": tokenizer_identity(extractor.tokenizer)}
         if isinstance(corpus, Corpus):
             self.meta["train_corpus"] = corpus.describe()
         self.num_layers_ = extractor.num_layers
         # the plan, known before any forward pass: layers, width and the decoder vocabulary of the train corpus
-        self.device_ = self.device or extractor.device
+        self.device_ = self.decoder_device or extractor.device
         plan = self._plan(len(extractor.layers), extractor.hidden_size, vocab, len(enc), self.device_)
         batches = extractor.iter_batches(enc, desc="train states", keep_on_device=same_device(self.device_, extractor.device))
         if word_ids is not None:
