@@ -151,3 +151,14 @@ def test_old_decoder_device_keyword_warns():
     with pytest.warns(DeprecationWarning, match="use 'decoder_device'"):
         probe = RecoverabilityProbe(device="cpu")
     assert str(probe.decoder_device) == "cpu"
+
+
+def test_emergence_from_states_takes_the_setting_names():
+    from mi_tasks.metrics.emergence.scoring import emergence_from_states
+
+    rng = np.random.default_rng(1)
+    macro, micro = rng.standard_normal((3, 80, 5)), rng.standard_normal((3, 80, 3, 5))
+    new = emergence_from_states(macro, micro, mi_estimator="infonce", mi_steps=10, proj_dim=None, progress=False)
+    with pytest.warns(DeprecationWarning, match="use 'mi_estimator'"):
+        old = emergence_from_states(macro, micro, method="infonce", steps=10, proj_dim=None, progress=False)
+    assert new.layers == old.layers and new.meta["estimator"] == old.meta["estimator"]

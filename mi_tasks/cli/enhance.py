@@ -5,6 +5,7 @@ import argparse
 from typing import Any
 
 from ..states.bundled import resolve_model
+from ..states.pooling import POOLINGS
 from ..training import enhance as enhance_module
 
 
@@ -27,7 +28,7 @@ def add_subparser(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-interval", type=int, default=50)
     p.add_argument("--layer", type=int, default=-1, help="state the decoder reads (-1: output of the frozen last block)")
-    p.add_argument("--pooling", default="mean", choices=["mean", "last", "first"])
+    p.add_argument("--pooling", default="mean", choices=POOLINGS)
     p.add_argument("--train-blocks", type=int, default=None,
                    help="train only this many blocks just below the frozen last one (default: all of them)")
     p.add_argument("--dtype", default="auto", help="compute dtype: auto (bf16 where fast) | float32 | bfloat16")

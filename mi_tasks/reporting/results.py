@@ -152,7 +152,6 @@ def model_args_of(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _lm_eval_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
-    cfg = data.get("config") or {}
     model_args = model_args_of(data)
     configs = data.get("configs") or {}
     # lm-eval sorts configs by name; the run's own order (mi_recoverability before mi_fano) reads better

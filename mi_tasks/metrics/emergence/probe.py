@@ -160,8 +160,8 @@ class EmergenceProbe:
             st = collect_states(model, tokenizer, windows, state_layers, bos=self.bos, batch_size=self.batch_size,
                                 progress=self.progress)
             res = emergence_from_states(st.macro, st.micro, micro_index=st.micro_index, layers=state_layers,
-                                        num_layers=num_layers, micro_mode=self.micro_mode, method=self.mi_estimator,
-                                        proj_dim=self.proj_dim, steps=self.mi_steps, seed=self.seed,
+                                        num_layers=num_layers, micro_mode=self.micro_mode, mi_estimator=self.mi_estimator,
+                                        proj_dim=self.proj_dim, mi_steps=self.mi_steps, seed=self.seed,
                                         progress=self.progress, estimator_kwargs=self.estimator_kwargs)
             res.layers = [r for r in res.layers if r["layer"] in set(ie_layers)]
         cfg = getattr(model, "config", None)

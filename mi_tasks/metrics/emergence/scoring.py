@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from ...config import renamed_keywords
 from ...errors import MiTasksError
 from ...states.layers import normalized_depth
 from .estimators import METHODS, estimate_mi
@@ -18,26 +19,27 @@ from .result import EmergenceResult
 MICRO_MODES = ("pooled", "per_position")
 
 
+@renamed_keywords(method="mi_estimator", steps="mi_steps")
 def emergence_from_states(macro: Any, micro: Any, *, micro_index: Any = None, layers: Sequence[int] | None = None,
-                          num_layers: int | None = None, micro_mode: str = "pooled", method: str = "gaussian",
-                          proj_dim: int | None = IE_PROJ_DIM, steps: int = 300, seed: int = 0, progress: bool = True,
+                          num_layers: int | None = None, micro_mode: str = "pooled", mi_estimator: str = "gaussian",
+                          proj_dim: int | None = IE_PROJ_DIM, mi_steps: int = 300, seed: int = 0, progress: bool = True,
                           estimator_kwargs: dict[str, Any] | None = None) -> EmergenceResult:
     """IE from plain arrays. ``macro`` (S, N, D): states at S state indices ``layers`` (default 0..S−1).
 
     ``micro`` is (S, N, T, D), or (S, U, D) unique-token states with ``micro_index`` (N, T) into U.
     IE is computed for every l in ``layers`` whose l+1 is also in ``layers``; ``num_layers``
-    (default max(layers)) sets the depth l/L. ``method="gaussian"`` (default) takes
+    (default max(layers)) sets the depth l/L. ``mi_estimator="gaussian"`` (default) takes
     ``estimator_kwargs`` ``projection``, ``n_projections``, ``ridge``, ``bias_correction``; its
-    pooled micro term uses all N·T positions. The neural methods train ``steps`` per estimate;
+    pooled micro term uses all N·T positions. The neural estimators train ``mi_steps`` per estimate;
     their pooled micro term uses one seeded random position per window (same N and split as the
-    macro term).
+    macro term). ``method`` and ``steps``, the earlier names, warn for one release.
     """
     if micro_mode not in MICRO_MODES:
         raise MiTasksError(f"unknown micro mode {micro_mode!r}: use one of {', '.join(MICRO_MODES)}")
-    if method not in METHODS:
-        raise MiTasksError(f"unknown MI method {method!r}: use one of {', '.join(METHODS)}")
+    if mi_estimator not in METHODS:
+        raise MiTasksError(f"unknown mi_estimator {mi_estimator!r}: use one of {', '.join(METHODS)}")
     macro, flat, index = _checked_states(macro, micro, micro_index)
-    S, N, T = macro.shape[0], macro.shape[1], index.shape[1]
+    S, T = macro.shape[0], index.shape[1]
     labels = list(range(S)) if layers is None else [int(l) for l in layers]
     if len(labels) != S:
         raise MiTasksError(f"layers names {len(labels)} states but macro holds {S}")
@@ -45,11 +47,11 @@ def emergence_from_states(macro: Any, micro: Any, *, micro_index: Any = None, la
     pairs = [(j, labels.index(l + 1)) for j, l in enumerate(labels) if l + 1 in labels]
     if not pairs:
         raise MiTasksError(f"IE needs consecutive states l and l+1; layers {labels} hold no such pair")
-    if method == "gaussian":
+    if mi_estimator == "gaussian":
         est = _gaussian_settings(proj_dim, dict(estimator_kwargs or {}))
         return _gaussian_result(StateMoments.of_arrays(macro, pairs), _micro_moments(flat, index, pairs, micro_mode),
                                 labels, L, T, micro_mode, est, seed)
-    est = dict(method=method, proj_dim=proj_dim, steps=steps, seed=seed, **(estimator_kwargs or {}))
+    est = dict(method=mi_estimator, proj_dim=proj_dim, steps=mi_steps, seed=seed, **(estimator_kwargs or {}))
     return _critic_result(macro, flat, index, pairs, labels, L, micro_mode, est, progress)
 
 
