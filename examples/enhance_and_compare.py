@@ -49,7 +49,7 @@ def recoverability(path: str, kw: dict, train, evalc, layers: list[int]) -> dict
 
 
 def downstream(path: str, kw: dict, tasks) -> dict[str, float]:
-    enc = LayerEncoder(path, layer=-1, pooling="mean", normalize=True, max_length=MAX_LENGTH, batch_size=16, **kw)
+    enc = LayerEncoder(path, layer=-1, pooling="mean", normalize=True, max_text_length=MAX_LENGTH, batch_size=16, **kw)
     res = mteb.evaluate(enc, tasks, cache=None, show_progress_bar=False, encode_kwargs={"batch_size": 16})
     return {f"{t} ({m})": v for t, (m, v) in main_scores(res, tasks).items()}
 

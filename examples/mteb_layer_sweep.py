@@ -24,7 +24,7 @@ def main() -> None:
     ap.add_argument("--output", default=str(ROOT / "results" / "mteb_sweep_minilm.json"))
     args = ap.parse_args()
     path, kw = resolve_model(args.model)
-    res = layer_sweep(path, [stsb_dev()], layers="all", pooling=args.pooling, max_length=args.max_length,
+    res = layer_sweep(path, [stsb_dev()], layers="all", pooling=args.pooling, max_text_length=args.max_length,
                       output=args.output, **kw)
     print(f"{args.model}: STS-B dev, {res.pooling} pooling, normalize={res.normalize}, per layer")
     print(res.table())

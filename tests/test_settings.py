@@ -162,3 +162,14 @@ def test_emergence_from_states_takes_the_setting_names():
     with pytest.warns(DeprecationWarning, match="use 'mi_estimator'"):
         old = emergence_from_states(macro, micro, method="infonce", steps=10, proj_dim=None, progress=False)
     assert new.layers == old.layers and new.meta["estimator"] == old.meta["estimator"]
+
+
+def test_mteb_adapters_take_max_text_length():
+    pytest.importorskip("mteb")
+    from mi_tasks.mteb import LayerEncoder, layer_sweep
+
+    for call in (lambda **kw: LayerEncoder("/nonexistent/model", **kw), lambda **kw: layer_sweep("/nonexistent/model", [1], **kw)):
+        with pytest.raises(MiTasksError, match="give max_text_length= only"):
+            call(max_length=16, max_text_length=16)
+        with pytest.warns(DeprecationWarning, match="use 'max_text_length'"), pytest.raises(MiTasksError):
+            call(max_length=16)

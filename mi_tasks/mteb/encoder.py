@@ -27,6 +27,7 @@ from mteb.models.abs_encoder import AbsEncoder
 from mteb.models.model_meta import ModelMeta
 
 from .. import __version__
+from ..config import renamed_keywords
 from ..errors import MiTasksError
 from ..states.extraction import HiddenStateExtractor, model_num_layers
 from ..states.layers import normalized_depth
@@ -67,10 +68,10 @@ class PooledStateCache:
         self._states.clear()
 
 
-def default_max_length(model: torch.nn.Module, max_length: int | None) -> int:
-    """``max_length`` if given, else 512 capped at the model's positions (no warning for the default)."""
-    if max_length is not None:
-        return int(max_length)
+def default_max_length(model: torch.nn.Module, max_text_length: int | None) -> int:
+    """``max_text_length`` if given, else 512 capped at the model's positions (no warning for the default)."""
+    if max_text_length is not None:
+        return int(max_text_length)
     limit = getattr(text_config(model.config), "max_position_embeddings", None)
     return min(512, limit) if isinstance(limit, int) and limit > 1 else 512
 
@@ -97,13 +98,13 @@ def model_identity(model_name_or_path: str, revision: str | None = None,
 
 
 def resolve_settings(path: str, pooling: str | None, normalize: bool | None, include_special: bool | None,
-                     max_length: int | None, load_kwargs: dict[str, Any]
+                     max_text_length: int | None, load_kwargs: dict[str, Any]
                      ) -> tuple[EncoderDefaults, str, bool, bool, int | None, dict[str, Any]]:
     """Fill the settings left as None from the model folder's sentence-transformers config (or mi-tasks' defaults)."""
     d = encoder_defaults(path) if os.path.isdir(path) else EncoderDefaults()
     return (d, d.pooling if pooling is None else pooling, d.normalize if normalize is None else bool(normalize),
             d.include_special if include_special is None else bool(include_special),
-            d.max_length if max_length is None else max_length, {"dtype": d.dtype, **load_kwargs})
+            d.max_length if max_text_length is None else max_text_length, {"dtype": d.dtype, **load_kwargs})
 
 
 class LayerEncoder(AbsEncoder):
@@ -112,7 +113,8 @@ class LayerEncoder(AbsEncoder):
     ``layer``: state index (0 = embeddings, L = last block; negatives count from the end).
     ``pooling``: mean (over non-special tokens unless ``include_special``), last or first.
     ``normalize``: L2-normalise embeddings (cosine and dot products then agree).
-    ``max_length``: longer texts are truncated with a warning (default: 512 or the model's positions).
+    ``max_text_length``: longer texts are truncated with a warning (default: 512 or the model's
+    positions; ``max_length``, its earlier name, warns for one release).
     ``include_special``: average CLS/SEP/BOS too, as sentence-transformers' mean pooling does.
     ``load_kwargs`` go to :func:`mi_tasks.states.modeling.load_model` (``gguf_file=``, ``dtype=``,
     ``device=``, ``revision=``, ``trust_remote_code=``).
@@ -124,6 +126,7 @@ class LayerEncoder(AbsEncoder):
     hardware is fast at it). ``describe()`` and the MTEB model metadata record what was used.
     """
 
+    @renamed_keywords(max_length="max_text_length")
     def __init__(
         self,
         model_name_or_path: str,
@@ -131,7 +134,7 @@ class LayerEncoder(AbsEncoder):
         pooling: str | None = None,
         normalize: bool | None = None,
         *,
-        max_length: int | None = None,
+        max_text_length: int | None = None,
         batch_size: int = 32,
         include_special: bool | None = None,
         progress: bool = False,
@@ -144,8 +147,8 @@ class LayerEncoder(AbsEncoder):
             raise MiTasksError(f"layer must be one integer state index (negatives count from the end), got {layer!r}; "
                                "use mi_tasks.mteb.layer_sweep for several layers")
         self.model_name_or_path = str(model_name_or_path)
-        d, pooling, normalize, include_special, max_length, self.load_kwargs = resolve_settings(
-            self.model_name_or_path, pooling, normalize, include_special, max_length, load_kwargs)
+        d, pooling, normalize, include_special, max_text_length, self.load_kwargs = resolve_settings(
+            self.model_name_or_path, pooling, normalize, include_special, max_text_length, load_kwargs)
         self.defaults = d
         if cache is None:
             if model is None:
@@ -153,12 +156,12 @@ class LayerEncoder(AbsEncoder):
             elif tokenizer is None:
                 raise MiTasksError("LayerEncoder got a model without its tokenizer: pass tokenizer= too")
             n = model_num_layers(model)
-            max_length = default_max_length(model, max_length)
+            max_text_length = default_max_length(model, max_text_length)
             if not -(n + 1) <= int(layer) <= n:
                 raise MiTasksError(f"layer {layer} is out of range for a model with {n} layers "
                                    f"(states 0..{n}, or -1..-{n + 1} from the end)")
             extractor = HiddenStateExtractor(model, tokenizer, layers=[int(layer) % (n + 1)], pooling=pooling,
-                                             max_text_length=max_length, batch_size=batch_size,
+                                             max_text_length=max_text_length, batch_size=batch_size,
                                              include_special=include_special, progress=progress)
             cache = PooledStateCache(extractor)
         ex = cache.extractor

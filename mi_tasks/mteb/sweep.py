@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..config import renamed_keywords
 from ..errors import MiTasksError
 from ..states.extraction import HiddenStateExtractor
 from ..states.layers import LayerSpec, normalized_depth
@@ -79,6 +80,7 @@ class LayerSweepResult:
         return "\n".join(lines)
 
 
+@renamed_keywords(max_length="max_text_length")
 def layer_sweep(
     model_name_or_path: str,
     tasks: Any,
@@ -87,7 +89,7 @@ def layer_sweep(
     normalize: bool | None = None,
     output: str | os.PathLike | None = None,
     *,
-    max_length: int | None = None,
+    max_text_length: int | None = None,
     batch_size: int = 32,
     include_special: bool | None = None,
     mteb_cache: Any = None,
@@ -101,21 +103,22 @@ def layer_sweep(
     ``mteb_cache``: an ``mteb.ResultCache`` to store each layer's results (apart, per layer); None
     keeps them in memory only. ``output``: also write the sweep JSON there. ``model``/``tokenizer``:
     an already loaded pair (then ``model_name_or_path`` only names it). Settings left as None
-    follow the model as in :class:`~mi_tasks.mteb.encoder.LayerEncoder`.
+    follow the model as in :class:`~mi_tasks.mteb.encoder.LayerEncoder` (``max_length``, the earlier name of
+    ``max_text_length``, warns for one release).
     """
     import mteb
 
     task_list: Sequence[Any] = [tasks] if not isinstance(tasks, Iterable) else list(tasks)
     if not task_list:
         raise MiTasksError("layer_sweep got no tasks: pass MTEB tasks, e.g. mi_tasks.mteb.stsb_dev()")
-    d, pooling, normalize, include_special, max_length, load_kwargs = resolve_settings(
-        str(model_name_or_path), pooling, normalize, include_special, max_length, load_kwargs)
+    d, pooling, normalize, include_special, max_text_length, load_kwargs = resolve_settings(
+        str(model_name_or_path), pooling, normalize, include_special, max_text_length, load_kwargs)
     if model is None:
         model, tokenizer = load_model(d.model_folder or str(model_name_or_path), **load_kwargs)
     elif tokenizer is None:
         raise MiTasksError("layer_sweep got a model without its tokenizer: pass tokenizer= too")
     extractor = HiddenStateExtractor(model, tokenizer, layers=layers, pooling=pooling,
-                                     max_text_length=default_max_length(model, max_length),
+                                     max_text_length=default_max_length(model, max_text_length),
                                      batch_size=batch_size, include_special=include_special, progress=progress)
     cache = PooledStateCache(extractor)
     result = LayerSweepResult(model=str(model_name_or_path), num_layers=extractor.num_layers,
