@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import warnings
 from pathlib import Path
 
@@ -173,3 +174,40 @@ def test_mteb_adapters_take_max_text_length():
             call(max_length=16, max_text_length=16)
         with pytest.warns(DeprecationWarning, match="use 'max_text_length'"), pytest.raises(MiTasksError):
             call(max_length=16)
+
+
+# Python defaults that differ from the task settings on purpose: array-level or adapter semantics.
+PYTHON_OWN_DEFAULTS = {
+    ("emergence_from_states", "layers"),   # None: the arrays' S states, 0..S-1
+    ("EmergenceProbe", "mi_ridge"),        # None: IE_RIDGE, the setting's default (None also marks "not given")
+    ("LayerEncoder", "pooling"), ("LayerEncoder", "max_text_length"), ("LayerEncoder", "include_special"),
+    ("layer_sweep", "pooling"), ("layer_sweep", "max_text_length"), ("layer_sweep", "include_special"),
+}  # the MTEB adapters' None: follow the model's sentence-transformers config, else mean / 512 / False
+
+
+def test_python_api_defaults_are_the_settings_defaults():
+    import inspect
+
+    from mi_tasks.metrics.emergence.gaussian import IE_RIDGE
+    from mi_tasks.metrics.emergence.probe import EmergenceProbe
+    from mi_tasks.metrics.emergence.scoring import emergence_from_states
+    from mi_tasks.metrics.entropy.probe import EntropyProbe
+    from mi_tasks.metrics.recoverability.probe import RecoverabilityProbe
+    from mi_tasks.states.extraction import HiddenStateExtractor
+
+    defaults = {flat: f.default for fam in FAMILIES.values() for flat, (f, _) in fam.specs().items()}
+    api = [HiddenStateExtractor, RecoverabilityProbe, EntropyProbe, EmergenceProbe, emergence_from_states]
+    if importlib.util.find_spec("mteb"):
+        from mi_tasks.mteb import LayerEncoder, layer_sweep
+        api += [LayerEncoder, layer_sweep]
+    checked, differ = 0, []
+    for obj in api:
+        params = inspect.signature(inspect.unwrap(obj.__init__ if isinstance(obj, type) else obj)).parameters
+        for name, p in params.items():
+            if name in defaults and p.default is not inspect.Parameter.empty:
+                checked += 1
+                if p.default != defaults[name] and (obj.__name__, name) not in PYTHON_OWN_DEFAULTS:
+                    differ.append(f"{obj.__name__}({name}={p.default!r}) but the setting's default is {defaults[name]!r}")
+    assert not differ, differ
+    assert checked >= 25
+    assert EmergenceProbe().mi_ridge == defaults["mi_ridge"] == IE_RIDGE

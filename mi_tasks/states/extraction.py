@@ -21,6 +21,7 @@ from .backbone import check_finite, hidden_states, model_device, pad_batch, real
 from ..config import renamed_attribute, renamed_keywords
 from ..errors import MiTasksError
 from .layers import LayerSpec, normalized_depth, parse_layers
+from .settings import StateSettings
 from .modeling import ensure_bidirectional, is_encoder_only, prepare_tokenizer, text_config
 from .pooling import check_pooling, content_tokens, pool
 from ..metrics.entropy.spectra import token_gram_spectra
@@ -115,12 +116,12 @@ class HiddenStateExtractor:
         self,
         model: torch.nn.Module,
         tokenizer: Any,
-        layers: LayerSpec = "all",
-        pooling: str = "mean",
-        max_text_length: int = 512,
+        layers: LayerSpec = StateSettings.layers,
+        pooling: str = StateSettings.pooling,
+        max_text_length: int = StateSettings.max_text_length,
         batch_size: int = 32,
         group_by_length: bool = True,
-        include_special: bool = False,
+        include_special: bool = StateSettings.include_special,
         progress: bool = True,
         process_group: Any = None,
     ) -> None:

@@ -70,7 +70,7 @@ from .gaussian import IE_PROJ_DIM, IE_RIDGE, _gaussian_result, _gaussian_setting
 from .moments import StateMoments
 from .passes import _backbone, _iter_last_states, _micro_states, collect_states
 from .result import EmergenceResult
-from .scoring import MICRO_MODES, emergence_from_states
+from .scoring import IE_MI_STEPS, MICRO_MODES, emergence_from_states
 from .windows import IE_N_WINDOWS, _with_prefix, bos_prefix, make_windows
 
 
@@ -94,7 +94,7 @@ class EmergenceProbe:
 
     @renamed_keywords(method="mi_estimator", steps="mi_steps")
     def __init__(self, window: int = 8, n_windows: int = IE_N_WINDOWS, layers: LayerSpec = "all",
-                 proj_dim: int | None = IE_PROJ_DIM, mi_steps: int = 300, mi_estimator: str = "gaussian",
+                 proj_dim: int | None = IE_PROJ_DIM, mi_steps: int = IE_MI_STEPS, mi_estimator: str = "gaussian",
                  batch_size: int = 32, micro_mode: str = "pooled",
                  bos: bool | str = "auto", seed: int = 0, progress: bool = True,
                  estimator_kwargs: dict[str, Any] | None = None, mi_ridge: float | None = None) -> None:

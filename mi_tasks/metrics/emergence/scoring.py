@@ -17,12 +17,13 @@ from .moments import StateMoments
 from .result import EmergenceResult
 
 MICRO_MODES = ("pooled", "per_position")
+IE_MI_STEPS = 200  # critic steps of a neural IE estimator (the gaussian default trains nothing)
 
 
 @renamed_keywords(method="mi_estimator", steps="mi_steps")
 def emergence_from_states(macro: Any, micro: Any, *, micro_index: Any = None, layers: Sequence[int] | None = None,
                           num_layers: int | None = None, micro_mode: str = "pooled", mi_estimator: str = "gaussian",
-                          proj_dim: int | None = IE_PROJ_DIM, mi_steps: int = 300, seed: int = 0, progress: bool = True,
+                          proj_dim: int | None = IE_PROJ_DIM, mi_steps: int = IE_MI_STEPS, seed: int = 0, progress: bool = True,
                           estimator_kwargs: dict[str, Any] | None = None) -> EmergenceResult:
     """IE from plain arrays. ``macro`` (S, N, D): states at S state indices ``layers`` (default 0..S−1).
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from ...config import Settings, setting
 from .estimators import METHODS
 from .gaussian import IE_PROJ_DIM, IE_RIDGE
-from .scoring import MICRO_MODES
+from .scoring import IE_MI_STEPS, MICRO_MODES
 from .windows import IE_N_WINDOWS
 
 
@@ -20,6 +20,6 @@ class EmergenceSettings(Settings):
     mi_estimator: str = setting("gaussian", str, "gaussian (noise-channel MI, converges) | neural bounds",
                                 choices=METHODS)
     mi_ridge: float = setting(IE_RIDGE, float, "the Gaussian channel's noise", low=0, open_low=True)
-    mi_steps: int = setting(200, int, "critic steps of a neural IE estimator", low=1)
+    mi_steps: int = setting(IE_MI_STEPS, int, "critic steps of a neural IE estimator", low=1)
     micro_mode: str = setting("pooled", str, "pooled (one estimate) | per_position (T estimates)",
                               choices=MICRO_MODES)

@@ -24,6 +24,7 @@ import torch
 
 from ...data.corpora import Corpus
 from ...errors import MiTasksError
+from .settings import EntropySettings
 from ...states.extraction import HiddenStateExtractor, StateBatch
 from ...states.layers import normalized_depth
 from .spectra import matrix_spectrum
@@ -150,8 +151,8 @@ class EntropyProbe:
     vectors of the scored texts in memory (n_layers × N × D float32).
     """
 
-    def __init__(self, alpha: float = 1.0, random_baseline: bool = True, random_limit: int | None = 256,
-                 seed: int = 0) -> None:
+    def __init__(self, alpha: float = EntropySettings.alpha, random_baseline: bool = EntropySettings.random_baseline,
+                 random_limit: int | None = EntropySettings.random_limit, seed: int = 0) -> None:
         if alpha <= 0:
             raise MiTasksError(f"Rényi order alpha must be > 0, got {alpha}")
         if random_limit is not None and random_limit < 2:
