@@ -62,6 +62,11 @@ def _fields() -> list[tuple[str, Any, Any]]:
 _TaskFields = make_dataclass("_TaskFields", _fields(), frozen=True)
 
 
+def _family_view(name: str) -> property:
+    """A read-only attribute giving one family (``s.states``, ``s.emergence``, ...) with the task's values."""
+    return property(lambda self: self.family(name), doc=f"The {name} settings of this task.")
+
+
 @dataclass(frozen=True)
 class TaskSettings(_TaskFields):  # type: ignore[misc,valid-type]
     """What a task measures and on which corpora; every field can be set in YAML or --metadata."""
@@ -92,21 +97,11 @@ class TaskSettings(_TaskFields):  # type: ignore[misc,valid-type]
         fam = FAMILIES[name]
         return fam(**{f.name: getattr(self, flat) for flat, (f, _) in fam.specs().items()})
 
-    @property
-    def states(self) -> StateSettings:
-        return self.family("states")
-
-    @property
-    def recoverability(self) -> RecoverabilitySettings:
-        return self.family("recoverability")
-
-    @property
-    def entropy(self) -> EntropySettings:
-        return self.family("entropy")
-
-    @property
-    def emergence(self) -> EmergenceSettings:
-        return self.family("emergence")
+    # the families, each a frozen settings object (not annotated: they are views, not dataclass fields)
+    states = _family_view("states")                  # StateSettings
+    recoverability = _family_view("recoverability")  # RecoverabilitySettings
+    entropy = _family_view("entropy")                # EntropySettings
+    emergence = _family_view("emergence")            # EmergenceSettings
 
     def corpus(self, role: str) -> CorpusSettings:
         """The ``train`` or ``eval`` corpus settings."""
