@@ -4,7 +4,6 @@ Patch 6 of ``lm_eval_compat``; its own module because both the patches and ``--m
 """
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from typing import Any
@@ -43,6 +42,8 @@ def install_error_hook() -> None:
         ours = _mi_error(exc)
         if ours is None:
             return previous(kind, exc, tb)
+        import logging  # here, not at start-up: this module is imported in every Python process
+
         if logging.getLogger("lm_eval").isEnabledFor(logging.DEBUG):
             previous(kind, exc, tb)
         print(f"mi-tasks: error: {ours}", file=sys.stderr)

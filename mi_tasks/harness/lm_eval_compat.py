@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import importlib.util
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -40,8 +38,6 @@ from typing import Any
 
 from .error_hook import PATCHED as _FLAG
 from .error_hook import install_error_hook
-
-log = logging.getLogger("mi_tasks")
 
 MODEL_NAME = "hf-mi"
 MODEL_TARGET = "mi_tasks.harness.lm_model:HiddenStateLM"
@@ -51,10 +47,7 @@ _warned: set[str] = set()
 
 def task_dir() -> str | None:
     """Folder of the installed task YAMLs (``mi_tasks/task_configs``), or ``task_configs/`` of a checkout."""
-    spec = importlib.util.find_spec("mi_tasks")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    package = list(spec.submodule_search_locations)[0]
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this module is inside mi_tasks/
     for path in (os.path.join(package, "task_configs"), os.path.join(os.path.dirname(package), "task_configs")):
         if os.path.isfile(os.path.join(path, "mi_recoverability.yaml")):
             return os.path.abspath(path)
