@@ -56,10 +56,14 @@ class MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
-        return importlib.import_module(MOVED[spec.name])
+        module = importlib.import_module(MOVED[spec.name])
+        spec.loader_state = module.__spec__  # the import system overwrites __spec__ with the old path's
+        return module
 
     def exec_module(self, module: ModuleType) -> None:
-        """Nothing to run: the module was imported at its new path."""
+        """Nothing to run (the module was imported at its new path); give it back its own spec, so that
+        ``importlib.reload`` and ``__spec__.name`` keep meaning the new path."""
+        module.__spec__ = module.__spec__.loader_state
 
 
 def install() -> None:

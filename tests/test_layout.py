@@ -171,3 +171,4 @@ def test_old_module_paths_are_the_moved_modules():
 
     for old, new in MOVED.items():
         assert importlib.import_module(old) is importlib.import_module(new), old
+        assert importlib.import_module(new).__spec__.name == new, old
