@@ -93,7 +93,7 @@ def run_recoverability(args: argparse.Namespace) -> list[dict[str, Any]]:
         ex = HiddenStateExtractor(model, tok, layers=args.layers, pooling=args.pooling, max_text_length=args.max_text_length,
                                   batch_size=args.batch_size, progress=not args.quiet)
         probe = RecoverabilityProbe(fit=args.fit, seed=args.seed, text_metrics=not args.no_text_metrics,
-                                    memory_budget_gb=args.memory_budget_gb or None, decoder_device=args.decoder_device,
+                                    memory_budget_gb=args.memory_budget_gb, decoder_device=args.decoder_device,
                                     targets=args.targets)
         res = probe.fit(ex, train).score(ex, evalc)
         res.meta.update({"model_alias": name, "dtype": str(next(model.parameters()).dtype), "mi_tasks_version": __version__})

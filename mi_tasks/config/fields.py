@@ -135,11 +135,6 @@ class Settings:
         return {cls.PREFIX + f.name: (f, spec_of(f)) for f in fields(cls)}  # type: ignore[arg-type]
 
     @classmethod
-    def default(cls, name: str) -> Any:
-        """The default of the setting ``name`` (its flat name), for CLI options and docs."""
-        return cls.specs()[name][0].default
-
-    @classmethod
     def from_values(cls: type[S], values: Mapping[str, Any], where: str = "") -> S:
         """The family from a mapping of flat names (others ignored), each value coerced and checked."""
         kw = {f.name: coerce(flat, spec, values[flat], where) for flat, (f, spec) in cls.specs().items()

@@ -119,11 +119,7 @@ class _Run:
         fit_key = ("fit", s.train_key())
         if fit_key not in self.cache:
             train = load_corpus(s.train_corpus, **s.corpus_kwargs("train"))
-            r = s.recoverability
-            probe = RecoverabilityProbe(fit=r.fit, seed=s.seed, text_metrics=r.text_metrics,
-                                        calibration_fraction=r.calibration_fraction,
-                                        memory_budget_gb=r.memory_budget_gb or None, decoder_device=r.decoder_device,
-                                        targets=r.targets)
+            probe = RecoverabilityProbe(**asdict(s.recoverability), seed=s.seed)  # budget 0 plans as None: no bound
             self.cache[fit_key] = probe.fit(ex, train)
         probe = self.cache[fit_key]
         res_key = ("recoverability", fit_key, _digest(texts))

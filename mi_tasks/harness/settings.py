@@ -55,7 +55,7 @@ def _fields() -> list[tuple[str, Any, Any]]:
     out = []
     for fam in FAMILIES.values():
         for flat, (f, _) in fam.specs().items():
-            out.append((flat, f.type, field(default=f.default, metadata={**f.metadata, "family": fam})))
+            out.append((flat, f.type, field(default=f.default, metadata=f.metadata)))
     return out
 
 

@@ -13,5 +13,5 @@ class StateSettings(Settings):
 
     layers: str = setting("all", str, "states read: all | 0,6,-1 | 0:1:0.25 (normalized depths)")
     pooling: str = setting("mean", str, "pooling of each text's token states", choices=POOLINGS)
-    max_text_length: int = setting(128, int, "tokens per text", low=1)
+    max_text_length: int = setting(128, int, "tokens per text", low=2)
     include_special: bool = setting(False, bool, "BOS/CLS/SEP in the token matrices and the mean")

@@ -12,5 +12,5 @@ class EntropySettings(Settings):
 
     alpha: float = setting(1.0, float, "Renyi order", low=0, open_low=True)
     random_baseline: bool = setting(True, bool, "Diff-eRank against a randomly initialised copy")
-    random_limit: int | None = setting(256, int, "texts of the random-init baseline; null for all", low=1,
+    random_limit: int | None = setting(256, int, "texts of the random-init baseline; null for all", low=2,
                                        nullable=True)
