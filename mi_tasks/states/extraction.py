@@ -201,10 +201,25 @@ class HiddenStateExtractor:
     @property
     def device(self) -> torch.device:
         """Where the model's (first) parameters are: inputs go there, and states kept on device stay there."""
-        return self._device()
-
-    def _device(self) -> torch.device:
         return model_device(self.model)
+
+    def run_batch(self, enc: EncodedTexts, idx: np.ndarray) -> tuple[tuple[torch.Tensor, ...], torch.Tensor,
+                                                                       torch.Tensor | None]:
+        """(every layer's token states, attention mask, content mask or None) for the texts ``idx``.
+
+        The one place a batch is padded, placed and run (position ids for left-padded decoders). It
+        keeps autograd as the caller has it: :meth:`forward_batch` runs it under inference mode,
+        enhancement with gradients.
+        """
+        feats = [{"input_ids": enc.input_ids[i], "special_tokens_mask": enc.special_masks[i]} for i in idx]
+        padded = pad_batch(self.tokenizer, feats, self._encoder)
+        device = self.device
+        input_ids = padded["input_ids"].to(device)
+        attn = padded["attention_mask"].to(device)
+        content = None if self.include_special else (padded["special_tokens_mask"].to(device) == 0)
+        positions = real_token_positions(attn) if not self._encoder and self._takes_position_ids else None
+        hs = hidden_states(self.model, input_ids, attn, self.num_layers, position_ids=positions).hidden_states
+        return hs, attn, content
 
     def forward_batch(self, enc: EncodedTexts, idx: np.ndarray, spectra: bool = False, keep_on_device: bool = False
                       ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -214,15 +229,9 @@ class HiddenStateExtractor:
         The pooled states come back on the CPU, or with ``keep_on_device`` on the device of the
         model's first parameters (so statistics built from them need not cross to the host).
         """
-        feats = [{"input_ids": enc.input_ids[i], "special_tokens_mask": enc.special_masks[i]} for i in idx]
-        padded = pad_batch(self.tokenizer, feats, self._encoder)
-        device = self._device()
-        input_ids = padded["input_ids"].to(device)
-        attn = padded["attention_mask"].to(device)
-        content = None if self.include_special else (padded["special_tokens_mask"].to(device) == 0)
-        positions = real_token_positions(attn) if not self._encoder and self._takes_position_ids else None
+        device = self.device
         with torch.inference_mode():
-            hs = hidden_states(self.model, input_ids, attn, self.num_layers, position_ids=positions).hidden_states
+            hs, attn, content = self.run_batch(enc, idx)
             pooled = torch.stack([self._pool(hs[l], attn, content, device) for l in self.layers])
             if spectra:
                 tokens = content_tokens(attn, content)  # the tokens mean pooling averages

@@ -122,6 +122,7 @@ def _load_weights(name_or_path: str, config: Any, torch_dtype: torch.dtype, kw: 
                                             output_loading_info=True, **kw)
     lost = missing(info)
     if lost and has_causal_lm_class(config) and not getattr(config, "is_encoder_decoder", False):
+        del model  # not two copies of the weights in memory while the causal-LM class loads them
         full, info = AutoModelForCausalLM.from_pretrained(name_or_path, config=config, dtype=torch_dtype,
                                                           output_loading_info=True, **kw)
         lost, model = missing(info), hidden_state_module(full)
@@ -185,6 +186,22 @@ def check_model_source(name_or_path: str | os.PathLike, gguf_file: str | None = 
                            "pass a model folder, a hub id (org/name) or an alias (minilm, smollm2)")
 
 
+def load_config(name_or_path: str, **kw: Any) -> Any:
+    """The model's config (``kw``: gguf_file, revision, trust_remote_code), its source checked first;
+    a failure is one line naming the path and what to pass instead."""
+    from transformers import AutoConfig
+
+    check_model_source(name_or_path, kw.get("gguf_file"))
+    try:
+        return AutoConfig.from_pretrained(name_or_path, **kw)
+    except (OSError, ValueError) as e:
+        where = "" if os.path.isdir(name_or_path) else f" (no local folder {os.path.abspath(name_or_path)!r} either)"
+        raise MiTasksError(
+            f"cannot load a model config from {name_or_path!r}{where}: {e.__class__.__name__}: {str(e).splitlines()[0][:160]}; "
+            "pass a local folder with config.json (or a GGUF file via gguf_file=), or a reachable hub id"
+        ) from e
+
+
 def load_model(
     name_or_path: str,
     *,
@@ -195,23 +212,15 @@ def load_model(
     revision: str | None = None,
 ) -> tuple[torch.nn.Module, Any]:
     """Load (backbone model, tokenizer) ready for :class:`~mi_tasks.states.extraction.HiddenStateExtractor`."""
-    from transformers import AutoConfig, AutoTokenizer
+    from transformers import AutoTokenizer
 
-    check_model_source(name_or_path, gguf_file)
     check_device(device, "device", "for load_model")
     kw: dict[str, Any] = {"trust_remote_code": trust_remote_code}
     if revision:
         kw["revision"] = revision
     if gguf_file:
         kw["gguf_file"] = gguf_file
-    try:
-        config = AutoConfig.from_pretrained(name_or_path, **kw)
-    except (OSError, ValueError) as e:
-        where = "" if os.path.isdir(name_or_path) else f" (no local folder {os.path.abspath(name_or_path)!r} either)"
-        raise MiTasksError(
-            f"cannot load a model config from {name_or_path!r}{where}: {e.__class__.__name__}: {str(e).splitlines()[0][:160]}; "
-            "pass a local folder with config.json (or a GGUF file via gguf_file=), or a reachable hub id"
-        ) from e
+    config = load_config(name_or_path, **kw)
     torch_dtype = resolve_dtype(dtype, device)
     encoder = is_encoder_only(config)
     if encoder and getattr(config, "is_decoder", False):

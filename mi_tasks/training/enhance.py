@@ -42,11 +42,10 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import __version__
-from ..states.backbone import hidden_states, pad_batch, real_token_positions, takes_position_ids
 from ..data.corpora import Corpus, load_corpus
 from ..errors import MiTasksError
 from ..states.extraction import HiddenStateExtractor, model_num_layers
-from ..states.modeling import check_model_source, cpu_has_fast_bf16, hidden_state_module, is_encoder_only, prepare_tokenizer, resolve_dtype, text_config
+from ..states.modeling import cpu_has_fast_bf16, hidden_state_module, is_encoder_only, load_config, prepare_tokenizer, resolve_dtype, text_config
 from ..states.pooling import check_pooling, pool
 
 log = logging.getLogger(__name__)
@@ -78,15 +77,10 @@ class EnhanceResult:
 
 def _load_trainable(path: str, dtype: str, load_kwargs: dict[str, Any]) -> tuple[torch.nn.Module, Any, bool]:
     """(full model in float32, tokenizer, encoder?) in the class lm-eval's ``--model hf`` loads back."""
-    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
-    check_model_source(path, load_kwargs.get("gguf_file"))
     kw = {k: v for k, v in load_kwargs.items() if k in ("gguf_file", "revision", "trust_remote_code") and v}
-    try:
-        config = AutoConfig.from_pretrained(path, **kw)
-    except (OSError, ValueError) as e:
-        raise MiTasksError(f"cannot load a model config from {path!r} ({e.__class__.__name__}: {str(e)[:200]}); "
-                           "pass a local folder with config.json (or gguf_file=), or a reachable hub id") from e
+    config = load_config(path, **kw)
     if getattr(config, "is_encoder_decoder", False):
         raise MiTasksError(f"{config.model_type} is an encoder-decoder model; enhancement trains causal or masked models")
     encoder = is_encoder_only(config)
@@ -140,40 +134,30 @@ class _Batcher:
 class _Enhancer:
     """Holds the model, head and tokenised corpora; one instance per run."""
 
-    def __init__(self, model: torch.nn.Module, tok: Any, encoder: bool, layer: int, pooling: str,
-                 max_length: int) -> None:
-        self.model, self.encoder = model, encoder
+    def __init__(self, model: torch.nn.Module, tok: Any, layer: int, pooling: str, max_length: int) -> None:
+        self.model = model
         self.backbone = hidden_state_module(model)
         self.extractor = HiddenStateExtractor(self.backbone, tok, layers=[layer], pooling=pooling,
                                               max_text_length=max_length, batch_size=8, progress=False)
         self.tok = self.extractor.tokenizer
         self.layer = self.extractor.layers[0]
-        self.pooling = pooling
-        self.num_layers = model_num_layers(model)
 
-    def freeze(self, train_blocks: int | None = None) -> tuple[list[str], list[str]]:
-        """Train blocks 1..L-1 (or the ``train_blocks`` just below the last); return (trainable, frozen) names."""
+    def freeze(self, train_blocks: int | None = None) -> list[str]:
+        """Train blocks 1..L-1 (or the ``train_blocks`` just below the last); return the trainable names."""
         for p in self.model.parameters():
             p.requires_grad_(False)
-        blocks = _blocks(self.backbone, self.num_layers)
-        first = 0 if train_blocks is None else self.num_layers - 1 - train_blocks
+        n = self.extractor.num_layers
+        blocks = _blocks(self.backbone, n)
+        first = 0 if train_blocks is None else n - 1 - train_blocks
         for b in blocks[first:-1]:
             for p in b.parameters():
                 p.requires_grad_(True)
-        names = dict(self.model.named_parameters())
-        train = [k for k, p in names.items() if p.requires_grad]
-        frozen = [k for k, p in names.items() if not p.requires_grad]
-        return train, frozen
+        return [k for k, p in self.model.named_parameters() if p.requires_grad]
 
     def pooled(self, enc: Any, idx: np.ndarray) -> torch.Tensor:
-        """(B, D) pooled state of ``self.layer`` with gradients (the extractor's padding and positions)."""
-        feats = [{"input_ids": enc.input_ids[i], "special_tokens_mask": enc.special_masks[i]} for i in idx]
-        padded = pad_batch(self.tok, feats, self.encoder)
-        attn = padded["attention_mask"]
-        positions = real_token_positions(attn) if not self.encoder and takes_position_ids(self.backbone) else None
-        out = hidden_states(self.backbone, padded["input_ids"], attn, self.extractor.num_layers, position_ids=positions)
-        hs = out.hidden_states[self.layer]
-        return pool(hs, attn, self.pooling, padded["special_tokens_mask"] == 0)
+        """(B, D) pooled state of ``self.layer`` with gradients (the extractor's own batch pass)."""
+        hs, attn, content = self.extractor.run_batch(enc, idx)
+        return pool(hs[self.layer], attn, self.extractor.pooling, content)
 
 
 def _targets(enc: Any, idx: np.ndarray, column: dict[int, int], width: int) -> torch.Tensor:
@@ -301,10 +285,10 @@ def enhance(
     n = model_num_layers(model)
     _check_layers(n, layer, train_blocks)
     torch.manual_seed(seed)
-    enh = _Enhancer(model, tok, encoder, layer, pooling, max_length)
+    enh = _Enhancer(model, tok, layer, pooling, max_length)
     if enh.layer == 0:
         raise MiTasksError("layer 0 is the embedding output, which no trainable block feeds; read a later layer")
-    trainable, _ = enh.freeze(train_blocks)
+    trainable = enh.freeze(train_blocks)
     first_trained = 1 if train_blocks is None else n - train_blocks
     if enh.layer < first_trained:
         raise MiTasksError(f"layer {enh.layer} is below the first trained block ({first_trained}); no gradient would "
