@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..states.bundled import resolve_model
+from ..states.bundled import DEFAULT_MODELS, resolve_model
 from ..data.corpora import load_corpus
 from ..errors import MiTasksError
 from ..states.extraction import HiddenStateExtractor
@@ -18,15 +18,9 @@ from ..harness.settings import TaskSettings
 from ..metrics.recoverability.probe import FITS, RecoverabilityProbe
 from ..metrics.recoverability.words import TARGETS
 from ..states.pooling import POOLINGS
+from .options import corpus_options
 
 _D = TaskSettings()  # every default below is the task settings' (mi_tasks/*/settings.py)
-
-
-def _corpus_args(p: argparse.ArgumentParser, role: str, default: str, limit: int | None) -> None:
-    p.add_argument(f"--{role}-corpus", default=default, help=f"{role} corpus: registered name (name:split) or file path")
-    p.add_argument(f"--{role}-field", default=None, help="text field of a .jsonl/.csv/.tsv file (default: text)")
-    p.add_argument(f"--{role}-template", default=None, help="format string joining fields, e.g. '{title}. {content}'")
-    p.add_argument(f"--{role}-limit", type=int, default=limit, help="keep a seeded sample of this many texts")
 
 
 def add_subparser(sub: Any) -> None:
@@ -51,8 +45,8 @@ def add_subparser(sub: Any) -> None:
                         f"(default {_D.memory_budget_gb:g}; 0: no bound)")
     r.add_argument("--decoder-device", default=_D.decoder_device,
                    help="where the decoders' statistics, solve and scoring run (default: the model's device)")
-    _corpus_args(r, "train", "bbcnews:train", None)
-    _corpus_args(r, "eval", "bbcnews:test", None)
+    corpus_options(r, "train", "bbcnews:train", None)
+    corpus_options(r, "eval", "bbcnews:test", None)
     r.add_argument("--output", default="results", help="folder for one JSON result per model")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=run)
@@ -69,7 +63,7 @@ def _check_args(args: argparse.Namespace) -> list[tuple[str, str, dict[str, Any]
     if args.decoder_device is not None:
         check_device(args.decoder_device, "--decoder-device")
     models = []
-    for name in args.model or ["minilm", "smollm2"]:
+    for name in args.model or DEFAULT_MODELS:
         path, kw = resolve_model(name)
         if args.gguf_file:
             kw["gguf_file"] = args.gguf_file

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MiTasksError
+from .options import corpus_options
 from ..harness.settings import TaskSettings
 from ..metrics.recoverability.words import TARGETS
 from ..states.pooling import POOLINGS
@@ -60,13 +61,8 @@ def add_subparser(sub: Any) -> None:
                    help="alias (minilm, smollm2), model folder or hub id, optionally 'PATH,gguf_file=F,...'; "
                         "repeatable (default: minilm and smollm2)")
     s.add_argument("--tasks", default="mi_suite", help="lm-eval tasks or groups, comma-separated (default mi_suite)")
-    s.add_argument("--train-corpus", default="bbcnews:train", help="registered name (name:split) or file path")
-    s.add_argument("--eval-corpus", default="bbcnews:test", help="registered name (name:split) or file path")
-    for role in ("train", "eval"):
-        s.add_argument(f"--{role}-field", default=None, help=f"text field of a .jsonl/.csv/.tsv {role} file")
-        s.add_argument(f"--{role}-template", default=None, help="format string joining fields, e.g. '{title}. {content}'")
-    s.add_argument("--train-limit", type=int, default=500, help="seeded sample of the train corpus (default 500)")
-    s.add_argument("--eval-limit", type=int, default=200, help="seeded sample of the eval corpus (default 200)")
+    corpus_options(s, "train", "bbcnews:train", 500)
+    corpus_options(s, "eval", "bbcnews:test", 200)
     d = TaskSettings()  # the task settings' defaults (what the task YAMLs hold), for the help texts
     s.add_argument("--n-windows", type=int, default=512,
                    help=f"IE windows (default 512: the 200 BBC News eval texts yield 714; the task YAML's is {d.n_windows})")

@@ -32,6 +32,8 @@ from .runner import handle_requests, register_task
 from .settings import TaskSettings
 from .stderr_hook import with_stderr
 
+log = logging.getLogger("mi_tasks")
+
 if TYPE_CHECKING:
     from ..metrics.emergence.result import EmergenceResult
 
@@ -88,7 +90,7 @@ class MITask(Task):
             if len(corpus) < 2:  # said in the log and recorded, as a limit larger than the corpus is
                 corpus.options["stderr_note"] = (f"{self.config.task}: the eval corpus {corpus.name} has {len(corpus)} "
                                                  "text, too few for a standard error (N/A); use at least 2")
-                logging.getLogger("mi_tasks").warning("%s", corpus.options["stderr_note"])
+                log.warning("%s", corpus.options["stderr_note"])
             self.eval_corpus = corpus
             self._docs = [{"text": t} for t in corpus.texts]
         return self._docs
@@ -235,7 +237,7 @@ class _RecoverabilityBase(MITask):
         row = result.layers[self.mi_slot]
         for key in ("fano_mi_bits", "fano_mi_bits_empirical"):
             if row.get(f"{key}_vacuous") and any(m.startswith(key) for m in self.METRICS):
-                logging.getLogger("mi_tasks").warning(
+                log.warning(
                     "%s: %s at layer %d is vacuous (Fano's bound is at most 0 there, printed as 0 with no standard "
                     "error); ba_mi_bits is the tighter bound", self.config.task, key, int(row["layer"]))
         return values
@@ -373,7 +375,5 @@ class _Skipped:
     meta: dict[str, Any] = {}
 
     def __init__(self, reason: str) -> None:
-        import logging
-
         self.reason = reason
-        logging.getLogger("mi_tasks").warning(reason)
+        log.warning(reason)

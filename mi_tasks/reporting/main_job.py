@@ -19,13 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..states.bundled import display_name, resolve_model
+from ..states.bundled import DEFAULT_MODELS, display_name, resolve_model
 from ..errors import MiTasksError
 from ..harness.lm_eval_compat import MODEL_NAME
 from ..states.modeling import check_model_source
 from .report import Report, write_report
-
-DEFAULT_MODELS = ("minilm", "smollm2")
 
 
 @dataclass

@@ -38,13 +38,12 @@ def check_device(value: str | torch.device, setting: str, context: str = "") -> 
                            "(or leave it unset)") from None
     if dev.type in ("cpu", "meta"):
         return dev
-    counts = {"cuda": torch.cuda.device_count() if torch.cuda.is_available() else 0,
-              "xpu": sum(1 for d in have if d.startswith("xpu:")), "mps": int("mps" in have)}
-    n = counts.get(dev.type)
-    if n is None or n == 0:
+    same = [d for d in have if d.split(":")[0] == dev.type]  # the devices of this kind listed above
+    n = len(same)
+    if n == 0:
         raise MiTasksError(f"{what}: this machine has no {dev.type} device "
                            f"(available: {', '.join(have)}); use one of those or leave it unset")
     if dev.index is not None and dev.index >= n:
         raise MiTasksError(f"{what}: this machine has {n} {dev.type} device{'s' if n > 1 else ''} "
-                           f"({', '.join(d for d in have if d.startswith(dev.type))}); use an index from 0 to {n - 1}")
+                           f"({', '.join(same)}); use an index from 0 to {n - 1}")
     return dev
