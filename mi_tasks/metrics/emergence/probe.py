@@ -115,9 +115,12 @@ class EmergenceProbe:
                           "release; use 'mi_ridge' (the name task YAMLs use)", DeprecationWarning, stacklevel=3)
             mi_ridge = self.estimator_kwargs.pop("ridge")
         self.mi_ridge = IE_RIDGE if mi_ridge is None else float(mi_ridge)
-        if mi_estimator == "gaussian":  # the Gaussian MI reads its noise from the estimator settings
-            self.estimator_kwargs = {"ridge": self.mi_ridge, **self.estimator_kwargs}
-            _gaussian_settings(proj_dim, self.estimator_kwargs)  # refuse critic settings early
+        if mi_estimator == "gaussian":
+            self._gaussian()  # refuse critic settings early
+
+    def _gaussian(self) -> dict[str, Any]:
+        """The Gaussian MI's settings: ``mi_ridge`` (kept in one attribute) with the other estimator keywords."""
+        return _gaussian_settings(self.proj_dim, {"ridge": self.mi_ridge, **self.estimator_kwargs})
 
     def _states_and_pairs(self, num_layers: int) -> tuple[list[int], list[int], list[tuple[int, int]]]:
         """(IE layers l, the states they need (l and l+1), the (l, l+1) index pairs into those states)."""
@@ -152,7 +155,7 @@ class EmergenceProbe:
         if self.mi_estimator == "gaussian":
             st = collect_states(model, tokenizer, windows, state_layers, bos=self.bos, batch_size=self.batch_size,
                                 progress=self.progress, stream_pairs=pairs)
-            est = _gaussian_settings(self.proj_dim, self.estimator_kwargs)
+            est = self._gaussian()
             assert st.macro_moments is not None
             res = _gaussian_result(st.macro_moments, _micro_moments(st.micro, st.micro_index, pairs, self.micro_mode),
                                    state_layers, num_layers, st.micro_index.shape[1], self.micro_mode, est, self.seed)
@@ -192,7 +195,7 @@ class EmergenceProbe:
                  for a in range(0, len(windows), size)]
         return EmergenceParts(macro=st.macro_parts, micro=micro, state_layers=state_layers, num_layers=num_layers,
                               window=int(np.asarray(windows).shape[1]), micro_mode=self.micro_mode,
-                              estimator=_gaussian_settings(self.proj_dim, self.estimator_kwargs), seed=self.seed,
+                              estimator=self._gaussian(), seed=self.seed,
                               timings={k: v for k, v in st.timings.items() if k.endswith("_s")})
 
     def score_prefixes(self, model: torch.nn.Module, tokenizer: Any, sequences: np.ndarray,
@@ -225,7 +228,7 @@ class EmergenceProbe:
                 macro[t].add(st[:, :, i])
         micro, index = _micro_states(backbone, seqs, prefix, state_layers, num_layers, 256, self.progress)
         seconds = time.perf_counter() - t0
-        est = _gaussian_settings(self.proj_dim, self.estimator_kwargs)
+        est = self._gaussian()
         out = {}
         for t in lens:
             res = _gaussian_result(macro[t], _micro_moments(micro, index[:, :t], pairs, self.micro_mode),
