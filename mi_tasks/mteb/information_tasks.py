@@ -165,11 +165,11 @@ class MIRecoverability(_MITask):
                  data_dir: str | os.PathLike | None = None, name: str | None = None) -> None:
         super().__init__(name=name, train=train, test=test, train_limit=train_limit, test_limit=test_limit,
                          seed=seed, data_dir=data_dir)
-        (self._train_targets, self._test_targets), self.word_vocab = word_targets(self.train_texts, self.test_texts)
+        (train_targets, _), self.word_vocab = word_targets(self.train_texts, self.test_texts)
         if len(self.word_vocab) < 2:
             raise MiTasksError(f"{self.metadata.name}: the texts hold {len(self.word_vocab)} distinct words; "
                                "recoverability needs at least 2")
-        if not any(len(t) for t in self._train_targets):
+        if not any(len(t) for t in train_targets):
             raise MiTasksError(f"{self.metadata.name}: no train text holds a word ({WORD_TOKENIZATION})")
 
     def _evaluate_subset(self, model: Any, data_split: Any, *, hf_split: str, hf_subset: str,
