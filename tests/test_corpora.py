@@ -27,6 +27,7 @@ def test_template_fields_and_headerless(tmp_path):
     assert load_corpus(p, fields=["title", "content"]).texts == ["T1. Body one.", "Body two."]
     h = _write(tmp_path / "h.tsv", "some text\tSci\nother text\tSports\n")
     assert load_corpus(h, header=False, columns=["text", "label"]).texts == ["some text", "other text"]
+    assert load_corpus(h, columns=["text", "label"]).texts == ["some text", "other text"]  # columns given: no header row
 
 
 def test_limit_and_seed_are_deterministic_and_keep_file_order(tmp_path):

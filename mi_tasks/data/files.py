@@ -80,9 +80,12 @@ def checked_path(path: str | os.PathLike) -> Path:
     return p
 
 
-def read_rows(path: str | os.PathLike, *, header: bool = True, columns: tuple[str, ...] | None = None,
+def read_rows(path: str | os.PathLike, *, header: bool | None = None, columns: tuple[str, ...] | None = None,
               quoting: bool = True) -> list[dict[str, Any]]:
-    """Rows of a .jsonl/.csv/.tsv file as dicts; .txt/.raw lines as ``{"text": line}`` (every line, blank ones too)."""
+    """Rows of a .jsonl/.csv/.tsv file as dicts; .txt/.raw lines as ``{"text": line}`` (every line, blank ones too).
+
+    ``header`` None: a .csv/.tsv has a header row unless ``columns`` name its columns.
+    """
     p = checked_path(path)
     suffix = p.suffix.lower()
     try:
@@ -109,13 +112,15 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _delimited(path: Path, header: bool, columns: tuple[str, ...] | None, quoting: bool) -> list[dict[str, Any]]:
+def _delimited(path: Path, header: bool | None, columns: tuple[str, ...] | None, quoting: bool) -> list[dict[str, Any]]:
     csv.field_size_limit(sys.maxsize)
     delim = "\t" if path.suffix.lower() == ".tsv" else ","
     with path.open(encoding="utf-8", newline="") as f:
         raw = list(csv.reader(f, delimiter=delim, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE))
     if not raw:
         return []
+    if header is None:
+        header = columns is None
     if header:
         names, body = raw[0], raw[1:]
     else:
@@ -126,7 +131,7 @@ def _delimited(path: Path, header: bool, columns: tuple[str, ...] | None, quotin
 
 
 def read_local(path: str | os.PathLike, *, text_field: str | None = None, fields: tuple[str, ...] | None = None,
-               template: str | None = None, joiner: str = ". ", header: bool = True,
+               template: str | None = None, joiner: str = ". ", header: bool | None = None,
                columns: tuple[str, ...] | None = None, quoting: bool = True) -> list[str]:
     """Texts of a ``.jsonl``/``.csv``/``.tsv`` file (rows with fields) or ``.txt``/``.raw`` file (text lines)."""
     p = checked_path(path)

@@ -15,7 +15,7 @@ class CorpusSettings(Settings):
     limit: int | None = setting(None, int, "texts; null for the whole corpus", low=1, nullable=True)
     text_field: str | None = setting(None, str, "text field of a .jsonl/.csv/.tsv file (null: text)", nullable=True)
     template: str | None = setting(None, str, "format string joining fields, e.g. '{title}. {content}'", nullable=True)
-    header: bool | None = setting(None, bool, "whether a .csv/.tsv file has a header row (null: guess)", nullable=True)
+    header: bool | None = setting(None, bool, "whether a .csv/.tsv file has a header row (null: yes unless columns are given)", nullable=True)
     columns: tuple[str, ...] | None = setting(None, tuple, "column names of a header-less .csv/.tsv", nullable=True)
 
     @property
