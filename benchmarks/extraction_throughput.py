@@ -27,7 +27,7 @@ def main() -> None:
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--n", type=int, default=512)
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--max-length", type=int, default=256)
+    ap.add_argument("--max-text-length", type=int, default=256)
     a = ap.parse_args()
     # Mixed lengths (short news + long reviews), shuffled together, as real corpora are.
     texts = agnews(a.n // 2).texts + imdb(a.n - a.n // 2).texts
@@ -36,17 +36,17 @@ def main() -> None:
     t: dict[str, float] = {}
     for dtype in ("bfloat16", "float32"):
         m, tok = model(a.model, dtype)
-        plain_loop(m, tok, texts[:8], 8, a.max_length)  # warm-up
+        plain_loop(m, tok, texts[:8], 8, a.max_text_length)  # warm-up
         with timer(t, f"plain_{dtype}"):
-            plain_loop(m, tok, texts, a.batch_size, a.max_length)
+            plain_loop(m, tok, texts, a.batch_size, a.max_text_length)
         for group in (True, False):
-            ex = HiddenStateExtractor(m, tok, layers="all", pooling="mean", max_text_length=a.max_length,
+            ex = HiddenStateExtractor(m, tok, layers="all", pooling="mean", max_text_length=a.max_text_length,
                                       batch_size=a.batch_size, group_by_length=group, progress=False)
             with timer(t, f"ours_{dtype}_{'grouped' if group else 'ungrouped'}"):
                 for _ in ex.iter_batches(texts):
                     pass
         del m
-    print(f"model={a.model} texts={len(texts)} batch={a.batch_size} max_length={a.max_length}")
+    print(f"model={a.model} texts={len(texts)} batch={a.batch_size} max_length={a.max_text_length}")
     for k, v in t.items():
         print(f"  {k:28s} {v:8.2f} s  {len(texts) / v:7.1f} texts/s")
     for dtype in ("bfloat16", "float32"):

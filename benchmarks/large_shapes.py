@@ -69,7 +69,7 @@ def part_pass_and_solve(a: argparse.Namespace, parts: set[str]) -> None:
         idx = np.arange(b * a.texts, (b + 1) * a.texts)
         tg = zipf_targets(rng, a.texts, a.vocab)
         s = time.perf_counter()
-        states = ex.forward_batch(enc, idx, keep_on_device=True)
+        states = ex.forward_batch(enc, idx, keep_on_device=True)[0]
         t_fwd = time.perf_counter() - s
         s = time.perf_counter()
         for j, dec in enumerate(decs):

@@ -69,8 +69,8 @@ def real_models(args: argparse.Namespace) -> None:
                 group = -(-len(ex.layers) // args.groups)
                 budget = (group * (b["statistics"] + b["solution"]) + b["solve_transient"] + 1) / GIB
             t = time.perf_counter()
-            probe = RecoverabilityProbe(seed=0, memory_budget_gb=budget).fit(ex, train)
-            res = probe.score(ex, evalc)
+            probe = RecoverabilityProbe(seed=0, memory_budget_gb=budget).fit(ex.stream(train))
+            res = probe.score(ex.stream(evalc))
             runs[name] = (probe, res, time.perf_counter() - t)
         (p0, r0, t0), (p1, r1, t1) = runs["no budget"], runs["grouped"]
         diff = max(abs(a["recall_at_k"] - c["recall_at_k"]) for a, c in zip(r0.layers, r1.layers))

@@ -20,7 +20,7 @@ from mi_tasks import HiddenStateExtractor, RecoverabilityProbe
 m, tok = model({alias!r})
 ex = HiddenStateExtractor(m, tok, layers="all", max_text_length=128, batch_size=32, progress=False)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-p = RecoverabilityProbe(text_metrics=False).fit(ex, dbpedia({n}))
+p = RecoverabilityProbe(text_metrics=False).fit(ex.stream(dbpedia({n})))
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 stats = sum(d.coef_.numel() * 4 for d in p.decoders)
 print(json.dumps({{"n": {n}, "peak_mb": peak / 1024, "after_load_mb": base / 1024, "vocab": len(p.vocab), "stats_mb": stats / 2**20}}))

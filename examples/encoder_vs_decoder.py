@@ -65,7 +65,7 @@ def extract(alias: str, texts: dict[str, list[str]], args: argparse.Namespace, c
     """States (layers, N, D) per pooling and corpus, token targets and tokenizer facts: one pass per corpus."""
     path, kw = resolve_model(alias)
     poolings = MODELS[alias]
-    key = _digest(alias, path, poolings, args.max_length, args.dtype, {k: _digest(v) for k, v in texts.items()})
+    key = _digest(alias, path, poolings, args.max_text_length, args.dtype, {k: _digest(v) for k, v in texts.items()})
     file = cache / f"{alias}-{key}.npz"
     meta_file = file.with_suffix(".json")
     if file.is_file() and meta_file.is_file():
@@ -77,7 +77,7 @@ def extract(alias: str, texts: dict[str, list[str]], args: argparse.Namespace, c
         return meta
     t0 = time.time()
     model, tok = load_model(path, dtype=args.dtype, **kw)
-    ex = MultiPoolExtractor(model, tok, layers="all", poolings=poolings, max_text_length=args.max_length,
+    ex = MultiPoolExtractor(model, tok, layers="all", poolings=poolings, max_text_length=args.max_text_length,
                             batch_size=args.batch_size, progress=not args.quiet)
     d = ex.hidden_size
     states, targets, seconds, truncated = {}, {}, {}, {}
@@ -280,7 +280,7 @@ def main() -> None:
     ap.add_argument("--eval-corpus", default="agnews")
     ap.add_argument("--train-limit", type=int, default=5000)
     ap.add_argument("--eval-limit", type=int, default=1000)
-    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--max-text-length", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--dtype", default="bfloat16")
     ap.add_argument("--seed", type=int, default=0)

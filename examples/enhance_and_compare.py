@@ -33,8 +33,8 @@ from mi_tasks.mteb import (LayerEncoder, agnews_clustering, main_scores, sst2_cl
 # Settings sized to finish in ~10 minutes of training per model on 2 busy CPU cores. Training runs
 # in float32: on this CPU, bf16 autocast made the backward pass slower than float32.
 PLANS = {
-    "minilm": dict(steps=40, lr=5e-5, batch_size=16, max_length=64, eval_interval=20),
-    "smollm2": dict(steps=12, lr=2e-5, batch_size=8, max_length=64, eval_interval=6),
+    "minilm": dict(steps=40, lr=5e-5, batch_size=16, max_text_length=64, eval_interval=20),
+    "smollm2": dict(steps=12, lr=2e-5, batch_size=8, max_text_length=64, eval_interval=6),
 }
 MAX_LENGTH = 64  # evaluation truncation (recoverability and MTEB)
 
@@ -43,7 +43,7 @@ def recoverability(path: str, kw: dict, train, evalc, layers: list[int]) -> dict
     model, tok = load_model(path, **kw)
     ex = HiddenStateExtractor(model, tok, layers=layers, pooling="mean", max_text_length=MAX_LENGTH, batch_size=16,
                               progress=False)
-    res = RecoverabilityProbe(seed=0, text_metrics=False).fit(ex, train).score(ex, evalc)
+    res = RecoverabilityProbe(seed=0, text_metrics=False).fit(ex.stream(train)).score(ex.stream(evalc))
     return {r["layer"]: {k: r[k] for k in ("recall_at_k", "lift_recall_at_k", "ba_mi_bits", "fano_mi_bits_empirical")
                          if k in r} for r in res.layers}
 

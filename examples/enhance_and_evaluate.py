@@ -48,7 +48,7 @@ def data_dir() -> Path:
     return Path(os.environ["MI_TASKS_DATA_DIR"])
 
 
-TRAIN_ARGS = ("lr", "batch_size", "max_length", "train_blocks", "dtype", "eval_interval", "recall_texts")
+TRAIN_ARGS = ("lr", "batch_size", "max_text_length", "train_blocks", "dtype", "eval_interval", "recall_texts")
 
 
 def train_args(args: argparse.Namespace) -> dict:
@@ -69,7 +69,7 @@ def train(args: argparse.Namespace, path: str, kw: dict, out: Path) -> dict[int,
                 continue
         t = time.perf_counter()
         res = enhance(path, target, str(data_dir() / "wikitext2" / "wiki.test.raw"), steps=args.steps, lr=args.lr,
-                      batch_size=args.batch_size, max_length=args.max_length, seed=seed,
+                      batch_size=args.batch_size, max_text_length=args.max_text_length, seed=seed,
                       eval_interval=args.eval_interval, eval_corpus=str(data_dir() / "wikitext2" / "wiki.valid.raw"),
                       eval_limit=args.recall_texts, train_blocks=args.train_blocks, dtype=args.dtype,
                       progress=args.progress, **kw)
@@ -138,7 +138,7 @@ def evaluate(args: argparse.Namespace, name: str, path: str, kw: dict, out: Path
                               batch_size=32, progress=False)
     fit = load_corpus("dbpedia14", limit=args.probe_fit, seed=0)
     test = load_corpus("agnews", limit=args.probe_test, seed=0)
-    res = RecoverabilityProbe(seed=0, text_metrics=False).fit(ex, fit).score(ex, test)
+    res = RecoverabilityProbe(seed=0, text_metrics=False).fit(ex.stream(fit)).score(ex.stream(test))
     rec = {}
     for j, row in enumerate(res.layers):
         rec[str(row["layer"])] = {**{k: row[k] for k in REC_KEYS},
@@ -146,7 +146,7 @@ def evaluate(args: argparse.Namespace, name: str, path: str, kw: dict, out: Path
                                   "per_text_recall": res.per_text["recall"][j].tolist()}
     rec_s = time.perf_counter() - t
     enc = LayerEncoder(path, layer=-1, pooling="mean", normalize=True, include_special=True,
-                       max_length=args.eval_max_length, batch_size=32, model=model, tokenizer=tok)
+                       max_text_length=args.eval_max_length, batch_size=32, model=model, tokenizer=tok)
     tasks = mteb_tasks(args)
     scores = main_scores(mteb.evaluate(enc, tasks, cache=None, show_progress_bar=False,
                                        encode_kwargs={"batch_size": 32}), tasks)
@@ -214,7 +214,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--max-length", type=int, default=64)
+    ap.add_argument("--max-text-length", type=int, default=64)
     ap.add_argument("--train-blocks", type=int, default=None)
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--eval-interval", type=int, default=20)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mi_tasks.reporting.main_job import SuiteConfig, run_suite
+from mi_tasks.cli.suite import SuiteConfig, run_suite
 
 
 def main() -> None:

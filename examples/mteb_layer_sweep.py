@@ -20,11 +20,11 @@ def main() -> None:
     ap.add_argument("--model", default="minilm", help="alias or path")
     ap.add_argument("--pooling", default=None, choices=["mean", "last", "first"],
                     help="default: the model's sentence-transformers pooling where it has one, else mean")
-    ap.add_argument("--max-length", type=int, default=None, help="default: the model's max_seq_length, else 512")
+    ap.add_argument("--max-text-length", type=int, default=None, help="default: the model's max_seq_length, else 512")
     ap.add_argument("--output", default=str(ROOT / "results" / "mteb_sweep_minilm.json"))
     args = ap.parse_args()
     path, kw = resolve_model(args.model)
-    res = layer_sweep(path, [stsb_dev()], layers="all", pooling=args.pooling, max_text_length=args.max_length,
+    res = layer_sweep(path, [stsb_dev()], layers="all", pooling=args.pooling, max_text_length=args.max_text_length,
                       output=args.output, **kw)
     print(f"{args.model}: STS-B dev, {res.pooling} pooling, normalize={res.normalize}, per layer")
     print(res.table())

@@ -24,22 +24,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="smollm2")
     ap.add_argument("--n-texts", type=int, default=8)
-    ap.add_argument("--max-length", type=int, default=48)
+    ap.add_argument("--max-text-length", type=int, default=48)
     ap.add_argument("--layers", default="0:1:0.2")
     args = ap.parse_args()
     path, kw = resolve_model(args.model)
     model, tok = load_model(path, dtype="float32", **kw)
     corpus = load_corpus(DATA / "wikitext2" / "wiki.valid.raw", limit=400, seed=0)
     texts = [t for t in corpus.texts if len(t.split()) >= 20][:args.n_texts]
-    res = token_gain_from_model(model, tok, texts, layers=args.layers, max_length=args.max_length)
-    print(f"{args.model}: {len(texts)} WikiText paragraphs cut to {args.max_length} tokens, "
+    res = token_gain_from_model(model, tok, texts, layers=args.layers, max_length=args.max_text_length)
+    print(f"{args.model}: {len(texts)} WikiText paragraphs cut to {args.max_text_length} tokens, "
           f"ridge alpha {res.meta['ridge_alpha']}, lasso_frac {res.meta['lasso_frac']}; means over texts\n")
     print(res.table())
     # One text in words: which earlier tokens Lasso picks at the middle layer vs the most attended ones.
     import numpy as np
     import torch
     mid = res.layers[len(res.layers) // 2]["layer"]
-    enc = tok(texts[0], truncation=True, max_length=args.max_length, return_special_tokens_mask=True,
+    enc = tok(texts[0], truncation=True, max_length=args.max_text_length, return_special_tokens_mask=True,
               return_tensors="pt")
     keep = np.flatnonzero(enc["special_tokens_mask"][0].numpy() == 0)
     backbone = getattr(model, "base_model", model)

@@ -13,8 +13,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import moved
-
 __version__ = "0.1.0"
 
 _WHERE = {"Corpus": ".data.corpora", "load_corpus": ".data.corpora", "MiTasksError": ".errors",
@@ -24,8 +22,6 @@ _WHERE = {"Corpus": ".data.corpora", "load_corpus": ".data.corpora", "MiTasksErr
           "RecoverabilityResult": ".metrics.recoverability.probe",
           "EntropyProbe": ".metrics.entropy.probe", "EmergenceProbe": ".metrics.emergence"}
 __all__ = [*sorted(_WHERE), "__version__"]
-
-moved.install()
 
 
 def __getattr__(name: str) -> Any:

@@ -1,2 +1,2 @@
-"""Where the YAMLs' ``class: !function`` tags point: the task classes of the installed mi_tasks."""
-from mi_tasks.harness.task import EmergenceTask, EntropyTask, FanoTask, RecoverabilityTask  # noqa: F401
+"""Where the YAMLs' ``class: !function`` tags point: the task class of the installed mi_tasks."""
+from mi_tasks.harness.task import MITask  # noqa: F401

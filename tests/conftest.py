@@ -137,7 +137,7 @@ def suite_run(tiny_dir, tmp_path_factory):
     Shared by the reporting and card tests (session scope, defined once here: a session fixture imported
     into a second module would run a second time).
     """
-    from mi_tasks.reporting.main_job import SuiteConfig, run_suite
+    from mi_tasks.cli.suite import SuiteConfig, run_suite
 
     d = tmp_path_factory.mktemp("report_corpora")
     (d / "train.txt").write_text("\n".join(make_sentences(200, seed=5)))

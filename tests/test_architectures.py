@@ -104,9 +104,9 @@ def test_lm_eval_hf_mi_equals_core(family_dirs, corpora, task_manager, model_typ
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model, tok = load_model(folder, dtype="float32")
-    ex = HiddenStateExtractor(model, tok, layers="all", pooling="mean", max_length=128, batch_size=8, progress=False)
-    probe = RecoverabilityProbe(fit="ridge", seed=0, text_metrics=False).fit(ex, load_corpus(corpora["train_corpus"]))
-    want = probe.score(ex, load_corpus(corpora["eval_corpus"])).curve("recall_at_k")
+    ex = HiddenStateExtractor(model, tok, layers="all", pooling="mean", max_text_length=128, batch_size=8, progress=False)
+    probe = RecoverabilityProbe(fit="ridge", seed=0, text_metrics=False).fit(ex.stream(load_corpus(corpora["train_corpus"])))
+    want = probe.score(ex.stream(load_corpus(corpora["eval_corpus"]))).curve("recall_at_k")
     assert [r["layer"] for r in got] == [w[0] for w in want]
     np.testing.assert_allclose([r["value"] for r in got], [w[2] for w in want], atol=1e-6, err_msg=model_type)
     if model_type in NO_CAUSAL_HEAD:

@@ -16,7 +16,7 @@ import torch
 
 from mi_tasks import MiTasksError, RecoverabilityProbe, load_corpus
 from mi_tasks.cli import main
-from mi_tasks.harness.settings import TaskSettings
+from mi_tasks.settings import TaskSettings
 from mi_tasks.states.modeling import check_model_source
 
 from .conftest import make_sentences
@@ -73,11 +73,13 @@ def test_valid_settings_still_pass():
 
 # ------------------------------------------------------------------ the mi-tasks command
 @pytest.mark.parametrize("argv,message", [
-    (["--train-limit", "0"], "--train-limit must be >= 1 (texts to keep; leave it out for the whole corpus), got 0"),
-    (["--eval-limit", "-5"], "--eval-limit must be >= 1"),
-    (["--seed", "-1"], "--seed must be >= 0, got -1"),
+    (["--train-limit", "0"], "train_limit (mi-tasks recoverability --train-limit) must be a whole number >= 1 "
+                             "(train texts; null for the whole corpus), got '0'"),
+    (["--eval-limit", "-5"], "eval_limit (mi-tasks recoverability --eval-limit) must be a whole number >= 1"),
+    (["--seed", "-1"], "seed (mi-tasks recoverability --seed) must be a whole number >= 0 (random seed), got '-1'"),
     (["--model", "/nope/model"], "model path '/nope/model' does not exist"),
-    pytest.param(["--decoder-device", "cuda:7"], "--decoder-device 'cuda:7': this machine has", marks=NO_CUDA7),
+    pytest.param(["--decoder-device", "cuda:7"], "decoder_device 'cuda:7' (mi-tasks recoverability --decoder-device): "
+                 "this machine has", marks=NO_CUDA7),
     pytest.param(["--device", "cuda:7"], "--device 'cuda:7': this machine has", marks=NO_CUDA7),
 ])
 def test_recoverability_command(capsys, tiny_dir, corpora, tmp_path, argv, message):
@@ -115,8 +117,8 @@ def test_model_sources(tiny_dir, tmp_path):
 
 @NO_CUDA7
 def test_probe_device_is_checked():
-    with pytest.raises(MiTasksError, match="device 'cuda:7' for RecoverabilityProbe: this machine has"):
-        RecoverabilityProbe(device="cuda:7")
+    with pytest.raises(MiTasksError, match="decoder_device 'cuda:7' for RecoverabilityProbe: this machine has"):
+        RecoverabilityProbe(decoder_device="cuda:7")
 
 
 # ------------------------------------------------------------------ limits and small corpora

@@ -5,7 +5,7 @@ import torch
 
 from mi_tasks import HiddenStateExtractor, MiTasksError, RecoverabilityProbe
 from mi_tasks.metrics.recoverability.decoders import RidgeTokenDecoder
-from mi_tasks.harness.settings import TaskSettings
+from mi_tasks.settings import TaskSettings
 from mi_tasks.metrics.recoverability.memory_plan import GIB, check_device_memory, plan_recoverability, same_device
 from mi_tasks.metrics.recoverability.vocabulary import DecoderVocabulary
 
@@ -45,7 +45,7 @@ def test_device_settings():
 def test_probe_records_where_its_decoders_ran(tiny, sentences):
     model, tok = tiny["llama"]
     ex = HiddenStateExtractor(model, tok, layers="0,-1", batch_size=8, progress=False)
-    probe = RecoverabilityProbe(seed=1).fit(ex, sentences[:24])
+    probe = RecoverabilityProbe(seed=1).fit(ex.stream(sentences[:24]))
     assert probe.device_ == ex.device and probe.meta["memory_plan"]["device"] == "cpu"
     assert all(d.coef_.device == ex.device for d in probe.decoders)
 
@@ -55,11 +55,11 @@ def test_decoders_on_cuda_match_the_cpu(tiny, sentences):
     """Model and decoders on the GPU (states never leave it) against the CPU run: same scores."""
     model, tok = tiny["llama"]
     ex_cpu = HiddenStateExtractor(model, tok, layers="all", batch_size=8, progress=False)
-    ref = RecoverabilityProbe(seed=2).fit(ex_cpu, sentences[:30]).score(ex_cpu, sentences[30:])
+    ref = RecoverabilityProbe(seed=2).fit(ex_cpu.stream(sentences[:30])).score(ex_cpu.stream(sentences[30:]))
     ex_gpu = HiddenStateExtractor(model.to("cuda"), tok, layers="all", batch_size=8, progress=False)
-    probe = RecoverabilityProbe(seed=2).fit(ex_gpu, sentences[:30])
+    probe = RecoverabilityProbe(seed=2).fit(ex_gpu.stream(sentences[:30]))
     assert all(d.coef_.device.type == "cuda" for d in probe.decoders)
-    got = probe.score(ex_gpu, sentences[30:])
+    got = probe.score(ex_gpu.stream(sentences[30:]))
     model.to("cpu")
     for a, b in zip(got.layers, ref.layers):
         assert a["recall_at_k"] == pytest.approx(b["recall_at_k"], abs=1e-4)

@@ -17,8 +17,8 @@ from mi_tasks.errors import MiTasksError
 from mi_tasks.metrics.emergence.estimators import estimate_mi
 from tests.conftest import make_sentences, shared_data_or_skip
 
-FAST = dict(steps=40, proj_dim=8, progress=False)
-NEURAL = dict(FAST, method="infonce")
+FAST = dict(mi_steps=40, proj_dim=8, progress=False)
+NEURAL = dict(FAST, mi_estimator="infonce")
 
 
 @pytest.fixture(scope="module")
@@ -133,14 +133,14 @@ def test_from_states_full_micro_equals_indexed_and_modes():
     micro_u = rng.standard_normal((S, U, D)).astype(np.float32)
     index = rng.integers(0, U, size=(N, T))
     full = micro_u[:, index]  # (S, N, T, D)
-    kw = dict(steps=20, proj_dim=None, progress=False)
+    kw = dict(mi_steps=20, proj_dim=None, progress=False)
     for method in ("gaussian", "infonce"):
-        a = emergence_from_states(macro, micro_u, micro_index=index, method=method, **kw)
-        b = emergence_from_states(macro, full, method=method, **kw)
+        a = emergence_from_states(macro, micro_u, micro_index=index, mi_estimator=method, **kw)
+        b = emergence_from_states(macro, full, mi_estimator=method, **kw)
         assert len(a.layers) == 2 and a.meta["estimator"]["method"] == method
         for ra, rb in zip(a.layers, b.layers):
             assert ra == pytest.approx(rb, abs=1e-5)  # weighted unique rows vs repeated rows: float32 products
-        per = emergence_from_states(macro, full, micro_mode="per_position", method=method, **kw)
+        per = emergence_from_states(macro, full, micro_mode="per_position", mi_estimator=method, **kw)
         assert per.meta["micro_mode"] == "per_position" and len(per.layers) == 2
     with pytest.raises(MiTasksError, match="consecutive"):
         emergence_from_states(macro[:2], full[:2], layers=[0, 5], **kw)
@@ -222,7 +222,7 @@ def test_smollm2_ie_converges_and_is_stable_across_samples(real_model):
     # channel MIs: positive, and below the ridge's cap (each canonical correlation <= k / (k + ridge), k = 8)
     cap8 = -8 / 2 * math.log2(1 - (8 / 8.1) ** 2)
     assert all(0 < x["mi_macro_bits"] < cap8 and 0 < x["mi_micro_bits"] < cap8 for x in whole.layers)
-    neural = EmergenceProbe(layers="0,1,2", steps=60, proj_dim=16, method="infonce", progress=False).score_windows(
+    neural = EmergenceProbe(layers="0,1,2", mi_steps=60, proj_dim=16, mi_estimator="infonce", progress=False).score_windows(
         model, tok, windows[:256])
     cap = math.log2(round(256 * 0.3)) + 1e-6
     assert [r["layer"] for r in neural.layers] == [0, 1, 2] and "held-out" in neural.meta["mi_definition"]

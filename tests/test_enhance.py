@@ -16,7 +16,7 @@ from mi_tasks.training.enhance import enhance
 
 from .conftest import make_sentences
 
-FAST = dict(lr=3e-3, head_lr=1e-2, batch_size=16, max_length=32, seed=0, dtype="float32", progress=False,
+FAST = dict(lr=3e-3, head_lr=1e-2, batch_size=16, max_text_length=32, seed=0, dtype="float32", progress=False,
             warmup_steps=1)
 
 
@@ -111,8 +111,8 @@ def test_resume_continues_from_the_saved_step(tiny_dir, corpus, tmp_path):
 def test_cli_and_errors(tiny_dir, corpus, tmp_path, capsys):
     from mi_tasks.cli import main
 
-    rc = main(["enhance", tiny_dir["gpt2"], str(tmp_path / "cli"), "--corpus", str(corpus / "train.txt"),
-               "--steps", "2", "--eval-interval", "2", "--batch-size", "8", "--max-length", "16", "--dtype", "float32",
+    rc = main(["enhance", tiny_dir["gpt2"], str(tmp_path / "cli"), "--train-corpus", str(corpus / "train.txt"),
+               "--steps", "2", "--eval-interval", "2", "--batch-size", "8", "--max-text-length", "16", "--dtype", "float32",
                "--quiet"])
     assert rc == 0 and "saved" in capsys.readouterr().out
     assert (tmp_path / "cli" / "model.safetensors").is_file() and (tmp_path / "cli" / "tokenizer.json").is_file()

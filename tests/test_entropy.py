@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from mi_tasks import HiddenStateExtractor
-from mi_tasks.metrics.entropy.probe import (EntropyProbe, effective_rank, matrix_entropy, normalized_entropy, random_copy,
+from mi_tasks.states.stream import random_copy
+from mi_tasks.metrics.entropy.probe import (EntropyProbe, effective_rank, matrix_entropy, normalized_entropy,
                               renyi_entropy)
 from mi_tasks.errors import MiTasksError
 from mi_tasks.metrics.entropy.spectra import token_gram_spectra
@@ -78,7 +79,7 @@ def test_extraction_pass_gives_prompt_entropy_of_the_token_states(tiny):
     model, tok = tiny["llama"]
     texts = make_sentences(12, seed=4)
     ex = HiddenStateExtractor(model, tok, layers="all", batch_size=5, progress=False)
-    res = EntropyProbe(random_baseline=False).score(ex, texts)
+    res = EntropyProbe(random_baseline=False).score(ex.stream(texts))
     assert [r["layer"] for r in res.layers] == [0, 1, 2, 3]
     # reference: run each text alone, keep its non-special tokens, numpy entropy per layer
     ref = np.zeros((4, len(texts)))
@@ -99,8 +100,8 @@ def test_diff_erank_is_seeded_and_uses_a_random_copy(tiny):
     model, tok = tiny["bert"]
     texts = make_sentences(20, seed=8)
     ex = HiddenStateExtractor(model, tok, layers="0,-1", batch_size=8, progress=False)
-    a = EntropyProbe(random_limit=10, seed=1).score(ex, texts)
-    b = EntropyProbe(random_limit=10, seed=1).score(ex, texts)
+    a = EntropyProbe(random_limit=10, seed=1).score(ex.stream(texts))
+    b = EntropyProbe(random_limit=10, seed=1).score(ex.stream(texts))
     assert a.layers == b.layers and a.meta["random_texts"] == 10
     subset = EntropyProbe(random_limit=10, seed=1).baseline_indices(20)
     for j, row in enumerate(a.layers):
@@ -109,7 +110,7 @@ def test_diff_erank_is_seeded_and_uses_a_random_copy(tiny):
         assert row["diff_erank"] == pytest.approx(row["erank_random"] - row["erank_trained"], rel=1e-9)
         assert row["diff_erank_mean_of_differences"] == pytest.approx(
             row["random_prompt_effective_rank"] - np.exp(h_trained).mean(), rel=1e-6)
-    c = EntropyProbe(random_limit=10, seed=2).score(ex, texts)
+    c = EntropyProbe(random_limit=10, seed=2).score(ex.stream(texts))
     assert c.layers[1]["random_prompt_effective_rank"] != a.layers[1]["random_prompt_effective_rank"]
     fresh = random_copy(model, seed=1)
     assert type(fresh) is type(model) and not torch.equal(fresh.embeddings.word_embeddings.weight,
@@ -120,7 +121,7 @@ def test_diff_erank_is_seeded_and_uses_a_random_copy(tiny):
 def test_stream_without_spectra_is_a_clear_error(tiny):
     model, tok = tiny["gpt2"]
     ex = HiddenStateExtractor(model, tok, layers="0", progress=False)
-    with pytest.raises(MiTasksError, match="spectra=True"):
+    with pytest.raises(MiTasksError, match="reducers=\\(SPECTRA,\\)"):
         EntropyProbe(random_baseline=False).score_stream(ex.iter_batches(["a cat runs", "the dog"]), 2, ex.num_layers)
 
 
@@ -147,9 +148,9 @@ def token_states(model, tok, text: str, layer: int, include_special: bool) -> np
 def test_diff_erank_is_the_authors_exp_of_mean_entropy(tiny, kind, include_special):
     model, tok = tiny[kind]
     texts = make_sentences(10, seed=11)
-    ex = HiddenStateExtractor(model, tok, layers="1,-1", batch_size=4, mean_includes_special=include_special,
+    ex = HiddenStateExtractor(model, tok, layers="1,-1", batch_size=4, include_special=include_special,
                               progress=False)
-    res = EntropyProbe(random_limit=None, seed=3).score(ex, texts)
+    res = EntropyProbe(random_limit=None, seed=3).score(ex.stream(texts))
     rand = random_copy(model, seed=3)
     assert res.meta["include_special"] is include_special and res.meta["diff_erank_texts"] == len(texts)
     for row in res.layers:
@@ -166,7 +167,7 @@ def test_include_special_adds_the_specials_to_the_token_matrices(tiny):
     model, tok = tiny["llama"]  # its tokenizer prepends BOS
     texts = make_sentences(8, seed=12)
     runs = {flag: EntropyProbe(random_baseline=False).score(
-        HiddenStateExtractor(model, tok, layers="-1", batch_size=4, mean_includes_special=flag, progress=False), texts)
+        HiddenStateExtractor(model, tok, layers="-1", batch_size=4, include_special=flag, progress=False).stream(texts))
         for flag in (False, True)}
     assert (runs[False].meta["include_special"], runs[True].meta["include_special"]) == (False, True)
     assert runs[True].meta["mean_tokens"] == pytest.approx(runs[False].meta["mean_tokens"] + 1)

@@ -68,8 +68,8 @@ def test_nan_states_name_the_layer_and_the_fix(tiny):
 
 def test_over_long_texts_are_truncated_with_a_warning(tiny):
     model, tok = tiny["bert"]
-    ex = HiddenStateExtractor(model, tok, max_length=6, progress=False)
-    with pytest.warns(UserWarning, match="1 of 2 texts .* longer than max_length=6 .* raise max_length"):
+    ex = HiddenStateExtractor(model, tok, max_text_length=6, progress=False)
+    with pytest.warns(UserWarning, match="1 of 2 texts .* longer than max_text_length=6 .* raise max_text_length"):
         states, _ = ex.extract(["the cat sees the dog in the old house", "a dog"])
     assert np.isfinite(states).all()
 

@@ -25,7 +25,7 @@ def _example():
 
 def _args(**kw) -> argparse.Namespace:
     base = dict(eval_max_length=128, probe_fit=600, probe_test=300, sts_pairs=None, cls_texts=400, cluster_texts=400,
-                lr=5e-5, batch_size=16, max_length=64, train_blocks=None, dtype="float32", eval_interval=20,
+                lr=5e-5, batch_size=16, max_text_length=64, train_blocks=None, dtype="float32", eval_interval=20,
                 recall_texts=100, steps=4)
     return argparse.Namespace(**{**base, **kw})
 

@@ -40,7 +40,7 @@ def test_pooling_matches_unpadded_reference_under_both_padding_sides(tiny, sente
 def test_mean_excludes_special_tokens_by_default(tiny, sentences):
     model, tok = tiny["bert"]
     a = HiddenStateExtractor(model, tok, pooling="mean", progress=False).extract(sentences[:4])[0]
-    b = HiddenStateExtractor(model, tok, pooling="mean", mean_includes_special=True, progress=False).extract(sentences[:4])[0]
+    b = HiddenStateExtractor(model, tok, pooling="mean", include_special=True, progress=False).extract(sentences[:4])[0]
     assert not np.allclose(a, b)
 
 
@@ -127,7 +127,7 @@ def test_bf16_runs_and_stays_close_to_fp32(tiny_dir, sentences):
 
 def test_truncation_warns_with_count(tiny):
     model, tok = tiny["gpt2"]
-    ex = HiddenStateExtractor(model, tok, max_length=8, progress=False)
+    ex = HiddenStateExtractor(model, tok, max_text_length=8, progress=False)
     texts = ["the cat sees the dog and the bird and the fish in the sea", "a dog", "the red car on the long road to the old city"]
     with pytest.warns(UserWarning, match=r"2 of 3 texts .* truncated"):
         enc = ex.encode(texts)
@@ -136,5 +136,5 @@ def test_truncation_warns_with_count(tiny):
 
 def test_max_length_capped_at_model_positions(tiny):
     model, tok = tiny["bert"]
-    ex = HiddenStateExtractor(model, tok, max_length=10_000, progress=False)
-    assert ex.max_length == 64
+    ex = HiddenStateExtractor(model, tok, max_text_length=10_000, progress=False)
+    assert ex.max_text_length == 64

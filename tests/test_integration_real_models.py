@@ -31,9 +31,9 @@ def corpora(n_train: int, n_eval: int):
 def result(request, real_model):
     alias = request.param
     _, _, model, tok = real_model(alias)
-    ex = HiddenStateExtractor(model, tok, layers="all", pooling="mean", max_length=128, batch_size=32, progress=False)
+    ex = HiddenStateExtractor(model, tok, layers="all", pooling="mean", max_text_length=128, batch_size=32, progress=False)
     train, evalc = corpora(*SIZES[alias])
-    res = RecoverabilityProbe(seed=0).fit(ex, train).score(ex, evalc)
+    res = RecoverabilityProbe(seed=0).fit(ex.stream(train)).score(ex.stream(evalc))
     CURVES[alias] = res
     return alias, ex, res
 

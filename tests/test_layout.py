@@ -1,6 +1,6 @@
 """The package's shape, checked from its source: the tree shows the flow, the model runs in one place,
 no module imports another that imports it back, no function grows past 80 lines, and every import
-path that README, docs and examples show works (moved modules answer at their old paths)."""
+path that README, docs and examples show works."""
 from __future__ import annotations
 
 import ast
@@ -164,11 +164,3 @@ def test_dotted_names_in_docs_resolve():
         except (ImportError, AttributeError) as e:
             broken.append(f"{dotted}: {e}")
     assert not broken, broken
-
-
-def test_old_module_paths_are_the_moved_modules():
-    from mi_tasks.moved import MOVED
-
-    for old, new in MOVED.items():
-        assert importlib.import_module(old) is importlib.import_module(new), old
-        assert importlib.import_module(new).__spec__.name == new, old

@@ -220,7 +220,7 @@ def test_variants_include_the_base_task():
     import yaml
     from lm_eval.tasks import TaskManager
 
-    from mi_tasks.harness.settings import TaskSettings
+    from mi_tasks.settings import TaskSettings
     from mi_tasks.harness.lm_eval_compat import task_dir
 
     folder = Path(task_dir())
@@ -235,10 +235,11 @@ def test_variants_include_the_base_task():
         assert "include: mi_recoverability.yaml" in text and "train_limit" not in text
     tasks = load_tasks(TaskManager(include_defaults=False), ["mi_recoverability", "mi_fano", *variants])
     base = tasks["mi_recoverability"].settings
-    assert tasks["mi_fano"].settings == base and type(tasks["mi_fano"]).__name__ == "FanoTask"
+    assert tasks["mi_fano"].settings == base and tasks["mi_fano"].family.name == "recoverability"
+    assert tasks["mi_fano"].METRICS == ("fano_mi_bits", "fano_mi_bits_norm", "fano_mi_bits_empirical", "ba_mi_bits")
     for name in variants:
-        assert tasks[name].settings == dataclasses.replace(base, eval_corpus=name.rsplit("_", 1)[1])
-        assert type(tasks[name]).__name__ == "RecoverabilityTask"
+        assert tasks[name].settings == dataclasses.replace(base, eval_corpus=name.rsplit("_", 1)[1]), name
+        assert tasks[name].family.name == "recoverability" and tasks[name].METRICS == tasks["mi_recoverability"].METRICS
 
 
 def test_headline_layer_index_out_of_range_is_an_error():
@@ -284,7 +285,7 @@ def test_headline_layer_out_of_range_fails_before_any_pass(tiny_dir, corpus_file
                                     task_manager=TaskManager(include_defaults=False, metadata=md))
         # the task's own headline_slot, on a result it could have made, says the same
         task = load_tasks(TaskManager(include_defaults=False, metadata=md), [task_name])[task_name]
-        result = SimpleNamespace(layers=[{"layer": i, task.BEST_KEY: 0.0} for i in (1, 2)], meta={"num_layers": 3})
+        result = SimpleNamespace(layers=[{"layer": i, task.family.best_key: 0.0} for i in (1, 2)], meta={"num_layers": 3})
         with pytest.raises(MiTasksError, match="out of range"):
             task.headline_slot(result)
     hook.remove()
@@ -298,7 +299,7 @@ def test_entropy_include_special_is_keyed_and_recorded(tiny_dir, corpus_files):
     from lm_eval.tasks import TaskManager
 
     from mi_tasks.errors import MiTasksError
-    from mi_tasks.harness.settings import TaskSettings
+    from mi_tasks.settings import TaskSettings
 
     lm = HFLM(pretrained=tiny_dir["llama"], device="cpu", batch_size=8, dtype="float32")  # its tokenizer adds BOS
     runs = {}
@@ -311,7 +312,7 @@ def test_entropy_include_special_is_keyed_and_recorded(tiny_dir, corpus_files):
         assert runs[flag]["mi_settings"]["include_special"] is want
         assert runs[flag]["mi_results"]["meta"]["include_special"] is want
     assert runs["true"]["mi_results"]["meta"]["mean_tokens"] == pytest.approx(runs["false"]["mi_results"]["meta"]["mean_tokens"] + 1)
-    assert TaskSettings(include_special=True).entropy_key() != TaskSettings().entropy_key()
+    assert TaskSettings(include_special=True).states.key() != TaskSettings().states.key()
     with pytest.raises(MiTasksError, match="include_special must be true or false"):
         TaskSettings.from_metadata({"include_special": "maybe"}, "mi_entropy")
 

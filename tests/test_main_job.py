@@ -63,7 +63,7 @@ def _core_equals_lm_eval(data: dict, model, tok) -> None:
     ex = HiddenStateExtractor(model, tok, layers=s["layers"], pooling=s["pooling"], max_length=s["max_text_length"],
                               batch_size=32, progress=False)
     core = RecoverabilityProbe(fit=s["fit"], seed=s["seed"], text_metrics=False, targets=s["targets"]) \
-        .fit(ex, train).score(ex, evalc)
+        .fit(ex.stream(train)).score(ex.stream(evalc))
     assert [x["layer"] for x in mi["layers"]] == [x["layer"] for x in core.layers]
     for got, want in zip(mi["layers"], core.layers):
         assert got["recall_at_k"] == pytest.approx(want["recall_at_k"], abs=0.01)

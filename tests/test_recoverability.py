@@ -105,8 +105,8 @@ def test_probe_on_tiny_model_all_layers_deterministic(tiny, sentences):
     model, tok = tiny["llama"]
     ex = HiddenStateExtractor(model, tok, layers="all", pooling="mean", batch_size=8, progress=False)
     train = sentences * 3
-    r1 = RecoverabilityProbe(seed=0).fit(ex, train).score(ex, sentences[:15])
-    r2 = RecoverabilityProbe(seed=0).fit(ex, train).score(ex, sentences[:15])
+    r1 = RecoverabilityProbe(seed=0).fit(ex.stream(train)).score(ex.stream(sentences[:15]))
+    r2 = RecoverabilityProbe(seed=0).fit(ex.stream(train)).score(ex.stream(sentences[:15]))
     assert json.dumps(r1.to_dict()) == json.dumps(r2.to_dict())  # NaN-safe: a vacuous bound has no error
     assert [r["layer"] for r in r1.layers] == [0, 1, 2, 3]
     assert [r["depth"] for r in r1.layers] == [0.0, 1 / 3, 2 / 3, 1.0]
@@ -119,7 +119,7 @@ def test_probe_on_tiny_model_all_layers_deterministic(tiny, sentences):
 
 
 def test_probe_errors():
-    with pytest.raises(MiTasksError, match="unknown decoder fit"):
+    with pytest.raises(MiTasksError, match="unknown fit"):
         RecoverabilityProbe(fit="svm")
     with pytest.raises(MiTasksError, match="not fitted"):
         RecoverabilityProbe().score_arrays(np.zeros((2, 3)), [np.array([1]), np.array([2])])
@@ -135,20 +135,20 @@ def test_memory_budget_fits_layers_in_groups_with_the_same_numbers(tiny, sentenc
 
     model, tok = tiny["llama"]
     ex = HiddenStateExtractor(model, tok, layers="all", batch_size=8, progress=False)
-    whole = RecoverabilityProbe(seed=2, memory_budget_gb=None).fit(ex, sentences[:30])
-    ref = whole.score(ex, sentences[30:])
+    whole = RecoverabilityProbe(seed=2, memory_budget_gb=None).fit(ex.stream(sentences[:30]))
+    ref = whole.score(ex.stream(sentences[30:]))
     vocab = len(whole.vocab)
     b = layer_bytes(32, vocab)
     budget = (2 * (b["statistics"] + b["solution"]) + b["solve_transient"] + 1) / GIB
-    grouped = RecoverabilityProbe(seed=2, memory_budget_gb=budget, spill_dir=str(tmp_path)).fit(ex, sentences[:30])
+    grouped = RecoverabilityProbe(seed=2, memory_budget_gb=budget, spill_dir=str(tmp_path)).fit(ex.stream(sentences[:30]))
     assert grouped.plan_.group_size == 2 and grouped.plan_.n_groups == 2  # 4 states: layers 0-1, 2-3
     assert list(tmp_path.iterdir())  # train states went to disk
-    got = grouped.score(ex, sentences[30:])
+    got = grouped.score(ex.stream(sentences[30:]))
     assert json.dumps([got.layers, got.prior]) == json.dumps([ref.layers, ref.prior])  # bit for bit, NaN-safe
     assert all(np.array_equal(got.per_text[k], ref.per_text[k]) for k in ref.per_text)
     assert got.meta["memory_plan"]["n_groups"] == 2 and got.meta["model"] == ref.meta["model"]
     with pytest.raises(MiTasksError, match="one layer's decoder needs .* raise it to at least"):
-        RecoverabilityProbe(memory_budget_gb=1e-6).fit(ex, sentences[:30])
+        RecoverabilityProbe(memory_budget_gb=1e-6).fit(ex.stream(sentences[:30]))
 
 
 def test_memory_plan_of_8b_and_70b_shapes():

@@ -7,7 +7,7 @@ import pytest
 
 from mi_tasks import HiddenStateExtractor, MiTasksError, RecoverabilityProbe
 from mi_tasks.metrics.recoverability.decoders import PRIOR_ALPHA, RidgeTokenDecoder, recall_hits
-from mi_tasks.harness.settings import TaskSettings
+from mi_tasks.settings import TaskSettings
 from mi_tasks.metrics.recoverability.vocabulary import DecoderVocabulary
 from mi_tasks.metrics.recoverability.words import text_words, word_targets
 
@@ -52,7 +52,7 @@ def test_two_tokenizers_get_the_same_word_targets(tiny, sentences):
     for kind in ("bert", "llama"):
         model, tok = tiny[kind]
         ex = HiddenStateExtractor(model, tok, layers=[0, -1], batch_size=8, progress=False)
-        results[kind] = RecoverabilityProbe(seed=0, targets="words").fit(ex, train).score(ex, test)
+        results[kind] = RecoverabilityProbe(seed=0, targets="words").fit(ex.stream(train)).score(ex.stream(test))
         assert results[kind].meta["tokenizer"]["vocab_size"] == len(tok)
     a, b = results["bert"].meta, results["llama"].meta
     assert a["targets"] == b["targets"] == "words"
@@ -78,7 +78,7 @@ def test_word_targets_need_texts_and_a_known_choice():
         TaskSettings.from_metadata({"targets": "word"}, "mi_recoverability")
     assert TaskSettings.from_metadata({"targets": "words"}, "t").targets == "words"
     assert TaskSettings().targets == "tokens"
-    assert TaskSettings(targets="words").train_key() != TaskSettings().train_key()  # fits are cached apart
+    assert TaskSettings(targets="words").family("recoverability").key() != TaskSettings().family("recoverability").key()
 
 
 def _noise_case(n=300, D=120, V=60, seed=0):

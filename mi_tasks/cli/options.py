@@ -1,13 +1,47 @@
-"""Command-line options more than one subcommand takes."""
+"""Command-line options made from the settings families: one name, default, range and meaning per setting.
+
+``--train-limit`` is the setting ``train_limit``, with the help text, range and default its
+family declares; values are checked by the family (the same one-line errors as a task YAML's),
+so no subcommand defines or checks a setting of its own.
+"""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..config import Settings
+from ..settings import FAMILIES, TaskSettings
 
 
-def corpus_options(p: argparse.ArgumentParser, role: str, default: str, limit: int | None) -> None:
-    """``--{role}-corpus``, ``-field``, ``-template`` and ``-limit`` for the ``train`` or ``eval`` corpus."""
-    p.add_argument(f"--{role}-corpus", default=default, help=f"{role} corpus: registered name (name:split) or file path")
-    p.add_argument(f"--{role}-field", default=None, help=f"text field of a .jsonl/.csv/.tsv {role} file (default: text)")
-    p.add_argument(f"--{role}-template", default=None, help="format string joining fields, e.g. '{title}. {content}'")
-    p.add_argument(f"--{role}-limit", type=int, default=limit,
-                   help=f"keep a seeded sample of this many texts (default: {limit or 'the whole corpus'})")
+def option_name(setting: str) -> str:
+    return "--" + setting.replace("_", "-")
+
+
+def add_settings(p: argparse.ArgumentParser, families: Iterable[str], defaults: Mapping[str, Any] | None = None,
+                 skip: Iterable[str] = (), only: Iterable[str] | None = None) -> None:
+    """One option per setting of the named families (keys of :data:`mi_tasks.settings.FAMILIES`).
+
+    ``defaults`` replace a setting's default for this command (shown in the help); unset options
+    stay None, meaning "the command's default"; ``skip``/``only`` leave settings out or keep just those.
+    """
+    defaults, skip, only = dict(defaults or {}), set(skip), None if only is None else set(only)
+    for name in families:
+        fam: type[Settings] = FAMILIES[name]
+        group = p.add_argument_group(f"{name} settings")
+        for flat, (f, spec) in fam.specs().items():
+            if flat in skip or (only is not None and flat not in only):
+                continue
+            shown = defaults.get(flat, f.default)
+            group.add_argument(option_name(flat), dest=flat, default=None, metavar=flat.split("_")[-1].upper(),
+                               help=f"{spec.what} [{spec.range_text()}] (default: {shown})")
+    p.set_defaults(_setting_defaults=defaults)
+
+
+def settings_from(args: argparse.Namespace, command: str) -> TaskSettings:
+    """The task settings the options give (the command's defaults where unset), checked by their families."""
+    known = TaskSettings.known()
+    given = {k: v for k, v in vars(args).items() if k in known and v is not None}
+    for k, v in given.items():  # each option alone first, so a bad value's message names its option
+        TaskSettings.given(None, f" (mi-tasks {command} {option_name(k)})", **{k: v})
+    return TaskSettings.given(None, f" (mi-tasks {command})", **{**getattr(args, "_setting_defaults", {}), **given})

@@ -1,5 +1,4 @@
-"""What every settings family shares: field descriptions, coercion, cache keys, renamed keywords."""
+"""What every settings family shares: field descriptions, coercion, cache keys."""
 from .fields import Settings, Spec, settings_key, setting
-from .renamed import renamed_attribute, renamed_keywords
 
-__all__ = ["Settings", "Spec", "renamed_attribute", "renamed_keywords", "setting", "settings_key"]
+__all__ = ["Settings", "Spec", "setting", "settings_key"]

@@ -146,6 +146,29 @@ class Settings:
     def check(self, where: str = "") -> None:
         """Checks beyond one field's range (a device that must exist); families override it."""
 
+    @classmethod
+    def given(cls: type[S], settings: "S | None" = None, where: str = "", **values: Any) -> S:
+        """``settings`` (default: the defaults) with keyword ``values`` coerced and checked as YAML values are.
+
+        What a Python constructor taking this family calls, so its keywords get the same names,
+        defaults, checks and messages as the task YAML; an unknown keyword names the known ones.
+        """
+        base = settings if settings is not None else cls()
+        if not isinstance(base, cls):
+            raise MiTasksError(f"{where.strip() or cls.__name__}: settings must be a {cls.__name__}, "
+                               f"got {type(base).__name__}")
+        known = {f.name: (f, spec_of(f)) for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise MiTasksError(f"unknown keyword {', '.join(unknown)}{where}: the {cls.__name__} settings are "
+                               f"{', '.join(known)}")
+        if not values:
+            return base
+        kw = {**asdict(base), **{k: coerce(k, known[k][1], v, where) for k, v in values.items()}}  # type: ignore[call-overload]
+        out = cls(**kw)
+        out.check(where)
+        return out
+
     def flat(self) -> dict[str, Any]:
         """The family's values under their flat names."""
         return {self.PREFIX + k: v for k, v in asdict(self).items()}  # type: ignore[call-overload]

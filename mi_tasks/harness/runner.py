@@ -1,40 +1,24 @@
-"""Answer mi-tasks requests with the model lm-eval already loaded: one extraction pass per corpus.
+"""Answer mi-tasks requests with the model lm-eval already loaded: every metric family on one pass per corpus.
 
 lm-eval groups requests by type and calls ``lm.<type>(requests)``: ``hf-mi`` defines
 ``mi_hidden_states`` itself, and for ``--model hf`` mi-tasks adds it to lm-eval's ``LM`` base class
-(``lm_eval_compat``), so one call sees every mi-tasks task of the run. For Hugging Face backends it reads the backbone's hidden states (no LM head), fits each
-train corpus once per model and settings, runs each eval corpus once (with token spectra when an
-entropy task reads it too) and caches passes, fits and results on the ``lm`` object, so every
-task of ``mi_suite`` reuses them. Under ``accelerate launch`` the ranks split the forward passes
-and exchange pooled states, so every rank computes the single-process numbers. Other backends
-get a clear error.
+(``lm_eval_compat``), so one call sees every mi-tasks task of the run. The tasks' families are
+computed through :class:`~mi_tasks.states.source.StateSource`, whose passes, fits and results
+are cached on the ``lm`` object, so every task of ``mi_suite`` shares one eval pass (with every
+family's token reductions) and one train pass. Under ``accelerate launch`` the ranks split the
+forward passes and exchange pooled states, so every rank computes the single-process numbers.
+Other backends get a clear error.
 """
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
-from .. import __version__
-from ..data.corpora import load_corpus
-from ..states.distributed import ProcessGroup, process_group
-from ..metrics.entropy.probe import EntropyProbe
 from ..errors import MiTasksError
-from ..states.extraction import HiddenStateExtractor, model_num_layers
-from ..states.layers import parse_layers
-from ..states.modeling import hidden_state_module
-from ..metrics.recoverability.probe import RecoverabilityProbe
-
-if TYPE_CHECKING:
-    from ..metrics.emergence.result import EmergenceResult
-    from ..metrics.entropy.probe import EntropyResult
-    from ..metrics.recoverability.probe import RecoverabilityResult
-    from ..metrics.result import LayerResult
-    from .settings import TaskSettings
+from ..states.distributed import ProcessGroup, process_group
+from ..states.source import StateSource
 
 _TASKS: dict[str, Any] = {}
-R = TypeVar("R", bound="LayerResult")  # _stamp hands back the result it was given
 
 
 def register_task(task: Any) -> str:
@@ -70,94 +54,11 @@ def _group(lm: Any) -> ProcessGroup:
     return process_group(int(getattr(lm, "rank", 0) or 0), world)
 
 
-def _digest(texts: list[str]) -> str:
-    return hashlib.sha256("\x00".join(texts).encode("utf-8")).hexdigest()
-
-
-class _Run:
-    """The model, its cache and process group, as one handler call sees them."""
-
-    def __init__(self, lm: Any) -> None:
-        self.model, self.tokenizer = _hf_parts(lm)
-        self.group = _group(lm)
-        self.batch_size = _batch_size(lm)
-        self.cache: dict[Any, Any] = lm.__dict__.setdefault("_mi_tasks_cache", {})
-        self.num_layers = model_num_layers(self.model)
-
-    def layer_indices(self, s: "TaskSettings") -> list[int]:
-        """The task's ``layers`` spec parsed once for this model: the extractor and IE both take these indices."""
-        key = ("layers", s.layers)
-        if key not in self.cache:
-            self.cache[key] = parse_layers(s.layers, self.num_layers)
-        return list(self.cache[key])
-
-    def extractor(self, s: "TaskSettings") -> HiddenStateExtractor:
-        # every pass setting (include_special too: it changes the tokens pooling and spectra use) is in the key
-        states = s.states
-        key = ("extractor", states.key())
-        if key not in self.cache:
-            backbone = hidden_state_module(self.model)  # hidden states without the LM head's cost
-            self.cache[key] = HiddenStateExtractor(backbone, self.tokenizer, layers=self.layer_indices(s),
-                                                   pooling=states.pooling, max_text_length=states.max_text_length,
-                                                   include_special=states.include_special,
-                                                   batch_size=self.batch_size, process_group=self.group)
-        return self.cache[key]
-
-    def eval_pass(self, s: "TaskSettings", texts: list[str], spectra: bool) -> tuple[list[Any], Any]:
-        """Pooled states (and token spectra if asked) of ``texts``: one pass shared by every task."""
-        ex = self.extractor(s)
-        key = ("pass", s.states.key(), _digest(texts))
-        hit = self.cache.get(key)
-        if hit is None or (spectra and not hit[2]):
-            enc = ex.encode(texts, "eval corpus")
-            batches = list(ex.iter_batches(enc, desc="eval states", spectra=spectra))
-            hit = self.cache[key] = (batches, enc, spectra)
-        return hit[0], hit[1]
-
-    def recoverability(self, s: "TaskSettings", texts: list[str]) -> "RecoverabilityResult":
-        ex = self.extractor(s)
-        fit_key = ("fit", s.train_key())
-        if fit_key not in self.cache:
-            train = load_corpus(s.train_corpus, **s.corpus_kwargs("train"))
-            probe = RecoverabilityProbe(**asdict(s.recoverability), seed=s.seed)  # budget 0 plans as None: no bound
-            self.cache[fit_key] = probe.fit(ex, train)
-        probe = self.cache[fit_key]
-        res_key = ("recoverability", fit_key, _digest(texts))
-        if res_key not in self.cache:
-            batches, enc = self.eval_pass(s, texts, spectra=False)
-            res = probe.score_stream(iter(batches), len(enc), texts=texts)
-            res.meta["eval_truncated"] = enc.n_truncated
-            self.cache[res_key] = self._stamp(res, texts)
-        return self.cache[res_key]
-
-    def entropy(self, s: "TaskSettings", texts: list[str]) -> "EntropyResult":
-        res_key = ("entropy", s.entropy_key(), _digest(texts))
-        if res_key not in self.cache:
-            probe = EntropyProbe(**asdict(s.entropy), seed=s.seed)
-            batches, enc = self.eval_pass(s, texts, spectra=True)
-            res = probe.score_pass(self.extractor(s), texts, enc, batches)
-            self.cache[res_key] = self._stamp(res, texts)
-        return self.cache[res_key]
-
-    def emergence(self, s: "TaskSettings", texts: list[str]) -> "EmergenceResult":
-        """IE on windows of ``texts``: its own passes (windows, lone tokens), on the model already loaded.
-
-        Every rank computes it whole (same seed, same numbers): IE's passes are short next to its
-        estimator training, which is not split.
-        """
-        from ..metrics.emergence.probe import EmergenceProbe
-
-        res_key = ("emergence", s.emergence_key(), _digest(texts))
-        if res_key not in self.cache:
-            probe = EmergenceProbe(**asdict(s.emergence), layers=self.layer_indices(s), batch_size=self.batch_size,
-                                   seed=s.seed)
-            self.cache[res_key] = self._stamp(probe.score(self.model, self.tokenizer, texts), texts)
-        return self.cache[res_key]
-
-    def _stamp(self, res: R, texts: list[str]) -> R:
-        res.meta.update({"eval_texts_sha256": _digest(texts), "mi_tasks_version": __version__,
-                         "model_dtype": str(next(self.model.parameters()).dtype), "world_size": self.group.world})
-        return res
+def source_for(lm: Any) -> StateSource:
+    """The passes of the model lm-eval loaded; their cache lives on ``lm``, so later calls reuse it."""
+    model, tok = _hf_parts(lm)
+    return StateSource(model, tok, batch_size=_batch_size(lm), process_group=_group(lm),
+                       cache=lm.__dict__.setdefault("_mi_tasks_cache", {}))
 
 
 def _full_texts(group: ProcessGroup, tasks: dict[str, Any], local: dict[str, list[tuple[int, str]]]
@@ -187,19 +88,20 @@ def handle_requests(lm: Any, requests: list[Any]) -> list[dict[str, float]]:
         if key not in _TASKS:
             raise MiTasksError(f"request for unknown mi-tasks task {key!r}")
         tasks[key] = _TASKS[key]
-    run = _Run(lm)
+    source = source_for(lm)
     for task in tasks.values():  # a bad layer spec or headline_layer fails here, before any pass
-        run.layer_indices(task.settings)
-        task.headline_index(run.num_layers)
-    full = _full_texts(run.group, tasks, local)
-    # Entropy tasks first: their eval pass keeps token spectra, which recoverability can reuse.
-    order = sorted(local, key=lambda k: 0 if tasks[k].KIND == "entropy" else 1)
+        source.layers(task.settings.layers)
+        task.headline_index(source.num_layers)
+    full = _full_texts(source.group, tasks, local)
+    for key in local:  # every family's token reductions join the one eval pass before it runs
+        task = tasks[key]
+        source.eval_stream(task.settings.states, [t for _, t in full[key]], task.family.reducers)
     out: list[dict[str, float] | None] = [None] * len(requests)
-    for key in order:
+    for key in local:
         task = tasks[key]
         doc_ids = [d for d, _ in full[key]]
         texts = [t for _, t in full[key]]
-        result = task.compute(run, texts)
+        result = task.compute(source, texts)
         where = {d: p for p, d in enumerate(doc_ids)}
         values = task.attach_result(result)
         for (doc_id, _), i in zip(local[key], positions[key]):

@@ -27,7 +27,6 @@ from mteb.models.abs_encoder import AbsEncoder
 from mteb.models.model_meta import ModelMeta
 
 from .. import __version__
-from ..config import renamed_keywords
 from ..errors import MiTasksError
 from ..states.extraction import HiddenStateExtractor, model_num_layers
 from ..states.layers import normalized_depth
@@ -114,7 +113,7 @@ class LayerEncoder(AbsEncoder):
     ``pooling``: mean (over non-special tokens unless ``include_special``), last or first.
     ``normalize``: L2-normalise embeddings (cosine and dot products then agree).
     ``max_text_length``: longer texts are truncated with a warning (default: 512 or the model's
-    positions; ``max_length``, its earlier name, warns for one release).
+    positions).
     ``include_special``: average CLS/SEP/BOS too, as sentence-transformers' mean pooling does.
     ``load_kwargs`` go to :func:`mi_tasks.states.modeling.load_model` (``gguf_file=``, ``dtype=``,
     ``device=``, ``revision=``, ``trust_remote_code=``).
@@ -126,7 +125,6 @@ class LayerEncoder(AbsEncoder):
     hardware is fast at it). ``describe()`` and the MTEB model metadata record what was used.
     """
 
-    @renamed_keywords(max_length="max_text_length")
     def __init__(
         self,
         model_name_or_path: str,

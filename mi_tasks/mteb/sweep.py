@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..config import renamed_keywords
 from ..errors import MiTasksError
 from ..states.extraction import HiddenStateExtractor
 from ..states.layers import LayerSpec, normalized_depth
@@ -80,7 +79,6 @@ class LayerSweepResult:
         return "\n".join(lines)
 
 
-@renamed_keywords(max_length="max_text_length")
 def layer_sweep(
     model_name_or_path: str,
     tasks: Any,
@@ -96,6 +94,8 @@ def layer_sweep(
     progress: bool = True,
     model: Any = None,
     tokenizer: Any = None,
+    metrics: Sequence[str] = (),
+    metric_settings: dict[str, Any] | None = None,
     **load_kwargs: Any,
 ) -> LayerSweepResult:
     """Run ``mteb.evaluate`` at each of ``layers`` (spec as in :func:`mi_tasks.parse_layers`).
@@ -103,8 +103,10 @@ def layer_sweep(
     ``mteb_cache``: an ``mteb.ResultCache`` to store each layer's results (apart, per layer); None
     keeps them in memory only. ``output``: also write the sweep JSON there. ``model``/``tokenizer``:
     an already loaded pair (then ``model_name_or_path`` only names it). Settings left as None
-    follow the model as in :class:`~mi_tasks.mteb.encoder.LayerEncoder` (``max_length``, the earlier name of
-    ``max_text_length``, warns for one release).
+    follow the model as in :class:`~mi_tasks.mteb.encoder.LayerEncoder`. ``metrics``: metric families
+    (``recoverability``, ``entropy``, ...) computed at the same layers, pooling and length on the eval
+    corpus of ``metric_settings`` (task settings under their YAML names), each table metric a row
+    (task ``mi:<family>.<metric>``) beside the MTEB scores.
     """
     import mteb
 
@@ -133,6 +135,34 @@ def layer_sweep(
         for task, (metric, value) in main_scores(res, task_list).items():
             result.rows.append({"layer": layer, "depth": normalized_depth(layer, extractor.num_layers),
                                 "task": task, "metric": metric, "value": value})
+    if metrics:
+        _metric_rows(result, model, tokenizer, extractor, metrics, metric_settings or {}, batch_size, progress)
     if output is not None:
         result.save(output)
     return result
+
+
+def _metric_rows(result: LayerSweepResult, model: Any, tokenizer: Any, extractor: HiddenStateExtractor,
+                 families: Sequence[str], values: dict[str, Any], batch_size: int, progress: bool) -> None:
+    """Each family's table metrics at the sweep's layers, as rows ``mi:<family>.<metric>`` (with any standard error)."""
+    from ..data.corpora import load_corpus
+    from ..evaluation import evaluate
+    from ..metrics.family import Skipped
+    from ..metrics.registry import family_class
+    from ..settings import TaskSettings
+
+    s = TaskSettings.given(None, " for layer_sweep(metrics=...)", **{
+        "layers": ",".join(str(i) for i in extractor.layers), "pooling": extractor.pooling,
+        "max_text_length": extractor.max_text_length, "include_special": extractor.include_special, **values})
+    texts = load_corpus(s.eval_corpus, **s.corpus_kwargs("eval")).texts
+    got = evaluate(model, tokenizer, texts, families, s, batch_size=batch_size, progress=progress)
+    for name, res in got.items():
+        if isinstance(res, Skipped):
+            continue
+        fam = family_class(name)
+        for row in res.layers:
+            for metric in fam.table_metrics:
+                if metric in row:
+                    result.rows.append({"layer": int(row["layer"]), "depth": float(row["depth"]), "task": f"mi:{name}.{metric}",
+                                        "metric": metric, "value": float(row[metric]),
+                                        "stderr": row.get(f"{metric}_stderr")})

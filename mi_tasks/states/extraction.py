@@ -10,21 +10,23 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from .backbone import check_finite, hidden_states, model_device, pad_batch, real_token_positions, takes_position_ids
-from ..config import renamed_attribute, renamed_keywords
 from ..errors import MiTasksError
 from .layers import LayerSpec, normalized_depth, parse_layers
 from .settings import StateSettings
 from .modeling import ensure_bidirectional, is_encoder_only, prepare_tokenizer, text_config
 from .pooling import check_pooling, content_tokens, pool
-from ..metrics.entropy.spectra import token_gram_spectra
+from .reducers import TokenReducer
+
+if TYPE_CHECKING:
+    from .stream import StateStream
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +57,16 @@ class EncodedTexts:
 class StateBatch:
     """Pooled states of one batch: ``states[j]`` is (B, D) float32 for ``layers[j]``.
 
-    ``spectra`` (when asked for) holds each text's token-Gram eigenvalues per layer, (n_layers, B, M)
-    with trace 1 and zero padding, and ``n_tokens`` the token count each spectrum was taken over:
-    what representation entropy needs, taken from the same forward pass.
+    ``reduced`` holds, per :class:`~mi_tasks.states.reducers.TokenReducer` the pass was asked for,
+    its output for every layer, (n_layers, B, ...) on the CPU, and ``n_tokens`` the token count
+    each text's reductions were taken over (the tokens mean pooling averages).
     """
 
     indices: np.ndarray
     states: torch.Tensor
     targets: list[np.ndarray]
     layers: list[int]
-    spectra: torch.Tensor | None = None
+    reduced: dict[str, torch.Tensor] = field(default_factory=dict)
     n_tokens: torch.Tensor | None = None
 
 
@@ -102,16 +104,10 @@ class HiddenStateExtractor:
     ``layers`` (spec, see :func:`parse_layers`, or the indices it gave), ``pooling``
     (mean/last/first), ``max_text_length`` (longer texts are truncated with a warning),
     ``include_special`` (special tokens in the mean and the token matrices); and ``batch_size``.
-    The old keywords ``max_length`` and ``mean_includes_special`` still work, with a
-    DeprecationWarning, for one release. With a
-    ``process_group`` of several ranks every pass is sharded across them and gathered back in
+    With a ``process_group`` of several ranks every pass is sharded across them and gathered back in
     single-process order (see :mod:`mi_tasks.states.distributed`).
     """
 
-    max_length = renamed_attribute("max_length", "max_text_length")
-    mean_includes_special = renamed_attribute("mean_includes_special", "include_special")
-
-    @renamed_keywords(max_length="max_text_length", mean_includes_special="include_special")
     def __init__(
         self,
         model: torch.nn.Module,
@@ -179,8 +175,8 @@ class HiddenStateExtractor:
             n_trunc = sum(len(r) > self.max_text_length for r in full)
         if n_trunc:
             warnings.warn(
-                f"{n_trunc} of {len(texts)} texts in the {what} are longer than max_length={self.max_text_length} "
-                "tokens and were truncated; raise max_length (the setting max_text_length) to keep them whole",
+                f"{n_trunc} of {len(texts)} texts in the {what} are longer than max_text_length={self.max_text_length} "
+                "tokens and were truncated; raise max_text_length to keep them whole",
                 stacklevel=2,
             )
         for i, row in enumerate(ids):
@@ -221,39 +217,42 @@ class HiddenStateExtractor:
         hs = hidden_states(self.model, input_ids, attn, self.num_layers, position_ids=positions).hidden_states
         return hs, attn, content
 
-    def forward_batch(self, enc: EncodedTexts, idx: np.ndarray, spectra: bool = False, keep_on_device: bool = False
-                      ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward_batch(self, enc: EncodedTexts, idx: np.ndarray, reducers: Sequence[TokenReducer] = (),
+                      keep_on_device: bool = False) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor | None]:
         """Pooled states (n_layers, B, D) float32 for the texts ``idx`` from one forward pass.
 
-        With ``spectra=True`` also each text's token-Gram spectrum per layer and its token count.
-        The pooled states come back on the CPU, or with ``keep_on_device`` on the device of the
-        model's first parameters (so statistics built from them need not cross to the host).
+        Also each reducer's output per layer (on the CPU) and the token count it saw, or ({}, None)
+        when no reducer is asked for. The pooled states come back on the CPU, or with
+        ``keep_on_device`` on the device of the model's first parameters (so statistics built from
+        them need not cross to the host).
         """
         device = self.device
+        reduced: dict[str, torch.Tensor] = {}
+        n_tok = None
         with torch.inference_mode():
             hs, attn, content = self.run_batch(enc, idx)
             pooled = torch.stack([self._pool(hs[l], attn, content, device) for l in self.layers])
-            if spectra:
+            if reducers:
                 tokens = content_tokens(attn, content)  # the tokens mean pooling averages
-                spec = torch.stack([token_gram_spectra(hs[l], tokens) for l in self.layers]).cpu()
+                for r in reducers:
+                    reduced[r.name] = torch.stack([r(hs[l], tokens.to(hs[l].device)).to(device) for l in self.layers]).cpu()
                 n_tok = tokens.sum(1).cpu()
         check_finite(pooled, self.layers, self.model)
         if not keep_on_device:
             pooled = pooled.cpu()
-        if spectra:
-            return pooled, spec, n_tok
-        return pooled
+        return pooled, reduced, n_tok
 
     def _pool(self, h: torch.Tensor, attn: torch.Tensor, content: torch.Tensor | None, device: torch.device) -> torch.Tensor:
         """Pool one layer where its states are (a model split over devices keeps layers on several), then gather on ``device``."""
         here = h.device
         return pool(h, attn.to(here), self.pooling, None if content is None else content.to(here)).to(device)
 
-    def iter_batches(self, texts: Sequence[str] | EncodedTexts, desc: str = "hidden states", spectra: bool = False,
-                     shard: tuple[int, int] | None = None, keep_on_device: bool = False) -> Iterator[StateBatch]:
+    def iter_batches(self, texts: Sequence[str] | EncodedTexts, desc: str = "hidden states",
+                     reducers: Sequence[TokenReducer] = (), shard: tuple[int, int] | None = None,
+                     keep_on_device: bool = False) -> Iterator[StateBatch]:
         """Stream :class:`StateBatch` es over a corpus; each text is run exactly once.
 
-        ``spectra=True`` adds token-Gram spectra (for entropy) from the same pass. ``shard=(rank,
+        ``reducers`` add per-text reductions of the token states (spectra, curvature) from the same pass. ``shard=(rank,
         world)`` runs only batches ``rank, rank + world, ...`` of the single-process order, so the
         shards of several processes interleave back into exactly that order. ``keep_on_device``
         leaves the pooled states on the model's device (batches gathered from other ranks arrive
@@ -264,7 +263,7 @@ class HiddenStateExtractor:
         if shard is None and group is not None and group.active:
             from .distributed import gathered_stream
 
-            local = self.iter_batches(enc, desc, spectra, shard=(group.rank, group.world))
+            local = self.iter_batches(enc, desc, reducers, shard=(group.rank, group.world))
             yield from gathered_stream(local, len(self.batch_order(enc)), group)
             return
         batches = self.batch_order(enc)
@@ -274,13 +273,21 @@ class HiddenStateExtractor:
         bar = tqdm(total=sum(len(b) for b in batches), desc=desc, unit="text", disable=not self.progress, leave=False)
         try:
             for idx in batches:
-                out = self.forward_batch(enc, idx, spectra=spectra, keep_on_device=keep_on_device)
-                states, spec, n_tok = out if spectra else (out, None, None)
+                states, reduced, n_tok = self.forward_batch(enc, idx, reducers, keep_on_device=keep_on_device)
                 yield StateBatch(indices=idx, states=states, targets=[enc.content_ids(i) for i in idx],
-                                 layers=self.layers, spectra=spec, n_tokens=n_tok)
+                                 layers=self.layers, reduced=reduced, n_tokens=n_tok)
                 bar.update(len(idx))
         finally:
             bar.close()
+
+    def stream(self, texts: Any, what: str = "corpus", reducers: Sequence[TokenReducer] = (),
+               keep: bool = False) -> "StateStream":
+        """The pass over ``texts`` (a list of texts or a :class:`~mi_tasks.data.corpora.Corpus`) that metrics read."""
+        from ..data.corpora import Corpus
+        from .stream import StateStream
+
+        corpus = texts if isinstance(texts, Corpus) else None
+        return StateStream(self, corpus.texts if corpus is not None else texts, what, reducers, corpus=corpus, keep=keep)
 
     def extract(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
         """All pooled states at once, (n_layers, N, D) in input order, with the targets (small corpora)."""

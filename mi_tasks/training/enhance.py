@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
 RESUME_KEYS = ("model", "corpus", "corpus_rows", "corpus_sha256", "eval_corpus_sha256", "lr", "head_lr",
-               "batch_size", "max_length", "seed", "layer", "pooling", "weight_decay", "warmup_steps",
+               "batch_size", "max_text_length", "seed", "layer", "pooling", "weight_decay", "warmup_steps",
                "train_blocks")
 
 
@@ -134,11 +134,11 @@ class _Batcher:
 class _Enhancer:
     """Holds the model, head and tokenised corpora; one instance per run."""
 
-    def __init__(self, model: torch.nn.Module, tok: Any, layer: int, pooling: str, max_length: int) -> None:
+    def __init__(self, model: torch.nn.Module, tok: Any, layer: int, pooling: str, max_text_length: int) -> None:
         self.model = model
         self.backbone = hidden_state_module(model)
         self.extractor = HiddenStateExtractor(self.backbone, tok, layers=[layer], pooling=pooling,
-                                              max_text_length=max_length, batch_size=8, progress=False)
+                                              max_text_length=max_text_length, batch_size=8, progress=False)
         self.tok = self.extractor.tokenizer
         self.layer = self.extractor.layers[0]
 
@@ -237,7 +237,7 @@ Fine-tuned with `mi-tasks enhance` (mi-tasks {__version__}) to maximise token re
 - trained: blocks {settings['trained_blocks'][0]}..{settings['trained_blocks'][1]}; frozen: the last block ({settings['num_layers']}), embeddings,
   final norm and LM head; the decoder head is not part of this checkpoint
 - steps: {result.steps}, lr: {settings['lr']} (head {settings['head_lr']}), batch size: {settings['batch_size']},
-  max length: {settings['max_length']}, seed: {settings['seed']}, compute dtype: {settings['compute_dtype']}
+  max length: {settings['max_text_length']}, seed: {settings['seed']}, compute dtype: {settings['compute_dtype']}
 - final training loss: {last_loss:.5f}; held-out recall@k ({settings['eval_corpus']}): {recall or 'not measured'}
 """
     return str(ModelCard(body))
@@ -251,7 +251,7 @@ def enhance(
     steps: int = 200,
     lr: float = 2e-5,
     batch_size: int = 8,
-    max_length: int = 128,
+    max_text_length: int = 128,
     seed: int = 0,
     eval_interval: int = 50,
     eval_corpus: str | Corpus | None = None,
@@ -285,7 +285,7 @@ def enhance(
     n = model_num_layers(model)
     _check_layers(n, layer, train_blocks)
     torch.manual_seed(seed)
-    enh = _Enhancer(model, tok, layer, pooling, max_length)
+    enh = _Enhancer(model, tok, layer, pooling, max_text_length)
     if enh.layer == 0:
         raise MiTasksError("layer 0 is the embedding output, which no trainable block feeds; read a later layer")
     trainable = enh.freeze(train_blocks)
@@ -306,7 +306,7 @@ def enhance(
                 "corpus": train_c.name, "corpus_source": train_c.source, "corpus_rows": len(texts),
                 "corpus_sha256": Corpus(name="", texts=texts, source="").sha256, "eval_corpus": eval_name,
                 "eval_corpus_sha256": Corpus(name="", texts=eval_texts, source="").sha256,
-                "lr": lr, "head_lr": head_lr, "batch_size": batch_size, "max_length": max_length, "seed": seed,
+                "lr": lr, "head_lr": head_lr, "batch_size": batch_size, "max_text_length": max_text_length, "seed": seed,
                 "layer": enh.layer, "pooling": pooling, "weight_decay": weight_decay, "warmup_steps": warm,
                 "train_blocks": train_blocks, "trained_blocks": [first_trained, n - 1], "num_layers": n,
                 "frozen_block": n, "head_vocab": len(vocab), "compute_dtype": compute,

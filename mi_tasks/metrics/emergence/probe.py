@@ -51,7 +51,6 @@ docs/emergence.md for the convergence, seed and noise-level tables.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,18 +59,17 @@ import numpy as np
 import torch
 
 from ...data.corpora import Corpus
-from ...config import renamed_attribute, renamed_keywords
 from ...errors import MiTasksError
 from ...states.extraction import model_num_layers
 from ...states.layers import LayerSpec, parse_layers
 # the underscored helpers are private to this package (their names kept from the one-module version)
-from .estimators import METHODS
-from .gaussian import IE_PROJ_DIM, IE_RIDGE, _gaussian_result, _gaussian_settings, _micro_moments
+from .gaussian import _gaussian_result, _gaussian_settings, _micro_moments
 from .moments import StateMoments
 from .passes import _backbone, _iter_last_states, _micro_states, collect_states
 from .result import EmergenceResult
-from .scoring import IE_MI_STEPS, MICRO_MODES, emergence_from_states
-from .windows import IE_N_WINDOWS, _with_prefix, bos_prefix, make_windows
+from .settings import EmergenceSettings
+from .scoring import emergence_from_states
+from .windows import _with_prefix, bos_prefix, make_windows
 
 
 class EmergenceProbe:
@@ -85,37 +83,24 @@ class EmergenceProbe:
     ``mi_estimator="gaussian"`` (default) streams the macro states into moments and uses the
     linear-Gaussian MI (``proj_dim``, ``mi_ridge``; ``estimator_kwargs`` ``projection``,
     ``n_projections``, ``bias_correction``); the neural estimators keep the states and train
-    critics for ``mi_steps`` (:func:`emergence_from_states`). The old keywords ``method``,
-    ``steps`` and ``estimator_kwargs={"ridge": ...}`` still work, with a DeprecationWarning, for one release.
+    critics for ``mi_steps`` (:func:`emergence_from_states`).
     """
 
-    method = renamed_attribute("method", "mi_estimator")
-    steps = renamed_attribute("steps", "mi_steps")
-
-    @renamed_keywords(method="mi_estimator", steps="mi_steps")
-    def __init__(self, window: int = 8, n_windows: int = IE_N_WINDOWS, layers: LayerSpec = "all",
-                 proj_dim: int | None = IE_PROJ_DIM, mi_steps: int = IE_MI_STEPS, mi_estimator: str = "gaussian",
-                 batch_size: int = 32, micro_mode: str = "pooled",
+    def __init__(self, settings: EmergenceSettings | None = None, *, layers: LayerSpec = "all", batch_size: int = 32,
                  bos: bool | str = "auto", seed: int = 0, progress: bool = True,
-                 estimator_kwargs: dict[str, Any] | None = None, mi_ridge: float | None = None) -> None:
-        if mi_estimator not in METHODS:
-            raise MiTasksError(f"unknown MI method {mi_estimator!r}: use one of {', '.join(METHODS)}")
-        if micro_mode not in MICRO_MODES:
-            raise MiTasksError(f"unknown micro mode {micro_mode!r}: use one of {', '.join(MICRO_MODES)}")
+                 estimator_kwargs: dict[str, Any] | None = None, **values: Any) -> None:
+        s = EmergenceSettings.given(settings, " for EmergenceProbe", **values)
         if batch_size < 1:
             raise MiTasksError(f"batch_size must be >= 1, got {batch_size}")
-        self.window, self.n_windows, self.layers = window, n_windows, layers
-        self.proj_dim, self.mi_steps, self.mi_estimator, self.batch_size = proj_dim, mi_steps, mi_estimator, batch_size
-        self.micro_mode, self.bos, self.seed, self.progress = micro_mode, bos, seed, progress
+        self.settings = s
+        self.window, self.n_windows, self.layers = s.window, s.n_windows, layers
+        self.proj_dim, self.mi_steps, self.mi_estimator, self.batch_size = s.proj_dim, s.mi_steps, s.mi_estimator, batch_size
+        self.micro_mode, self.bos, self.seed, self.progress = s.micro_mode, bos, seed, progress
         self.estimator_kwargs = dict(estimator_kwargs or {})
-        if "ridge" in self.estimator_kwargs:  # its old place: renamed_keywords' warning, for a dict entry
-            if mi_ridge is not None:
-                raise MiTasksError("EmergenceProbe: give mi_ridge= only (estimator_kwargs['ridge'] is its old place)")
-            warnings.warn("EmergenceProbe: estimator_kwargs={'ridge': ...} is deprecated and goes in the next "
-                          "release; use 'mi_ridge' (the name task YAMLs use)", DeprecationWarning, stacklevel=3)
-            mi_ridge = self.estimator_kwargs.pop("ridge")
-        self.mi_ridge = IE_RIDGE if mi_ridge is None else float(mi_ridge)
-        if mi_estimator == "gaussian":
+        if "ridge" in self.estimator_kwargs:
+            raise MiTasksError("EmergenceProbe: give the ridge as mi_ridge=, not in estimator_kwargs")
+        self.mi_ridge = float(s.mi_ridge)
+        if s.mi_estimator == "gaussian":
             self._gaussian()  # refuse critic settings early
 
     def _gaussian(self) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from ...config import renamed_keywords
 from ...errors import MiTasksError
 from ...states.layers import normalized_depth
 from .estimators import METHODS, estimate_mi
@@ -20,7 +19,6 @@ MICRO_MODES = ("pooled", "per_position")
 IE_MI_STEPS = 200  # critic steps of a neural IE estimator (the gaussian default trains nothing)
 
 
-@renamed_keywords(method="mi_estimator", steps="mi_steps")
 def emergence_from_states(macro: Any, micro: Any, *, micro_index: Any = None, layers: Sequence[int] | None = None,
                           num_layers: int | None = None, micro_mode: str = "pooled", mi_estimator: str = "gaussian",
                           proj_dim: int | None = IE_PROJ_DIM, mi_steps: int = IE_MI_STEPS, seed: int = 0, progress: bool = True,
@@ -33,7 +31,7 @@ def emergence_from_states(macro: Any, micro: Any, *, micro_index: Any = None, la
     ``estimator_kwargs`` ``projection``, ``n_projections``, ``ridge``, ``bias_correction``; its
     pooled micro term uses all N·T positions. The neural estimators train ``mi_steps`` per estimate;
     their pooled micro term uses one seeded random position per window (same N and split as the
-    macro term). ``method`` and ``steps``, the earlier names, warn for one release.
+    macro term).
     """
     if micro_mode not in MICRO_MODES:
         raise MiTasksError(f"unknown micro mode {micro_mode!r}: use one of {', '.join(MICRO_MODES)}")

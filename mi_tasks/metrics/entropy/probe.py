@@ -9,25 +9,26 @@ Diff-eRank compares with a randomly initialised copy of the same architecture, s
 authors compute it: exp(mean over texts of H_random) − exp(mean over texts of H_trained), H the
 per-text entropy in nats (``diff_erank``); the mean over texts of the per-text differences
 exp(H_random) − exp(H_trained) is kept as ``diff_erank_mean_of_differences``.
-Token spectra come from the extraction pass (``iter_batches(spectra=True)``): no second run. Which
+Token spectra come from the eval pass (the :data:`~mi_tasks.metrics.entropy.spectra.SPECTRA` reducer
+asked of it): no second run. Which
 tokens they cover follows the extractor's ``include_special`` (the authors keep BOS).
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from ...data.corpora import Corpus
 from ...errors import MiTasksError
 from .settings import EntropySettings
-from ...states.extraction import HiddenStateExtractor, StateBatch
+from ...states.extraction import StateBatch
+from ...states.stream import StateStream
 from ...states.layers import normalized_depth
-from .spectra import matrix_spectrum
+from .spectra import SPECTRA, matrix_spectrum
 from ..result import LayerResult
 from ..uncertainty import mean_stderr
 
@@ -94,8 +95,9 @@ class _Accumulator:
         self.seen = np.zeros(n_texts, dtype=bool)
 
     def add(self, b: StateBatch) -> None:
-        if b.spectra is None or b.n_tokens is None:
-            raise MiTasksError("entropy needs token spectra: stream batches with iter_batches(..., spectra=True)")
+        if SPECTRA.name not in b.reduced or b.n_tokens is None:
+            raise MiTasksError("entropy needs token spectra: stream batches with reducers=(SPECTRA,) "
+                               "(mi_tasks.metrics.entropy.spectra)")
         if self.layers is None:
             self.layers = list(b.layers)
             L, D = b.states.shape[0], b.states.shape[2]
@@ -105,7 +107,7 @@ class _Accumulator:
         idx = np.asarray(b.indices)
         n_tok = b.n_tokens.numpy()
         d = b.states.shape[2]
-        spec = b.spectra.numpy()
+        spec = b.reduced[SPECTRA.name].numpy()
         self.prompt_raw[:, idx] = renyi_entropy(spec, self.alpha)
         self.prompt[:, idx] = normalized_entropy(spec, n_tok[None, :], d, self.alpha)
         self.pooled[:, idx] = b.states.numpy()
@@ -125,23 +127,6 @@ def _dataset(pooled: np.ndarray, alpha: float) -> tuple[float, float]:
     return float(normalized_entropy(eig, pooled.shape[0], pooled.shape[1], alpha)), math.exp(h)
 
 
-def random_copy(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """A randomly initialised model of the same architecture, config, dtype and device (seeded)."""
-    try:
-        param = next(model.parameters())
-    except StopIteration:
-        raise MiTasksError("the model has no parameters to copy the architecture from") from None
-    state = torch.random.get_rng_state()
-    try:
-        torch.manual_seed(seed)
-        fresh = type(model)(model.config)
-    except Exception as e:  # noqa: BLE001 - name the model class in the message
-        raise MiTasksError(f"cannot build a random copy of {type(model).__name__} from its config: {e}") from e
-    finally:
-        torch.random.set_rng_state(state)
-    return fresh.to(device=param.device, dtype=param.dtype).eval()
-
-
 class EntropyProbe:
     """Representation entropy of a model's layers on a corpus (scikit-learn-like ``score``).
 
@@ -151,13 +136,10 @@ class EntropyProbe:
     vectors of the scored texts in memory (n_layers × N × D float32).
     """
 
-    def __init__(self, alpha: float = EntropySettings.alpha, random_baseline: bool = EntropySettings.random_baseline,
-                 random_limit: int | None = EntropySettings.random_limit, seed: int = 0) -> None:
-        if alpha <= 0:
-            raise MiTasksError(f"Rényi order alpha must be > 0, got {alpha}")
-        if random_limit is not None and random_limit < 2:
-            raise MiTasksError(f"random_limit must be >= 2 texts (or None for all), got {random_limit}")
-        self.alpha, self.random_baseline, self.random_limit, self.seed = float(alpha), random_baseline, random_limit, seed
+    def __init__(self, settings: EntropySettings | None = None, *, seed: int = 0, **values: Any) -> None:
+        s = EntropySettings.given(settings, " for EntropyProbe", **values)
+        self.settings = s
+        self.alpha, self.random_baseline, self.random_limit, self.seed = float(s.alpha), s.random_baseline, s.random_limit, seed
 
     def score_stream(self, batches: Iterable[StateBatch], n_texts: int, num_layers: int) -> EntropyResult:
         """Entropy of streamed batches (with spectra) over texts 0..n_texts-1, no random baseline."""
@@ -224,36 +206,18 @@ class EntropyProbe:
                             "diff_erank_texts": int(scored.all(0).sum())})
         return result
 
-    def score(self, extractor: HiddenStateExtractor, corpus: Corpus | Sequence[str]) -> EntropyResult:
-        """One pass of ``extractor`` over the corpus (and, for Diff-eRank, of its random copy over a sample)."""
-        texts = list(corpus.texts if isinstance(corpus, Corpus) else corpus)
-        enc = extractor.encode(texts, "entropy corpus")
-        result = self.score_pass(extractor, texts, enc,
-                                 extractor.iter_batches(enc, desc="entropy states", spectra=True))
-        if isinstance(corpus, Corpus):
-            result.meta["eval_corpus"] = corpus.describe()
-        return result
-
-    def score_pass(self, extractor: HiddenStateExtractor, texts: list[str], enc: Any,
-                   batches: Iterable[StateBatch]) -> EntropyResult:
-        """Entropy from a pass already made (``batches`` with spectra over ``enc``), plus Diff-eRank."""
-        result = self.score_stream(batches, len(enc), extractor.num_layers)
+    def score(self, evaluation: StateStream) -> EntropyResult:
+        """Entropy of ``evaluation`` (a pass with the SPECTRA reducer), plus Diff-eRank from a random copy's pass."""
+        evaluation.with_reducers((SPECTRA,))
+        result = self.score_stream(evaluation.batches(), evaluation.n_texts, evaluation.num_layers)
         if self.random_baseline:
-            subset = self.baseline_indices(len(enc))
-            rand_ex = random_extractor(extractor, self.seed)
-            sub = rand_ex.encode([texts[i] for i in subset], "entropy corpus")
-            result = self.add_random_baseline(result, rand_ex.iter_batches(sub, desc="random-init states", spectra=True),
-                                              subset)
-        result.meta.update({"model": str(getattr(extractor.model.config, "_name_or_path", "")), "pooling": extractor.pooling,
-                            "max_length": extractor.max_text_length, "eval_truncated": enc.n_truncated,
-                            "include_special": bool(extractor.include_special)})
+            subset = self.baseline_indices(evaluation.n_texts)
+            baseline = evaluation.random_copy(subset, self.seed, desc="random-init states")
+            result = self.add_random_baseline(result, baseline.batches(), subset)
+        described = evaluation.describe()
+        result.meta.update({"model": described["model"], "pooling": described["pooling"],
+                            "max_length": described["max_length"], "eval_truncated": evaluation.n_truncated,
+                            "include_special": described["include_special"]})
+        if evaluation.corpus is not None:
+            result.meta["eval_corpus"] = evaluation.corpus.describe()
         return result
-
-
-def random_extractor(extractor: HiddenStateExtractor, seed: int) -> HiddenStateExtractor:
-    """An extractor with the same settings over a seeded random copy of the extractor's model."""
-    return HiddenStateExtractor(random_copy(extractor.model, seed), extractor.tokenizer, layers=list(extractor.layers),
-                                pooling=extractor.pooling, max_text_length=extractor.max_text_length,
-                                batch_size=extractor.batch_size, group_by_length=extractor.group_by_length,
-                                include_special=extractor.include_special, progress=extractor.progress,
-                                process_group=extractor.process_group)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ...errors import MiTasksError
+from ...states.reducers import TokenReducer
 
 
 def _centre_normalise(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -56,3 +57,7 @@ def matrix_spectrum(states: np.ndarray | torch.Tensor) -> np.ndarray:
         return np.zeros(min(z.shape), dtype=np.float64)
     eig = torch.linalg.eigvalsh(gram).clamp_min(0.0).flip(-1) / trace
     return eig.numpy()
+
+
+SPECTRA = TokenReducer("token_gram_spectra", lambda states, mask: token_gram_spectra(states, mask))
+"""What entropy asks of the pass: each text's token-Gram spectrum per layer."""

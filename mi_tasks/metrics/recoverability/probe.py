@@ -1,6 +1,7 @@
 """Token recoverability per layer: fit linear decoders on a train corpus, score an eval corpus.
 
-Estimator-style: ``RecoverabilityProbe(...).fit(extractor, train_texts).score(extractor, eval_texts)``
+Estimator-style: ``RecoverabilityProbe(settings).fit(train_stream).score(eval_stream)``, the
+streams being the passes of the train and eval corpora (:class:`~mi_tasks.states.stream.StateStream`),
 returns a :class:`RecoverabilityResult` (per-layer table, ``to_dict()``). ``fit_arrays`` /
 ``score_arrays`` take plain state arrays instead of a model. Every score is also given for the
 frequency prior (a decoder that ignores E), with each layer's lift over it.
@@ -25,25 +26,23 @@ import numpy as np
 import torch
 
 from .calibration import BernoulliCalibrator, SoftmaxCalibrator
-from ...data.corpora import Corpus
 from .decoders import DEFAULT_ALPHAS, BCETokenDecoder, RidgeTokenDecoder, recall_hits
-from ...config import renamed_attribute, renamed_keywords
 from ...errors import MiTasksError
 from ..result import LayerResult
-from ...states.extraction import HiddenStateExtractor, StateBatch
+from ...states.extraction import StateBatch
+from ...states.stream import StateStream
 from .bounds import entropy_bits, fano_is_vacuous, fano_mi_bits, unseen_mass
 from ...states.layers import normalized_depth
-from ...states.devices import check_device
-from .memory_plan import DEFAULT_BUDGET_GIB, MemoryPlan, check_device_memory, plan_recoverability, same_device
+from .memory_plan import MemoryPlan, check_device_memory, plan_recoverability, same_device
 from ...states.state_store import StateStore
 from .text_metrics import bleu4, rouge_l
 from ..uncertainty import bootstrap_stderr, mean_stderr
 from .vocabulary import DecoderVocabulary
+from .settings import RecoverabilitySettings
 from .words import TARGETS, WORD_TOKENIZATION, WordIndex
 
 log = logging.getLogger("mi_tasks")
 
-FITS = ("ridge", "bce")
 SCORE_KEYS = ("recall_at_k", "cosine", "bleu4", "rougeL", "fano_mi_bits", "fano_mi_bits_norm",
               "fano_mi_bits_empirical", "fano_mi_bits_empirical_norm", "ba_mi_bits", "ba_mi_bits_norm",
               "cross_entropy_bits")
@@ -75,10 +74,6 @@ def _retarget(batches: Iterable[StateBatch], targets: Sequence[np.ndarray]) -> I
     """The same batches with each text's targets replaced (new objects: cached passes stay as they were)."""
     for b in batches:
         yield dataclasses.replace(b, targets=[targets[i] for i in b.indices])
-
-
-def _texts(corpus: Corpus | Sequence[str]) -> list[str]:
-    return list(corpus.texts) if isinstance(corpus, Corpus) else list(corpus)
 
 
 def _array_batches(states: np.ndarray | torch.Tensor, targets: Sequence[np.ndarray], batch: int = 256) -> Iterator[StateBatch]:
@@ -130,48 +125,37 @@ class RecoverabilityResult(LayerResult):
 class RecoverabilityProbe:
     """Linear token decoders per layer, fitted from one streamed pass over a train corpus.
 
-    Parameters
-    ----------
-    fit: ``ridge`` (closed form from sufficient statistics; default) or ``bce`` (the paper's
-        BCE + Adam; keeps train states in memory).
-    alphas: ridge penalties (relative to the standardized data scale) tried on the calibration slice.
-    calibration_fraction, max_calibration: a seeded slice of the train corpus held out from the
-        fit, used to choose the penalty and to calibrate probabilities.
-    text_metrics: compute BLEU-4 / ROUGE-L (a Python loop per text and layer).
-    memory_budget_gb, spill_dir: bound on the decoders' memory (layers are then fitted in groups
-        from train states kept on disk in ``spill_dir``); see :mod:`mi_tasks.metrics.recoverability.memory_plan`.
-    decoder_device: where the statistics, the solve and the scoring run (``device=``, its old
-        name, still works with a DeprecationWarning for one release). ``None`` (default): where the
-        states are, i.e. the model's device when fitting through an extractor (the states never
-        leave the accelerator), the CPU for plain arrays.
-    targets: ``tokens`` (the model's own tokens; default) or ``words`` (the same words for every
-        model; :mod:`mi_tasks.metrics.recoverability.words`). With words, ``fit_arrays``/``score_arrays`` take the texts.
+    ``settings`` (:class:`~mi_tasks.metrics.recoverability.settings.RecoverabilitySettings`, or its
+    fields as keywords, checked as task YAMLs are): ``fit`` ridge (closed form from sufficient
+    statistics; default) or bce (the paper's BCE + Adam; keeps train states in memory);
+    ``targets`` tokens (the model's own; default) or words (the same words for every model, see
+    :mod:`mi_tasks.metrics.recoverability.words`; ``fit_arrays``/``score_arrays`` then take the
+    texts); ``text_metrics`` (BLEU-4 / ROUGE-L, a Python loop per text and layer);
+    ``calibration_fraction`` (a seeded slice of the train corpus held out from the fit to choose
+    the penalty and calibrate probabilities); ``memory_budget_gb`` (a bound on the decoders held
+    at once: layers are then fitted in groups from train states kept on disk in ``spill_dir``; see
+    :mod:`mi_tasks.metrics.recoverability.memory_plan`); ``decoder_device`` (where the statistics,
+    solve and scoring run; None: where the states are, the model's device for a pass, the CPU for
+    plain arrays). Array-level knobs: ``alphas`` (ridge penalties relative to the standardized
+    data scale), ``max_calibration``, ``bce_epochs``/``bce_lr``/``bce_batch_size``.
     """
 
-    device = renamed_attribute("device", "decoder_device")
-
-    @renamed_keywords(device="decoder_device")
-    def __init__(self, fit: str = "ridge", alphas: Sequence[float] = DEFAULT_ALPHAS, calibration_fraction: float = 0.1,
-                 max_calibration: int = 500, seed: int = 0, bce_epochs: int = 10, bce_lr: float = 1e-3,
-                 bce_batch_size: int = 256, text_metrics: bool = True,
-                 memory_budget_gb: float | None = DEFAULT_BUDGET_GIB, spill_dir: str | None = None,
-                 decoder_device: str | torch.device | None = None, targets: str = "tokens") -> None:
-        if fit not in FITS:
-            raise MiTasksError(f"unknown decoder fit {fit!r}: choose one of {', '.join(FITS)}")
-        if not 0.0 <= calibration_fraction < 1.0:
-            raise MiTasksError(f"calibration_fraction must lie in [0, 1), got {calibration_fraction}")
-        self.fit_method = fit
-        self.targets = check_targets(targets)
+    def __init__(self, settings: RecoverabilitySettings | None = None, *, seed: int = 0,
+                 alphas: Sequence[float] = DEFAULT_ALPHAS, max_calibration: int = 500, bce_epochs: int = 10,
+                 bce_lr: float = 1e-3, bce_batch_size: int = 256, spill_dir: str | None = None, **values: Any) -> None:
+        s = RecoverabilitySettings.given(settings, " for RecoverabilityProbe", **values)
+        self.settings = s
+        self.fit_method = s.fit
+        self.targets = s.targets
         self.alphas = tuple(alphas)
-        self.calibration_fraction = calibration_fraction
+        self.calibration_fraction = s.calibration_fraction
         self.max_calibration = max_calibration
         self.seed = seed
         self.bce = dict(epochs=bce_epochs, lr=bce_lr, batch_size=bce_batch_size, seed=seed)
-        self.text_metrics = text_metrics
-        self.memory_budget_gb = memory_budget_gb
+        self.text_metrics = s.text_metrics
+        self.memory_budget_gb = s.memory_budget_gb
         self.spill_dir = spill_dir
-        self.decoder_device = (None if decoder_device is None
-                               else check_device(decoder_device, "decoder_device", "for RecoverabilityProbe"))
+        self.decoder_device = None if s.decoder_device is None else torch.device(s.decoder_device)
         self.meta: dict[str, Any] = {}
         self._store: StateStore | None = None
 
@@ -293,25 +277,25 @@ class RecoverabilityProbe:
                 self.bernoulli_cal_[j].fit(s, y_cal)
         return self
 
-    def fit(self, extractor: HiddenStateExtractor, corpus: Corpus | Sequence[str]) -> "RecoverabilityProbe":
-        """Stream the train corpus through the model once and fit every requested layer."""
-        texts = _texts(corpus)
-        enc = extractor.encode(texts, "train corpus")
+    def fit(self, train: StateStream) -> "RecoverabilityProbe":
+        """Fit every layer of ``train`` (the train corpus' pass), streamed once."""
+        texts = train.texts
+        enc = train.encoded
         word_ids = self._word_train_targets(texts) if self.targets == "words" else None
         vocab = _vocabulary(word_ids if word_ids is not None else (enc.content_ids(i) for i in range(len(enc))),
                             self.targets)
         if word_ids is None:
-            self.vocab_size_ = extractor.vocab_size
-        self.meta = {"model": _model_name(extractor), "num_layers": extractor.num_layers, "pooling": extractor.pooling,
-                     "max_length": extractor.max_text_length, "train_truncated": enc.n_truncated,
-                     "tokenizer": tokenizer_identity(extractor.tokenizer)}
-        if isinstance(corpus, Corpus):
-            self.meta["train_corpus"] = corpus.describe()
-        self.num_layers_ = extractor.num_layers
+            self.vocab_size_ = train.vocab_size
+        self.meta = {**train.describe(), "train_truncated": enc.n_truncated,
+                     "tokenizer": tokenizer_identity(train.tokenizer)}
+        self.meta.pop("include_special")
+        if train.corpus is not None:
+            self.meta["train_corpus"] = train.corpus.describe()
+        self.num_layers_ = train.num_layers
         # the plan, known before any forward pass: layers, width and the decoder vocabulary of the train corpus
-        self.device_ = self.decoder_device or extractor.device
-        plan = self._plan(len(extractor.layers), extractor.hidden_size, vocab, len(enc), self.device_)
-        batches = extractor.iter_batches(enc, desc="train states", keep_on_device=same_device(self.device_, extractor.device))
+        self.device_ = self.decoder_device or train.device
+        plan = self._plan(len(train.layers), train.hidden_size, vocab, len(enc), self.device_)
+        batches = train.batches(keep_on_device=same_device(self.device_, train.device))
         if word_ids is not None:
             batches = _retarget(batches, word_ids)
         return self.fit_stream(batches, vocab, len(enc), plan)
@@ -358,10 +342,8 @@ class RecoverabilityProbe:
             size = self.plan_.group_size
             for start in range(0, len(self.layers_), size):
                 stop = min(start + size, len(self.layers_))
-                sub = RecoverabilityProbe(fit=self.fit_method, alphas=self.alphas,
-                                          calibration_fraction=self.calibration_fraction,
-                                          max_calibration=self.max_calibration, seed=self.seed,
-                                          text_metrics=self.text_metrics, memory_budget_gb=None, targets=self.targets)
+                sub = RecoverabilityProbe(dataclasses.replace(self.settings, memory_budget_gb=None), alphas=self.alphas,
+                                          max_calibration=self.max_calibration, seed=self.seed)
                 sub.vocab_size_, sub.num_layers_, sub.device_ = self.vocab_size_, self.num_layers_, self.device_
                 sub._fit_all(train.batches(start, stop), self.vocab, self.n_texts_)
                 parts.append(sub._score_ids(evals.batches(start, stop), n_texts, V))
@@ -534,18 +516,16 @@ class RecoverabilityProbe:
             meta["alphas"] = list(self.alphas)
         return RecoverabilityResult(layers=rows, prior=prior, meta=meta, per_text=per)
 
-    def score(self, extractor: HiddenStateExtractor, corpus: Corpus | Sequence[str]) -> RecoverabilityResult:
-        """Stream the eval corpus through the model once and score every fitted layer."""
+    def score(self, evaluation: StateStream) -> RecoverabilityResult:
+        """Score every fitted layer on ``evaluation`` (the eval corpus' pass)."""
         self._check_fitted()
-        if list(extractor.layers) != list(self.layers_):
-            raise MiTasksError(f"the extractor reads layers {extractor.layers} but the probe was fitted on {self.layers_}")
-        texts = _texts(corpus)
-        enc = extractor.encode(texts, "eval corpus")
-        batches = extractor.iter_batches(enc, desc="eval states", keep_on_device=same_device(self.device_, extractor.device))
-        result = self.score_stream(batches, len(enc), texts=texts)
-        result.meta["eval_truncated"] = enc.n_truncated
-        if isinstance(corpus, Corpus):
-            result.meta["eval_corpus"] = corpus.describe()
+        if evaluation.layers != list(self.layers_):
+            raise MiTasksError(f"the eval pass reads layers {evaluation.layers} but the probe was fitted on {self.layers_}")
+        batches = evaluation.batches(keep_on_device=same_device(self.device_, evaluation.device))
+        result = self.score_stream(batches, evaluation.n_texts, texts=evaluation.texts)
+        result.meta["eval_truncated"] = evaluation.n_truncated
+        if evaluation.corpus is not None:
+            result.meta["eval_corpus"] = evaluation.corpus.describe()
         return result
 
     def score_arrays(self, states: np.ndarray | torch.Tensor, targets: Sequence[np.ndarray] | Sequence[str]
@@ -572,7 +552,3 @@ def _vocabulary(targets: Iterable[np.ndarray], kind: str) -> DecoderVocabulary:
     except ValueError:
         what = f"holds no word ({WORD_TOKENIZATION})" if kind == "words" else "has no non-special tokens"
         raise MiTasksError(f"the train corpus {what}; use a corpus of real text") from None
-
-
-def _model_name(extractor: HiddenStateExtractor) -> str:
-    return str(getattr(extractor.model.config, "_name_or_path", "") or type(extractor.model).__name__)

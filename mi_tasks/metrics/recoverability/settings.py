@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from ...config import Settings, setting
 from ...states.devices import check_device
 from .memory_plan import DEFAULT_BUDGET_GIB
-from .probe import FITS
 from .words import TARGETS
+
+FITS = ("ridge", "bce")
 
 
 @dataclass(frozen=True)

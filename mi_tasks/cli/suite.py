@@ -1,4 +1,4 @@
-"""The main job: run the MI suite through the ``lm_eval`` command on several models, then report.
+"""``mi-tasks suite``, the main job: the MI suite through the ``lm_eval`` command on several models, then the report.
 
 Each model gets one ``lm_eval --model hf-mi ... --tasks mi_suite`` subprocess, the command a user
 would type (printed before it runs); its progress bars stream to the terminal. Afterwards the
@@ -7,6 +7,7 @@ JSONs of this run only.
 """
 from __future__ import annotations
 
+import argparse
 import codecs
 import json
 import os
@@ -21,9 +22,13 @@ from typing import Any
 
 from ..states.bundled import DEFAULT_MODELS, display_name, resolve_model
 from ..errors import MiTasksError
+from ..settings import FAMILIES, TaskSettings
 from ..harness.lm_eval_compat import MODEL_NAME
 from ..states.modeling import check_model_source
-from .report import Report, write_report
+from ..reporting.report import Report, write_report
+from .options import add_settings, settings_from
+
+FAMILY_NAMES = tuple(FAMILIES)
 
 
 @dataclass
@@ -140,3 +145,56 @@ def run_suite(cfg: SuiteConfig) -> Report:
         files.append(max(new, key=lambda p: p.stat().st_mtime))
         print(f"== {label or path}: done in {time.time() - started:.0f} s -> {files[-1]}", file=sys.stderr, flush=True)
     return write_report(files, out, labels=labels)
+
+
+# What the suite sets unlike the task YAMLs: BBC News (bundled), a sample that runs in minutes, word targets
+# (the same for every model, so the report, cards and leaderboard rows compare them; docs/metrics.md).
+SUITE_DEFAULTS = {"train_corpus": "bbcnews:train", "train_limit": 500, "eval_corpus": "bbcnews:test", "eval_limit": 200,
+                  "n_windows": 512, "targets": "words"}
+
+
+def add_subparser(sub: Any) -> None:
+    s = sub.add_parser("suite", help="main job: run the MI suite through lm_eval on models, then write the report",
+                       description="Runs `lm_eval --model hf-mi ... --tasks TASKS` once per model (progress streams), "
+                                   "prints the headline table and writes figures, tables and leaderboard rows. Every "
+                                   "task setting is an option; those given (and the suite's defaults) go to lm_eval "
+                                   "as --metadata, the others keep the task YAML's values.")
+    s.add_argument("--model", action="append", default=None,
+                   help="alias (minilm, smollm2), model folder or hub id, optionally 'PATH,gguf_file=F,...'; "
+                        "repeatable (default: minilm and smollm2)")
+    s.add_argument("--tasks", default="mi_suite", help="lm-eval tasks or groups, comma-separated (default mi_suite)")
+    s.add_argument("--metadata", default=None, help="more task settings as JSON, merged last (see task_configs/)")
+    s.add_argument("--dtype", default="bfloat16", help="model dtype passed in --model_args (default bfloat16)")
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--batch-size", default="32")
+    s.add_argument("--limit", type=int, default=None, help="lm_eval --limit (eval texts per task)")
+    s.add_argument("--out", default="mi-report", help="report folder; lm-eval's JSONs go to OUT/lm_eval/")
+    s.add_argument("--quiet", action="store_true", help="no progress output from lm_eval")
+    add_settings(s, FAMILY_NAMES, defaults=SUITE_DEFAULTS)
+    s.set_defaults(func=run)
+
+
+def suite_metadata(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings sent as --metadata: the suite's defaults, the options given, then --metadata's JSON."""
+    settings_from(args, "suite")  # every value checked here, before any model loads
+    given = {k: v for k, v in vars(args).items() if v is not None and k in TaskSettings.known()}
+    md: dict[str, Any] = {**SUITE_DEFAULTS, **given}
+    if args.metadata:
+        try:
+            extra = json.loads(args.metadata)
+        except json.JSONDecodeError as e:
+            raise MiTasksError(f"--metadata is not JSON ({e}); e.g. --metadata '{{\"max_text_length\": 64}}'") from None
+        if not isinstance(extra, dict):
+            raise MiTasksError("--metadata must be a JSON object")
+        md.update(extra)
+    return md
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = SuiteConfig(models=args.model or list(DEFAULT_MODELS), tasks=args.tasks, metadata=suite_metadata(args),
+                      out_dir=Path(args.out), device=args.device, dtype=args.dtype, batch_size=args.batch_size,
+                      limit=args.limit, quiet=args.quiet)
+    rep = run_suite(cfg)
+    print(rep.headline)
+    print(f"\nreport: {rep.markdown}\nfigure: {rep.figures.overview}")
+    return 0

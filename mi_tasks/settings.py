@@ -3,22 +3,20 @@
 :class:`TaskSettings` is the composition of the settings families, each defined and validated in
 its own module (``states/settings.py``, ``data/settings.py``, ``metrics/*/settings.py``): its
 fields are theirs (flat names, as in YAML: ``s.layers``, ``s.train_limit``), and ``s.states``,
-``s.corpus("train")``, ``s.recoverability``, ``s.entropy``, ``s.emergence`` give each family.
-Cache keys are the families' keys.
+``s.corpus("train")`` and ``s.family(name)`` give each family (a metric family's settings under
+its name in :mod:`mi_tasks.metrics.registry`). Cache keys are the families' keys.
 """
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field, fields, make_dataclass
+from dataclasses import asdict, dataclass, field, fields, make_dataclass
 from typing import Any
 
-from ..config import Settings, setting, settings_key
-from ..data.settings import CorpusSettings, EvalCorpusSettings, TrainCorpusSettings
-from ..errors import MiTasksError
-from ..metrics.emergence.settings import EmergenceSettings
-from ..metrics.entropy.settings import EntropySettings
-from ..metrics.recoverability.settings import RecoverabilitySettings
-from ..states.settings import StateSettings
+from .config import Settings, setting
+from .data.settings import CorpusSettings, EvalCorpusSettings, TrainCorpusSettings
+from .errors import MiTasksError
+from .metrics.registry import builtin_families
+from .states.settings import StateSettings
 
 # Keys lm-eval itself puts into task metadata (its own, and every --model_args key).
 _HARNESS_KEYS = {"version", "config_source", "_metadata", "num_fewshot"}
@@ -43,11 +41,11 @@ class RunSettings(Settings):
     headline_layer: str = setting("last", str, "layer the printed table shows: last | first | best | index")
 
 
-# The families in the order their settings are listed (docs/settings.md, results' mi_settings).
+# The families in the order their settings are listed (docs/settings.md, results' mi_settings): the
+# pass, the corpora, the run, then each metric family's own (mi_tasks.metrics.registry).
 FAMILIES: dict[str, type[Settings]] = {
-    "states": StateSettings, "train": TrainCorpusSettings, "eval": EvalCorpusSettings,
-    "recoverability": RecoverabilitySettings, "task": RunSettings, "entropy": EntropySettings,
-    "emergence": EmergenceSettings,
+    "states": StateSettings, "train": TrainCorpusSettings, "eval": EvalCorpusSettings, "task": RunSettings,
+    **{fam.name: fam.settings for fam in builtin_families() if fam.settings is not None},
 }
 
 
@@ -80,16 +78,26 @@ class TaskSettings(_TaskFields):  # type: ignore[misc,valid-type]
     def from_metadata(cls, metadata: dict[str, Any] | None, task: str) -> "TaskSettings":
         """Coerce and check every setting of ``metadata``; unknown keys are an error naming the closest."""
         md = dict(metadata or {})
-        known = cls.known()
         ignore = _HARNESS_KEYS | _model_arg_names()
-        unknown = [k for k in md if k not in known and k not in ignore]
+        return cls._checked({k: v for k, v in md.items() if k not in ignore}, f" for task {task}")
+
+    @classmethod
+    def given(cls, settings: "TaskSettings | None" = None, where: str = "", **values: Any) -> "TaskSettings":
+        """``settings`` (default: the defaults) with keyword ``values`` under their YAML names, checked as YAML is."""
+        base = asdict(settings) if settings is not None else {}
+        return cls._checked({**base, **values}, where)
+
+    @classmethod
+    def _checked(cls, values: dict[str, Any], where: str) -> "TaskSettings":
+        known = cls.known()
+        unknown = [k for k in values if k not in known]
         if unknown:
             hints = [f"{k!r}" + (f" (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(k, known, 1)) else "")
                      for k in unknown]
-            raise MiTasksError(f"unknown setting {', '.join(hints)} for task {task}; known settings: {', '.join(sorted(known))}")
+            raise MiTasksError(f"unknown setting {', '.join(hints)}{where}; known settings: {', '.join(sorted(known))}")
         flat: dict[str, Any] = {}
         for fam in FAMILIES.values():
-            flat.update(fam.from_values(md, f" for task {task}").flat())
+            flat.update(fam.from_values(values, where).flat())
         return cls(**flat)
 
     def family(self, name: str) -> Any:
@@ -97,26 +105,11 @@ class TaskSettings(_TaskFields):  # type: ignore[misc,valid-type]
         fam = FAMILIES[name]
         return fam(**{f.name: getattr(self, flat) for flat, (f, _) in fam.specs().items()})
 
-    # the families, each a frozen settings object (not annotated: they are views, not dataclass fields)
-    states = _family_view("states")                  # StateSettings
-    recoverability = _family_view("recoverability")  # RecoverabilitySettings
-    entropy = _family_view("entropy")                # EntropySettings
-    emergence = _family_view("emergence")            # EmergenceSettings
+    states = _family_view("states")  # StateSettings (a view, not a dataclass field)
 
     def corpus(self, role: str) -> CorpusSettings:
         """The ``train`` or ``eval`` corpus settings."""
         return self.family(role)
-
-    def train_key(self) -> str:
-        """Fitted decoders depend on the pass, the train corpus, the fit and the seed."""
-        return settings_key(self.states, self.corpus("train"), self.recoverability, seed=self.seed)
-
-    def entropy_key(self) -> str:
-        return settings_key(self.states, self.entropy, seed=self.seed)
-
-    def emergence_key(self) -> str:
-        """IE runs its own windows: of the pass settings only the layers matter."""
-        return settings_key(self.emergence, layers=self.layers, seed=self.seed)
 
     def corpus_kwargs(self, role: str) -> dict[str, Any]:
         """Keywords of :func:`~mi_tasks.data.corpora.load_corpus` for the ``train`` or ``eval`` corpus."""

@@ -1,0 +1,40 @@
+"""Representation entropy as a metric family: token spectra from the eval pass, Diff-eRank from a random copy's."""
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from ...states.source import PassInputs
+from ..family import MetricFamily
+from .settings import EntropySettings
+from .spectra import SPECTRA
+
+
+class EntropyFamily(MetricFamily):
+    """Prompt and dataset entropy, effective ranks and Diff-eRank (``mi_entropy``).
+
+    Per-text rows (``--log_samples``) hold each text's prompt entropy and effective rank; the table's
+    values are corpus-level (texts with fewer than two tokens have no prompt entropy).
+    """
+
+    name = "entropy"
+    settings = EntropySettings
+    reducers = (SPECTRA,)
+    table_metrics: ClassVar[tuple[str, ...]] = ("prompt_entropy", "prompt_effective_rank", "dataset_entropy",
+                                                "dataset_effective_rank", "diff_erank")
+    best_key = "prompt_entropy"
+
+    def compute(self, inputs: PassInputs) -> Any:
+        from .probe import EntropyProbe
+
+        return EntropyProbe(inputs.settings, seed=inputs.seed).score(inputs.evaluation)
+
+    def per_text_values(self, result: Any, slot: int, pos: int) -> dict[str, float]:
+        return {"layer": int(result.layers[slot]["layer"]),
+                "prompt_entropy": float(result.per_text["prompt_entropy"][slot, pos]),
+                "prompt_effective_rank": float(math.exp(result.per_text["prompt_log_erank"][slot, pos]))}
+
+    def corpus_stderr(self, result: Any, slot: int, metric: str) -> float | str | None:
+        if metric in ("prompt_entropy", "prompt_effective_rank"):  # means over texts (NaN ones left out)
+            return super().corpus_stderr(result, slot, metric)
+        return None  # dataset-level spectra: no cheap interval, lm-eval prints N/A

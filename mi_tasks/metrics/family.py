@@ -1,0 +1,71 @@
+"""What a metric family is to the rest of mi-tasks: what it asks of the pass, what it returns, what a table shows.
+
+A family (recoverability, entropy, emergence, ...) subclasses :class:`MetricFamily` in its own
+folder and is listed once in :mod:`mi_tasks.metrics.registry`. The runners (lm-eval, MTEB's
+layer sweep, the CLI, :func:`mi_tasks.evaluate`) hand it the :class:`~mi_tasks.states.source.PassInputs` the pass
+layer builds and read back a :class:`~mi_tasks.metrics.result.LayerResult`; none of them has code
+for any family by name.
+"""
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ..config import Settings
+from ..states.reducers import TokenReducer
+from ..states.source import PassInputs
+from .result import LayerResult
+
+
+@dataclass
+class Skipped:
+    """A family that cannot score this model (IE on an encoder): the reason, and NaN everywhere."""
+
+    reason: str
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class MetricFamily(ABC):
+    """One metric family: its settings, its needs from the pass, its computation and its table."""
+
+    name: ClassVar[str]
+    settings: ClassVar[type[Settings] | None] = None
+    """Its settings family (their flat names are task YAML and ``--metadata`` keys), or None."""
+    reducers: ClassVar[tuple[TokenReducer, ...]] = ()
+    """Per-text token reductions it reads from the eval pass (:mod:`mi_tasks.states.reducers`)."""
+    needs_train: ClassVar[bool] = False
+    """Whether it fits on the train corpus' pass."""
+    table_metrics: ClassVar[tuple[str, ...]] = ()
+    """What lm-eval prints for a task of this family unless the task's ``metric_list`` chooses."""
+    extra_metrics: ClassVar[tuple[str, ...]] = ()
+    """Further metrics a task's ``metric_list`` may print."""
+    per_text_metrics: ClassVar[tuple[str, ...]] = ()
+    """Of those, the ones lm-eval averages over texts (from :meth:`per_text_values`); the others are corpus-level."""
+    best_key: ClassVar[str] = ""
+    """The metric ``headline_layer: best`` maximises."""
+    lower_is_better: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def compute(self, inputs: PassInputs) -> LayerResult | Skipped:
+        """The per-layer result of the eval corpus (rows with ``layer``, ``depth``, metrics, ``<metric>_stderr``)."""
+
+    def per_text_values(self, result: LayerResult, slot: int, pos: int) -> dict[str, float]:
+        """Small per-text values of text ``pos`` at row ``slot`` (lm-eval's per-document results, ``--log_samples``)."""
+        per = getattr(result, "per_text", None) or {}
+        return {m: float(per[m][slot, pos]) for m in self.per_text_metrics if m in per}
+
+    def corpus_value(self, result: LayerResult, slot: int, metric: str) -> float:
+        """A corpus-level metric at row ``slot``."""
+        return float(result.layers[slot].get(metric, math.nan))
+
+    def corpus_stderr(self, result: LayerResult, slot: int, metric: str) -> float | str | None:
+        """Its standard error (``<metric>_stderr`` in the row), "N/A" with a reason logged, or None when it has none."""
+        value = result.layers[slot].get(f"{metric}_stderr")
+        return None if value is None else float(value)
+
+    def warnings(self, result: LayerResult, slot: int, metrics: tuple[str, ...]) -> list[str]:
+        """Caveats to log about the headline row (a vacuous bound)."""
+        return []

@@ -1,0 +1,61 @@
+"""Recoverability as a metric family: decoders fitted on the train pass, scored on the eval pass."""
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from ...states.source import PassInputs
+from ..family import MetricFamily
+from .bounds import fano_mi_bits
+from .settings import RecoverabilitySettings
+
+class RecoverabilityFamily(MetricFamily):
+    """``recall_at_k`` and lift, cosine, the Fano and Barber-Agakov bounds (``mi_recoverability``, ``mi_fano``)."""
+
+    name = "recoverability"
+    settings = RecoverabilitySettings
+    needs_train = True
+    table_metrics: ClassVar[tuple[str, ...]] = ("recall_at_k", "lift_recall_at_k", "cosine", "fano_mi_bits", "ba_mi_bits")
+    extra_metrics: ClassVar[tuple[str, ...]] = ("fano_mi_bits_norm", "fano_mi_bits_empirical")
+    per_text_metrics: ClassVar[tuple[str, ...]] = ("recall_at_k", "lift_recall_at_k", "cosine", "ba_mi_bits")
+    best_key = "recall_at_k"
+
+    def compute(self, inputs: PassInputs) -> Any:
+        from .probe import RecoverabilityProbe
+
+        def fit() -> RecoverabilityProbe:
+            return RecoverabilityProbe(inputs.settings, seed=inputs.seed).fit(inputs.train())
+
+        probe = inputs.memo(("fit", inputs.train_key), fit)
+        return probe.score(inputs.evaluation)
+
+    def per_text_values(self, result: Any, slot: int, pos: int) -> dict[str, float]:
+        """Per text: recall, lift and cosine, and the BA bound (prior's minus the decoder's cross-entropy).
+
+        Fano's bound is corpus-level (from the mean recall); per text it is shown for ``--log_samples`` only.
+        """
+        per, prior = result.per_text, len(result.layers)
+        recall, v, h = float(per["recall"][slot, pos]), result.meta["vocab_size"], result.meta["unigram_entropy_bits"]
+        fano = fano_mi_bits(1.0 - recall, v)
+        return {"layer": int(result.layers[slot]["layer"]), "recall_at_k": recall,
+                "lift_recall_at_k": recall - float(per["recall"][prior, pos]), "cosine": float(per["cosine"][slot, pos]),
+                "ba_mi_bits": float(per["ce"][prior, pos]) - float(per["ce"][slot, pos]),
+                "fano_mi_bits": fano, "fano_mi_bits_norm": fano / math.log2(v),
+                "fano_mi_bits_empirical": fano_mi_bits(1.0 - recall, v, h)}
+
+    def corpus_stderr(self, result: Any, slot: int, metric: str) -> float | str | None:
+        """N/A for a vacuous bound (0 by the clamp, nothing measured), never a zero error."""
+        row = result.layers[slot]
+        if metric == "fano_mi_bits_norm":  # the bound over log2|V|: its bootstrap error scales alike
+            value = float(row["fano_mi_bits_stderr"]) / math.log2(result.meta["vocab_size"])
+        else:
+            value = float(row.get(f"{metric}_stderr", math.nan))
+        return "N/A" if row.get(metric.removesuffix("_norm") + "_vacuous") or not math.isfinite(value) else value
+
+    def warnings(self, result: Any, slot: int, metrics: tuple[str, ...]) -> list[str]:
+        row = result.layers[slot]
+        return [f"{key} at layer {int(row['layer'])} is vacuous (Fano's bound is at most 0 there, printed as 0 with "
+                "no standard error); ba_mi_bits is the tighter bound"
+                for key in ("fano_mi_bits", "fano_mi_bits_empirical")
+                if row.get(f"{key}_vacuous") and any(m.startswith(key) for m in metrics)]
+
