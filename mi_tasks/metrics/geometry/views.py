@@ -1,0 +1,118 @@
+"""Metrics on augmented views of the same texts: LiDAR, DiME and InfoNCE (as the study computes them).
+
+Each takes pooled states of V views per text (V = 2 for DiME and InfoNCE). The views come from
+``mi_tasks.data.augment``; each view costs one extra forward pass, which is why these metrics are
+a separate task from the ones read off the main pass.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.linalg
+from scipy.special import logsumexp
+
+from ...errors import MiTasksError
+from ..uncertainty import mean_stderr
+from .arrays import as_states, grouped_jackknife, max_entropy_normalised, psd_entropy, spectrum_entropy
+from .estimate import Estimate
+
+LIDAR_DELTA = 1e-4
+"""Ridge added to the within-text scatter (the LiDAR paper's and the study's δ)."""
+
+
+def _lda_entropy(views: np.ndarray, delta: float, alpha: float) -> float:
+    n, v, d = views.shape
+    class_means = views.mean(axis=1)
+    between = class_means - class_means.mean(axis=0)
+    s_b = between.T @ between / n
+    within = (views - class_means[:, None, :]).reshape(n * v, d)
+    s_w = within.T @ within / (n * v) + delta * np.eye(d)
+    # eigenvalues of Sw^-1/2 Sb Sw^-1/2 are the generalised eigenvalues of (Sb, Sw): one solve
+    return spectrum_entropy(scipy.linalg.eigh(s_b, s_w, eigvals_only=True), alpha)
+
+
+def lidar(views: np.ndarray, delta: float = LIDAR_DELTA, alpha: float = 1.0, normalise: bool = True,
+          jackknife_groups: int = 10) -> Estimate:
+    """LiDAR (Thilak et al. 2023) of (n_texts, V, D) views: entropy of the LDA matrix Sw^-1/2 Sb Sw^-1/2.
+
+    Sb is the scatter of the texts' view means about their mean (÷ n), Sw the scatter of views about
+    their text's mean (÷ n·V) plus δ·I. Normalised by ln min(n, D) as in the study. Standard error:
+    delete-a-group jackknife over texts (``jackknife_groups`` groups; 0 for none).
+    """
+    x = as_states(views, "views", ndim=3, min_rows=2)
+    n, v, d = x.shape
+    if v < 2:
+        raise MiTasksError(f"LiDAR needs at least 2 views per text, got {v}; raise the number of views")
+    if delta <= 0:
+        raise MiTasksError(f"LiDAR's delta must be > 0, got {delta}")
+
+    def stat(rows: np.ndarray) -> float:
+        h = _lda_entropy(x[rows], delta, alpha)
+        return max_entropy_normalised(h, rows.size, d) if normalise else h
+
+    value = stat(np.arange(n))
+    if jackknife_groups >= 2:
+        return Estimate(value, grouped_jackknife(stat, n, jackknife_groups),
+                        f"jackknife over {min(jackknife_groups, n)} groups of texts", n)
+    return Estimate(value, float("nan"), "none: jackknife switched off (jackknife_groups < 2)", n)
+
+
+def _pair(view_a: np.ndarray, view_b: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    a = as_states(view_a, f"{what} view_a", min_rows=2)
+    b = as_states(view_b, f"{what} view_b", min_rows=2)
+    if a.shape != b.shape:
+        raise MiTasksError(f"{what} needs two views of the same texts, got shapes {a.shape} and {b.shape}")
+    return a, b
+
+
+def dime(view_a: np.ndarray, view_b: np.ndarray, seed: int = 0, n_shuffles: int = 10, alpha: float = 1.0,
+         normalise: bool = True) -> Estimate:
+    """DiME (Skean et al. 2023): mean over shuffles of H(Ka ∘ P·Kb·Pᵀ) − H(Ka ∘ Kb), Grams over texts.
+
+    Ka = A·Aᵀ and Kb = B·Bᵀ are the linear Gram matrices of the two views (n × n), ∘ the
+    elementwise product, H the matrix-based entropy and P a seeded random permutation of the texts
+    (``n_shuffles`` of them, the study's 10). Normalised by ln min(n, D). The standard error is the
+    spread of the shuffled entropies (sd/√n_shuffles): the only random part.
+    """
+    a, b = _pair(view_a, view_b, "DiME")
+    if n_shuffles < 1:
+        raise MiTasksError(f"DiME needs n_shuffles >= 1, got {n_shuffles}")
+    n, d = a.shape
+    ka, kb = a @ a.T, b @ b.T
+    joint = psd_entropy(ka * kb, alpha)
+    rng = np.random.default_rng(seed)
+    shuffled = np.empty(n_shuffles)
+    for s in range(n_shuffles):
+        p = rng.permutation(n)
+        shuffled[s] = psd_entropy(ka * kb[np.ix_(p, p)], alpha)
+    scale = max_entropy_normalised(1.0, n, d) if normalise else 1.0
+    value = (shuffled.mean() - joint) * scale
+    if n_shuffles >= 2:
+        return Estimate(float(value), float(shuffled.std(ddof=1) / math.sqrt(n_shuffles) * scale),
+                        f"spread over {n_shuffles} shuffles (sd/sqrt n_shuffles)", n)
+    return Estimate(float(value), float("nan"), "none: a single shuffle has no spread", n)
+
+
+def infonce(view_a: np.ndarray, view_b: np.ndarray, temperature: float = 0.1) -> Estimate:
+    """InfoNCE loss of matched views: mean over texts i of −log softmax_j(aᵢ·bⱼ / τ)ᵢ (the study's, τ = 0.1).
+
+    Lower is better. Its floor is 0 (each text's own view dominates); views that are identical
+    orthonormal vectors give ln(1 + (n−1)·e^(−1/τ)), and views that carry nothing give ln n.
+    ``infonce_mi_bound`` turns it into the mutual-information lower bound. The standard error is
+    over the per-text terms (sd/√n); they share negatives, so it is approximate.
+    """
+    a, b = _pair(view_a, view_b, "InfoNCE")
+    if temperature <= 0:
+        raise MiTasksError(f"InfoNCE's temperature must be > 0, got {temperature}")
+    logits = a @ b.T / temperature
+    per_text = logsumexp(logits, axis=1) - np.diag(logits)
+    return Estimate(float(per_text.mean()), mean_stderr(per_text),
+                    "mean over texts (sd/sqrt n; texts share negatives, approximate)", a.shape[0])
+
+
+def infonce_mi_bound(loss: float, n: int) -> tuple[float, float]:
+    """(ln n − loss, 1 − loss / ln n): the InfoNCE bound on I(view a; view b) in nats and the study's normalised form."""
+    if n < 2:
+        raise MiTasksError(f"the InfoNCE bound needs at least 2 texts, got {n}")
+    return math.log(n) - loss, 1.0 - loss / math.log(n)
