@@ -50,7 +50,29 @@ class Board:
 
     def __init__(self, folder: str | os.PathLike, rows: list[dict[str, Any]]):
         self.folder = Path(folder)
-        self.rows = rows
+        # rows grouped by (model, task), the unit a submission replaces; a replaced group keeps its place
+        self._groups: dict[tuple[tuple[str, str], str], list[dict[str, Any]]] = {}
+        self._tasks: dict[str, list[tuple[tuple[str, str], str]]] = {}  # task -> its groups' keys, in order
+        for r in rows:
+            self._group(r).append(r)
+
+    def _group(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        key = (model_key(row), row["task"])
+        if key not in self._groups:
+            self._groups[key] = []
+            self._tasks.setdefault(row["task"], []).append(key)
+        return self._groups[key]
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return [r for group in self._groups.values() for r in group]
+
+    def _reference(self, task: str, mine: set[tuple[tuple[str, str], str]]) -> dict[str, Any] | None:
+        """The first board row of ``task`` from a model the submission does not replace."""
+        for key in self._tasks.get(task, []):
+            if key not in mine and self._groups[key]:
+                return self._groups[key][0]
+        return None
 
     @property
     def path(self) -> Path:
@@ -94,16 +116,20 @@ class Board:
                 out.refused = f"two rows for {row['model']}, {row['task']}, {row['metric']}: submit one run per file"
                 return out
             seen.add(k)
-        problem = comparability_problem(rows, self.rows)
+        mine = {(model_key(r), r["task"]) for r in rows}
+        refs = [self._reference(task, mine) for task in dict.fromkeys(r["task"] for r in rows)]
+        problem = comparability_problem(rows, [r for r in refs if r is not None])
         if problem:
             out.refused = problem
             return out
-        mine = {(model_key(r), r["task"]) for r in rows}
-        kept = [r for r in self.rows if (model_key(r), r["task"]) not in mine]
-        gone = [r for r in self.rows if (model_key(r), r["task"]) in mine]
+        gone = [r for key in mine for r in self._groups.get(key, [])]
         out.added, out.replaced = len(rows), len(gone)
         out.replaced_models = list(dict.fromkeys(f"{r['model']} from {r['source']}" for r in gone))
-        self.rows = kept + list(rows)
+        for key in mine:
+            if key in self._groups:
+                self._groups[key] = []
+        for r in rows:
+            self._group(r).append(r)
         return out
 
     def save(self) -> Path:
