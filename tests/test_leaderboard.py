@@ -134,3 +134,17 @@ def test_interrupted_write_leaves_the_board_as_it_was(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["board.json", "r"]  # no temporary file left
     monkeypatch.undo()
     assert len(Board.open(tmp_path).rows) == 5
+
+
+def test_mteb_layer_sweeps_are_submissions(tmp_path):
+    sweep = {"kind": "mteb_layer_sweep", "model": "org/encoder", "pooling": "mean", "normalize": True,
+             "num_layers": 2, "mteb_version": "2.20.0", "mi_tasks_version": "0.1.0",
+             "rows": [{"task": "STSBenchmark", "metric": "cosine_spearman", "layer": lay, "depth": lay / 2,
+                       "value": 0.5 + 0.1 * lay} for lay in range(3)]}
+    f = tmp_path / "sweep.json"
+    f.write_text(json.dumps(sweep))
+    rows = rows_from_file(f)
+    assert [(r["task"], r["metric"], r["value"]) for r in rows] == [("mteb:STSBenchmark", "cosine_spearman", 0.7)]
+    assert check_row(rows[0]) is None and rows[0]["curve"]["depth"] == [0.0, 0.5, 1.0]
+    del rows[0]["mteb_version"]
+    assert check_row(rows[0]).startswith("no provenance: mteb_version")

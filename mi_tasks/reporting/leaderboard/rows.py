@@ -57,7 +57,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def standard_rows(path: Path, data: dict[str, Any], like: dict[str, Any]) -> list[dict[str, Any]]:
+def standard_rows(data: dict[str, Any], like: dict[str, Any]) -> list[dict[str, Any]]:
     """Rows for the lm-eval tasks of a results file that are not mi-tasks tasks (their scores as lm-eval printed)."""
     configs = data.get("configs") or {}
     # lm-eval lists every task in group_subtasks; a group is one with subtasks
@@ -121,5 +121,5 @@ def rows_from_file(path: str | Path, labels: dict[str, str] | None = None) -> li
                     "model_dtype": str(cfg.get("model_dtype") or model_args_of(data).get("dtype") or "") or None,
                     **{f"{k}_version": v for k, v in sorted(run.versions.items())},
                     "source": run.source, "source_sha256": sha}
-            out += standard_rows(p, data, like)
+            out += standard_rows(data, like)
     return out
