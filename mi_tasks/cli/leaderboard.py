@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     labels = _labels(args.label)
     board = Board.open(args.board, create=True)
-    refused = 0
+    refused = added = 0
     for path in _submissions(args.results):
         try:
             rows = rows_from_file(path, labels=labels)
@@ -59,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
             continue
         outcome = board.add(rows, str(path))
         refused += outcome.refused is not None
+        added += outcome.refused is None
         print(outcome.line(), file=sys.stderr if outcome.refused else sys.stdout)
-    saved = board.save()
-    print(f"board: {saved} ({len(board.rows)} rows)")
+    if added:
+        print(f"board: {board.save()} ({len(board.rows)} rows)")
+    else:
+        print(f"board unchanged: nothing added to {board.path}")
     return 1 if refused else 0
