@@ -11,7 +11,7 @@ from ..errors import MiTasksError
 
 # Each module offers ``add_subparser(subparsers) -> None`` (setting ``func=run``) and ``run(args) -> int``.
 COMMAND_MODULES: tuple[str, ...] = ("mi_tasks.cli.suite", "mi_tasks.cli.recoverability", "mi_tasks.cli.reporting",
-                                    "mi_tasks.cli.enhance")
+                                    "mi_tasks.cli.enhance", "mi_tasks.cli.leaderboard")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,7 +26,8 @@ from ..data.specs import hub_id
 from ..errors import MiTasksError
 from ..states.bundled import display_name
 from .comparability import comparable, describe_targets, token_target_clashes, vacuous_at
-from .results import Results, Run, TaskCurves, default_label
+from .leaderboard.schema import SCHEMA_VERSION
+from .results import Results, Run, TaskCurves, default_label, revision_of
 
 TOOL = "mi-tasks"
 _HEADER = re.compile(r"\A---[ \t]*\r?\n(.*?)(^---[ \t]*(?:\r?\n|\Z))", re.S | re.M)
@@ -159,13 +160,17 @@ def update_card(card_path: str | Path, results: Results, model: str | None = Non
 
 
 def leaderboard_rows(results: Results) -> list[dict[str, Any]]:
-    """One row per (model run, task, headline metric) with the settings that make rows comparable."""
+    """One row per (model run, task, headline metric) with the settings that make rows comparable.
+
+    The rows follow the board's schema (``leaderboard/schema.py``), so ``mi-tasks leaderboard add`` takes them.
+    """
     rows = []
     clashes = token_target_clashes(results)
     for t in results.tasks:
         s, meta, run = t.settings, t.meta, t.run
         common: dict[str, Any] = {
-            "model": run.label, "model_path": run.model, "model_args": run.key, "run_date": run.date, "task": t.task}
+            "schema_version": SCHEMA_VERSION, "model": run.label, "model_path": run.model, "model_args": run.key,
+            "model_revision": revision_of(run), "run_date": run.date, "task": t.task}
         settings: dict[str, Any] = {
             "headline_layer": t.headline_layer, "num_layers": meta.get("num_layers"),
             "layers": s.get("layers"), "pooling": meta.get("pooling") or s.get("pooling"),

@@ -47,6 +47,11 @@ class Run:
         return args
 
 
+def revision_of(run: Run) -> str:
+    """The model's revision as lm-eval records it: ``revision=`` in model_args, else its default ``main``."""
+    return str(run.model_args.get("revision") or "main")
+
+
 @dataclass
 class TaskCurves:
     """Per-layer curves of one task in one run, with the headline scalars lm-eval printed."""

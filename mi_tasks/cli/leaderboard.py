@@ -1,0 +1,68 @@
+"""``mi-tasks leaderboard add`` (check and merge submissions into a board) and ``mi-tasks leaderboard build`` (its page)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import MiTasksError
+
+
+def add_subparser(sub: Any) -> None:
+    """Register ``leaderboard`` with its ``add`` and ``build`` actions."""
+    lb = sub.add_parser("leaderboard", help="merge checked results into a leaderboard, and build its static page")
+    actions = lb.add_subparsers(dest="action", required=True)
+    a = actions.add_parser("add", help="check results files and merge them into the board (one line per file)",
+                           description="Each file is one submission, taken whole or refused with one line saying why. "
+                                       "A submission replaces the board's rows of the same model and task only.")
+    a.add_argument("results", nargs="+", help="lm-eval results_*.json (or folders), MTEB results, leaderboard.json")
+    a.add_argument("--board", required=True, metavar="DIR", help="board folder (board.json; made if missing)")
+    a.add_argument("--label", action="append", default=None, metavar="MODEL=NAME",
+                   help="display name for a model (its path or folder name as in the results); repeatable")
+    a.set_defaults(func=run)
+    b = actions.add_parser("build", help="write the board's static page (index.html, assets, CSV/JSON downloads)")
+    b.add_argument("--board", required=True, metavar="DIR", help="board folder written by `leaderboard add`")
+    b.add_argument("--out", required=True, metavar="SITE", help="folder for the page (open SITE/index.html)")
+    b.set_defaults(func=run)
+
+
+def _submissions(paths: list[str]) -> list[Path]:
+    from ..reporting.results import find_files
+
+    out: list[Path] = []
+    for p in paths:
+        out.extend([Path(p)] if Path(p).is_file() else find_files([p]))
+    return list(dict.fromkeys(out))
+
+
+def run(args: argparse.Namespace) -> int:
+    """``add``: 0 when every file went in, 1 when some were refused (each named on stderr); ``build``: 0."""
+    from ..reporting.leaderboard.page import build_site
+    from ..reporting.leaderboard.rows import rows_from_file
+    from ..reporting.leaderboard.store import Board
+    from .reporting import _labels
+
+    if args.action == "build":
+        index = build_site(args.board, args.out)
+        print(f"leaderboard page: {index}")
+        return 0
+    labels = _labels(args.label)
+    board = Board.open(args.board, create=True)
+    refused = added = 0
+    for path in _submissions(args.results):
+        try:
+            rows = rows_from_file(path, labels=labels)
+        except MiTasksError as e:
+            print(f"refused {path}: {e}", file=sys.stderr)
+            refused += 1
+            continue
+        outcome = board.add(rows, str(path))
+        refused += outcome.refused is not None
+        added += outcome.refused is None
+        print(outcome.line(), file=sys.stderr if outcome.refused else sys.stdout)
+    if added:
+        print(f"board: {board.save()} ({len(board.rows)} rows)")
+    else:
+        print(f"board unchanged: nothing added to {board.path}")
+    return 1 if refused else 0

@@ -1,0 +1,125 @@
+"""Board rows from what people submit: lm-eval results JSONs, MTEB results and sweeps, or rows already written.
+
+MI rows are the ones ``mi-tasks card --leaderboard`` writes (``card.leaderboard_rows``), each with its
+per-layer curve and the results file's sha256 added; the standard lm-eval tasks of the same file
+(hellaswag ``acc``, ...) become rows of their own with the settings that decide their comparability.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from ...errors import MiTasksError
+from ..card import leaderboard_rows
+from ..results import TaskCurves, load_results, model_args_of, revision_of
+from .schema import SCHEMA_VERSION
+
+
+class _NoSkipNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "skipped task(s) without mi_results" not in record.msg
+
+
+@contextmanager
+def _standard_tasks_expected() -> Iterator[None]:
+    """The results reader warns of tasks without mi_results; here they are the standard scores, read below."""
+    logger, quiet = logging.getLogger("mi_tasks.reporting.results"), _NoSkipNotice()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
+def _num(v: float) -> float | None:
+    return v if math.isfinite(v) else None
+
+
+def curve_of(t: TaskCurves, metric: str) -> dict[str, list[Any]] | None:
+    """One metric's per-layer values (and standard errors where the task has them) as column lists."""
+    pts = t.curves.get(metric)
+    if not pts:
+        return None
+    err = {lay: v for lay, _, v in (t.stderr(metric) or [])}
+    out: dict[str, list[Any]] = {"layer": [p[0] for p in pts], "depth": [_num(p[1]) for p in pts],
+                                 "value": [_num(p[2]) for p in pts]}
+    if err:
+        out["stderr"] = [_num(err[lay]) if lay in err else None for lay, _, _ in pts]
+    return out
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def standard_rows(data: dict[str, Any], like: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows for the lm-eval tasks of a results file that are not mi-tasks tasks (their scores as lm-eval printed)."""
+    configs = data.get("configs") or {}
+    # lm-eval lists every task in group_subtasks; a group is one with subtasks
+    groups = {g for g, sub in (data.get("group_subtasks") or {}).items() if sub} | set(data.get("groups") or {})
+    cfg = data.get("config") or {}
+    out = []
+    for task, scores in (data.get("results") or {}).items():
+        tcfg = configs.get(task)
+        if task in groups or not isinstance(tcfg, dict) or "mi_results" in tcfg or not isinstance(scores, dict):
+            continue
+        for key, value in scores.items():
+            metric, _, flt = key.partition(",")
+            if not flt or metric.endswith("_stderr") or isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            if not math.isfinite(value):
+                continue
+            err = scores.get(f"{metric}_stderr,{flt}")
+            name = metric if flt == "none" else f"{metric},{flt}"
+            out.append({**like, "task": task, "metric": name, "value": float(value), "standard": True,
+                        "value_stderr": float(err) if isinstance(err, (int, float)) and math.isfinite(err) else None,
+                        "num_fewshot": (data.get("n-shot") or {}).get(task),
+                        "task_version": (data.get("versions") or {}).get(task), "limit": cfg.get("limit")})
+    return out
+
+
+def _rows_file(data: Any) -> list[Any] | None:
+    """Rows already written: a leaderboard.json (a list) or a board (``{"rows": [...]}``)."""
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict) and isinstance(data.get("rows"), list) and "schema_version" in data:
+        return data["rows"]
+    return None
+
+
+def rows_from_file(path: str | Path, labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every row one submitted file holds (unchecked: the board checks them)."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise MiTasksError(f"cannot read {p} as JSON ({e}); submit results_*.json, MTEB results or leaderboard.json") from None
+    rows = _rows_file(data)
+    if rows is not None:
+        return rows
+    with _standard_tasks_expected():
+        res = load_results([p], labels=labels)
+    curves = {(t.run.source, t.task): t for t in res.tasks}
+    sha = _sha256(p)
+    out = []
+    for row in leaderboard_rows(res):
+        t = curves[(row["source"], row["task"])]
+        if not isinstance(row.get("value"), (int, float)) or not math.isfinite(row["value"]):
+            continue  # a metric the run could not score: no number to rank
+        out.append({**row, "source_sha256": sha, "curve": curve_of(t, row["metric"])})
+    if isinstance(data, dict) and isinstance(data.get("configs"), dict):
+        run = res.tasks[0].run if res.tasks else None
+        if run is not None:
+            cfg = data.get("config") or {}
+            like = {"schema_version": SCHEMA_VERSION, "model": run.label, "model_path": run.model,
+                    "model_args": run.key, "model_revision": revision_of(run), "run_date": run.date,
+                    "model_dtype": str(cfg.get("model_dtype") or model_args_of(data).get("dtype") or "") or None,
+                    **{f"{k}_version": v for k, v in sorted(run.versions.items())},
+                    "source": run.source, "source_sha256": sha}
+            out += standard_rows(data, like)
+    return out

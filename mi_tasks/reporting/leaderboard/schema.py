@@ -1,0 +1,120 @@
+"""The board's row schema (versioned) and the checks a submitted row must pass.
+
+A row is one (model run, task, metric) value with everything that decides whether it can stand
+beside another model's row: the rows ``mi-tasks card --leaderboard`` and ``mi-tasks suite`` write,
+plus the schema version, the model revision, an optional per-layer curve and provenance. Standard
+lm-eval scores found in the same results files are rows too (``standard: true``). docs/leaderboard.md
+describes every field; bump ``SCHEMA_VERSION`` when a field changes meaning.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Iterable
+
+SCHEMA_VERSION = 1
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_TEXT = ("model", "model_path", "model_args", "model_revision", "task", "metric", "source")
+# settings that must be equal for two models' rows of one task to be compared
+MI_KEYS = ("layers", "pooling", "max_text_length", "fit", "seed", "include_special", "targets")
+STANDARD_KEYS = ("num_fewshot", "task_version", "limit")
+FIX = "re-run with this mi-tasks version (`lm_eval ... --output_path DIR`) and submit its results_*.json"
+
+
+def kind_of(row: dict[str, Any]) -> str:
+    """``standard`` (an lm-eval task's own score), ``mteb`` or ``mi`` (an mi-tasks task run by lm-eval)."""
+    if row.get("standard"):
+        return "standard"
+    return "mteb" if str(row.get("task", "")).startswith("mteb:") else "mi"
+
+
+def _required(kind: str) -> tuple[str, ...]:
+    if kind == "mteb":
+        return ("mteb_version",)
+    need = ("model_dtype", "lm_eval_version", "transformers_version")
+    return need if kind == "standard" else need + ("seed", "mi_tasks_version")
+
+
+def corpus_keys(row: dict[str, Any]) -> list[str]:
+    """The corpora a row names (``train_corpus``, ``eval_corpus``, ``entropy_corpus``, ...)."""
+    return sorted(k for k in row if k.endswith("_corpus") and row[k] not in (None, ""))
+
+
+def check_row(row: Any) -> str | None:
+    """What is wrong with ``row`` (one phrase naming the field and the fix), or None when it is a valid row."""
+    if not isinstance(row, dict):
+        return f"a row must be a JSON object, not {type(row).__name__}"
+    version = row.get("schema_version")
+    if version != SCHEMA_VERSION:
+        return (f"schema_version is {version!r}, this board reads version {SCHEMA_VERSION}; "
+                "write the rows with this mi-tasks version (`mi-tasks card --leaderboard`)")
+    for k in _TEXT:
+        if not isinstance(row.get(k), str) or not row[k].strip():
+            return f"{k} is missing or not text"
+    value = row.get("value")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return f"value {value!r} is not a finite number"
+    kind = kind_of(row)
+    missing = [k for k in _required(kind) if row.get(k) in (None, "")]
+    if missing:
+        return f"no provenance: {', '.join(missing)} missing; {FIX}"
+    for k in corpus_keys(row):
+        sha = row.get(f"{k}_sha256")
+        if not isinstance(sha, str) or not _SHA256.match(sha):
+            return f"{k} {row[k]!r} has no sha256 ({k}_sha256), so nobody can tell which texts were scored; {FIX}"
+    targets = row.get("targets")
+    if targets is not None and targets not in ("words", "tokens"):
+        return f"targets {targets!r} is neither words nor tokens"
+    if targets == "tokens" and not row.get("tokenizer_sha256"):
+        return "token targets without tokenizer_sha256: the tokens cannot be told from another tokenizer's; " + FIX
+    curve = row.get("curve")
+    if curve is not None and not _curve_ok(curve):
+        return "curve must hold equally long lists layer, depth, value (and optionally stderr) of numbers or null"
+    return None
+
+
+def _curve_ok(curve: Any) -> bool:
+    if not isinstance(curve, dict) or not all(isinstance(curve.get(k), list) for k in ("layer", "depth", "value")):
+        return False
+    cols = [curve[k] for k in ("layer", "depth", "value", "stderr") if k in curve]
+    if not isinstance(curve.get("stderr", []), list) or len({len(c) for c in cols}) != 1:
+        return False
+    return all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for c in cols for v in c)
+
+
+def settings_of(row: dict[str, Any]) -> dict[str, Any]:
+    """The settings that decide comparability of ``row`` with another model's row of the same task."""
+    if kind_of(row) == "standard":
+        return {k: row.get(k) for k in STANDARD_KEYS}
+    out = {k: row.get(k) for k in MI_KEYS}
+    out.update({f"{k}_sha256": row.get(f"{k}_sha256") for k in corpus_keys(row)})
+    if row.get("targets") == "tokens":  # each model's own tokens: only the same tokenizer compares
+        out["tokenizer_sha256"] = row.get("tokenizer_sha256")
+    return out
+
+
+def model_key(row: dict[str, Any]) -> tuple[str, str]:
+    """Which model a row is about: what was loaded and how (lm-eval's model_args) at which revision."""
+    return str(row.get("model_args")), str(row.get("model_revision"))
+
+
+def comparability_problem(new: Iterable[dict[str, Any]], board: Iterable[dict[str, Any]]) -> str | None:
+    """Why ``new`` rows cannot stand beside the ``board``'s rows of their tasks (None when they can).
+
+    Rows of the same model and task are left out of the reference: a submission replaces them.
+    """
+    new = list(new)
+    mine = {(model_key(r), r["task"]) for r in new}
+    reference: dict[str, dict[str, Any]] = {}
+    for r in board:
+        if (model_key(r), r["task"]) not in mine:
+            reference.setdefault(r["task"], r)
+    for r in new:
+        ref = reference.setdefault(r["task"], r)  # the first row of a task new to the board sets its settings
+        want, got = settings_of(ref), settings_of(r)
+        for k in sorted(set(want) | set(got)):
+            if want.get(k) != got.get(k):
+                return (f"task {r['task']}: {k} is {got.get(k)!r} but the board's rows (e.g. {ref['model']}) have "
+                        f"{want.get(k)!r}; rows with different {k} do not compare: re-run with the board's "
+                        "settings or start another board")
+    return None

@@ -1,0 +1,148 @@
+"""The board on disk: one ``board.json`` of checked rows, merged one submission at a time, written atomically.
+
+A submission (the rows of one file) is taken whole or refused whole. It replaces the board's rows of
+the same model (model_args and revision) and task, and only those; every other row stays. Writes go
+to a temporary file beside the board, flushed to disk, then renamed over it: a write interrupted at
+any point leaves the board as it was.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ...errors import MiTasksError
+from .schema import SCHEMA_VERSION, check_row, comparability_problem, model_key
+
+BOARD_FILE = "board.json"
+
+
+@dataclass
+class Outcome:
+    """What one submission did to the board: rows added, rows it replaced (and whose), or why it was refused."""
+
+    source: str
+    added: int = 0
+    replaced: int = 0
+    replaced_models: list[str] = field(default_factory=list)
+    refused: str | None = None
+
+    def line(self) -> str:
+        if self.refused:
+            return f"refused {self.source}: {self.refused}"
+        what = f"added {self.source}: {self.added} rows"
+        if self.replaced:
+            what += f", replacing {self.replaced} rows of the same model and settings ({', '.join(self.replaced_models)})"
+        return what
+
+
+def _describe(row: Any, i: int) -> str:
+    if isinstance(row, dict):
+        return f"row {i + 1} ({row.get('model', '?')}, {row.get('task', '?')}, {row.get('metric', '?')})"
+    return f"row {i + 1}"
+
+
+class Board:
+    """The rows of a board folder, checked when read and when added."""
+
+    def __init__(self, folder: str | os.PathLike, rows: list[dict[str, Any]]):
+        self.folder = Path(folder)
+        # rows grouped by (model, task), the unit a submission replaces; a replaced group keeps its place
+        self._groups: dict[tuple[tuple[str, str], str], list[dict[str, Any]]] = {}
+        self._tasks: dict[str, list[tuple[tuple[str, str], str]]] = {}  # task -> its groups' keys, in order
+        for r in rows:
+            self._group(r).append(r)
+
+    def _group(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        key = (model_key(row), row["task"])
+        if key not in self._groups:
+            self._groups[key] = []
+            self._tasks.setdefault(row["task"], []).append(key)
+        return self._groups[key]
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return [r for group in self._groups.values() for r in group]
+
+    def _reference(self, task: str, mine: set[tuple[tuple[str, str], str]]) -> dict[str, Any] | None:
+        """The first board row of ``task`` from a model the submission does not replace."""
+        for key in self._tasks.get(task, []):
+            if key not in mine and self._groups[key]:
+                return self._groups[key][0]
+        return None
+
+    @property
+    def path(self) -> Path:
+        return self.folder / BOARD_FILE
+
+    @classmethod
+    def open(cls, folder: str | os.PathLike, create: bool = False) -> "Board":
+        """The board in ``folder`` (an empty one where ``create`` and there is none yet)."""
+        path = Path(folder) / BOARD_FILE
+        if not path.is_file():
+            if create:
+                return cls(folder, [])
+            raise MiTasksError(f"no board at {path}; add results first with `mi-tasks leaderboard add FILES --board {folder}`")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise MiTasksError(f"{path} does not read as a board ({e}); restore it from its last good copy") from None
+        if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION or not isinstance(data.get("rows"), list):
+            raise MiTasksError(f"{path} is not a version {SCHEMA_VERSION} board (schema_version and rows)")
+        for i, row in enumerate(data["rows"]):
+            problem = check_row(row)
+            if problem:
+                raise MiTasksError(f"{path}: {_describe(row, i)}: {problem}")
+        return cls(folder, data["rows"])
+
+    def add(self, rows: list[Any], source: str) -> Outcome:
+        """Merge one submission's rows (all or none); the outcome says what happened, the board is not yet saved."""
+        out = Outcome(source=source)
+        if not rows:
+            out.refused = "no rows in it (no mi-tasks task results): run lm_eval with --tasks mi_suite"
+            return out
+        for i, row in enumerate(rows):
+            problem = check_row(row)
+            if problem:
+                out.refused = f"{_describe(row, i)}: {problem}"
+                return out
+        seen: set[tuple[Any, ...]] = set()
+        for row in rows:
+            k = (*model_key(row), row["task"], row["metric"])
+            if k in seen:
+                out.refused = f"two rows for {row['model']}, {row['task']}, {row['metric']}: submit one run per file"
+                return out
+            seen.add(k)
+        mine = {(model_key(r), r["task"]) for r in rows}
+        refs = [self._reference(task, mine) for task in dict.fromkeys(r["task"] for r in rows)]
+        problem = comparability_problem(rows, [r for r in refs if r is not None])
+        if problem:
+            out.refused = problem
+            return out
+        gone = [r for key in mine for r in self._groups.get(key, [])]
+        out.added, out.replaced = len(rows), len(gone)
+        out.replaced_models = list(dict.fromkeys(f"{r['model']} from {r['source']}" for r in gone))
+        for key in mine:
+            if key in self._groups:
+                self._groups[key] = []
+        for r in rows:
+            self._group(r).append(r)
+        return out
+
+    def save(self) -> Path:
+        """Write the board atomically (temporary file, fsync, rename)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".board-", suffix=".json.tmp", dir=self.folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump({"schema_version": SCHEMA_VERSION, "rows": self.rows}, f, indent=1, allow_nan=False)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return self.path
