@@ -14,6 +14,8 @@ BUILTIN: dict[str, str] = {
     "recoverability": "mi_tasks.metrics.recoverability.family:RecoverabilityFamily",
     "entropy": "mi_tasks.metrics.entropy.family:EntropyFamily",
     "emergence": "mi_tasks.metrics.emergence.family:EmergenceFamily",
+    "geometry": "mi_tasks.metrics.geometry.family:GeometryFamily",
+    "views": "mi_tasks.metrics.geometry.family:ViewsFamily",
 }
 _REGISTERED: dict[str, type[MetricFamily]] = {}
 

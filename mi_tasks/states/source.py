@@ -33,6 +33,7 @@ class PassInputs:
 
     ``evaluation`` is the eval corpus' pass (shared by every family of the run, with every
     family's reducers); ``train()`` streams the train corpus' pass (families with ``needs_train``);
+    ``stream(texts, what)`` a pass of other texts under the same settings (augmented views);
     ``memo(key, make)`` keeps fitted state (decoders) for the model's lifetime; ``model``,
     ``tokenizer`` and ``batch_size`` serve families whose inputs are not the corpus' texts
     (IE's windows), which run them through :mod:`mi_tasks.states.backbone` like every pass.
@@ -45,6 +46,7 @@ class PassInputs:
     num_layers: int
     train: Callable[[], StateStream]
     train_key: str
+    stream: Callable[[Sequence[str], str], StateStream]
     memo: Callable[[Any, Callable[[], Any]], Any]
     model: Any = None
     tokenizer: Any = None
@@ -109,5 +111,6 @@ class StateSource:
             evaluation=self.eval_stream(states, texts, family.reducers), settings=own, seed=seed,
             layers=self.layers(states.layers), num_layers=self.num_layers, train=train_pass,
             train_key=settings_key(states, *( [train] if train is not None else []), *extra, seed=seed),
+            stream=lambda other, what: self.extractor(states).stream(list(other), what),
             memo=self.memo, model=self.model, tokenizer=self.tokenizer, batch_size=self.batch_size,
             progress=self.progress)

@@ -41,9 +41,14 @@ def text_curvature(tokens: np.ndarray, normalise: bool = True, absolute_cosine: 
 
 def curvature(texts: Sequence[np.ndarray], normalise: bool = True, absolute_cosine: bool = True) -> Estimate:
     """Mean over texts of ``text_curvature``; texts with an undefined curvature are skipped and counted."""
-    per_text = np.array([text_curvature(t, normalise, absolute_cosine) for t in texts], dtype=np.float64)
-    ok = np.isfinite(per_text)
+    return curvature_from_values([text_curvature(t, normalise, absolute_cosine) for t in texts])
+
+
+def curvature_from_values(per_text: Sequence[float] | np.ndarray) -> Estimate:
+    """The corpus curvature from per-text values (as the pass's reducer gives them); NaN ones skipped and counted."""
+    values = np.asarray(per_text, dtype=np.float64)
+    ok = np.isfinite(values)
     n = int(ok.sum())
-    value = float(per_text[ok].mean()) if n else float("nan")
-    return Estimate(value, mean_stderr(per_text[ok]), "mean over texts (sd/sqrt n)" if n >= 2 else
-                    "none: fewer than 2 texts with 3 or more tokens", n, int(per_text.size - n))
+    value = float(values[ok].mean()) if n else float("nan")
+    return Estimate(value, mean_stderr(values[ok]), "mean over texts (sd/sqrt n)" if n >= 2 else
+                    "none: fewer than 2 texts with 3 or more tokens", n, int(values.size - n))

@@ -1,0 +1,122 @@
+"""Layer geometry as metric families: ``geometry`` reads the shared pass, ``views`` runs augmented views.
+
+``geometry``: curvature (from the token states, in the pass), TwoNN and GRIDE intrinsic dimension
+of the texts' pooled vectors, and linear CKA between every pair of requested layers (the matrix in
+the results' meta, each layer's CKA with the last as a curve). ``views``: LiDAR over all views,
+DiME and InfoNCE over the first two; every view is one more pass over the eval texts.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ...states.layers import normalized_depth
+from ...states.source import PassInputs
+from ..family import MetricFamily
+from ..result import LayerResult
+from .reducers import CURVATURE
+from .settings import GeometrySettings, ViewSettings
+
+NO_STDERR = {"cka_to_last": "none: one similarity of two fixed point clouds (no sampling of texts is modelled)"}
+
+
+def _pooled(stream: Any, reduced: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(layers, N, D) pooled states of a pass, with one reducer's (layers, N) output when named."""
+    pooled = np.zeros((len(stream.layers), stream.n_texts, stream.hidden_size), dtype=np.float32)
+    per_text = np.full((len(stream.layers), stream.n_texts), np.nan) if reduced else None
+    for b in stream.batches():
+        pooled[:, b.indices] = b.states.float().numpy()
+        if per_text is not None:
+            per_text[:, b.indices] = b.reduced[reduced].double().numpy()
+    return pooled, per_text
+
+
+def _row(layer: int, num_layers: int, **estimates: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {"layer": int(layer), "depth": normalized_depth(layer, num_layers)}
+    for name, est in estimates.items():
+        if hasattr(est, "as_dict"):
+            row.update(est.as_dict(name))
+        else:
+            row[name] = float(est)
+    return row
+
+
+class GeometryFamily(MetricFamily):
+    """``curvature``, ``twonn``, ``gride``, ``cka_to_last`` per layer (``mi_geometry``)."""
+
+    name = "geometry"
+    settings = GeometrySettings
+    reducers = (CURVATURE,)
+    table_metrics: ClassVar[tuple[str, ...]] = ("curvature", "twonn", "gride", "cka_to_last")
+    best_key = "twonn"
+
+    def compute(self, inputs: PassInputs) -> LayerResult:
+        from .cka import cka_matrix
+        from .curvature import curvature_from_values
+        from .intrinsic_dim import gride, twonn
+        stream = inputs.evaluation
+        pooled, curv = _pooled(stream, CURVATURE.name)
+        cka = cka_matrix(list(pooled))
+        n1 = inputs.settings.gride_n1  # type: ignore[union-attr]
+        rows = []
+        for j, layer in enumerate(stream.layers):
+            rows.append(_row(layer, stream.num_layers, curvature=curvature_from_values(curv[j]),
+                             twonn=twonn(pooled[j]), gride=gride(pooled[j], n1=n1), cka_to_last=cka[j, -1]))
+            rows[-1]["cka_to_last_stderr"] = math.nan
+        meta = {"n_texts": stream.n_texts, "num_layers": stream.num_layers, **stream.describe(),
+                "eval_truncated": stream.n_truncated, "cka_layers": list(stream.layers), "cka_matrix": cka.tolist(),
+                "point_cloud": "pooled vectors of the eval texts (intrinsic dimension, CKA); token states (curvature)",
+                "no_stderr": NO_STDERR, "definitions": DEFINITIONS}
+        return LayerResult(layers=rows, meta=meta)
+
+    def corpus_stderr(self, result: Any, slot: int, metric: str) -> float | str | None:
+        value = result.layers[slot].get(f"{metric}_stderr")
+        return None if value is None or not math.isfinite(value) else float(value)
+
+
+class ViewsFamily(MetricFamily):
+    """``lidar``, ``dime``, ``infonce`` per layer on augmented views (``mi_views``)."""
+
+    name = "views"
+    settings = ViewSettings
+    table_metrics: ClassVar[tuple[str, ...]] = ("lidar", "dime", "infonce")
+    lower_is_better: ClassVar[tuple[str, ...]] = ("infonce",)
+    best_key = "lidar"
+
+    def compute(self, inputs: PassInputs) -> LayerResult:
+        from ...data.augment import augment_texts
+        from .views import dime, infonce, lidar
+
+        s: ViewSettings = inputs.settings  # type: ignore[assignment]
+        texts = inputs.evaluation.texts
+        drawn = augment_texts(texts, s.n_views, seed=inputs.seed, word_p=s.augment_word_p)
+        per_view = [_pooled(inputs.stream([d[v] for d in drawn], f"view {v + 1} of {s.n_views}"))[0]
+                    for v in range(s.n_views)]
+        views = np.stack(per_view, axis=2)  # (layers, N, V, D)
+        layers, num_layers = inputs.layers, inputs.num_layers
+        rows = [_row(layer, num_layers, lidar=lidar(views[j]),
+                     dime=dime(views[j, :, 0], views[j, :, 1], seed=inputs.seed, n_shuffles=s.dime_shuffles),
+                     infonce=infonce(views[j, :, 0], views[j, :, 1], temperature=s.infonce_temperature))
+                for j, layer in enumerate(layers)]
+        meta = {"n_texts": len(texts), "num_layers": num_layers, "n_views": s.n_views, "augment_seed": inputs.seed,
+                "augmenter": "mi_tasks.data.augment (seeded typos, keyboard neighbours, word splits)",
+                "definitions": DEFINITIONS}
+        return LayerResult(layers=rows, meta=meta)
+
+    def corpus_stderr(self, result: Any, slot: int, metric: str) -> float | str | None:
+        value = result.layers[slot].get(f"{metric}_stderr")
+        return None if value is None or not math.isfinite(value) else float(value)
+
+
+DEFINITIONS = {
+    "curvature": "mean over texts of the mean angle (radians) between successive token-difference vectors, "
+                 "arccos|cos|, rows centred and unit-scaled (Skean et al.'s code)",
+    "twonn": "TwoNN intrinsic dimension of the pooled vectors, 10% largest ratios discarded (scikit-dimension)",
+    "gride": "GRIDE intrinsic dimension of the pooled vectors at neighbour orders n1, 2·n1 (scikit-dimension)",
+    "cka_to_last": "linear CKA between this layer's and the last requested layer's pooled vectors",
+    "lidar": "entropy of Sw^-1/2 Sb Sw^-1/2 over the views (Sw + 1e-4 I), / ln min(n, D)",
+    "dime": "mean over shuffles of H(Ka∘P Kb Pᵀ) − H(Ka∘Kb), Grams of two views over texts, / ln min(n, D)",
+    "infonce": "InfoNCE loss of two matched views at temperature infonce_temperature (lower: views more alike)",
+}
