@@ -138,6 +138,7 @@ def load_corpus(source: str | os.PathLike, *, text_field: str | None = None, fie
     and ``quoting`` describe a file given by path; a registered name's files are described by its spec.
     """
     src = str(source)
+    check_template(template)  # a bad template is refused before any file or hub is read
     head, _, tail = src.partition(":")
     if tail and head.strip().lower() in (*REGISTRY, *BUNDLED) and not Path(src).exists():
         if split is not None and split != tail:

@@ -166,9 +166,12 @@ def read_local(path: str | os.PathLike, *, text_field: str | None = None, fields
                columns: tuple[str, ...] | None = None, quoting: bool = True) -> list[str]:
     """Texts of a ``.jsonl``/``.csv``/``.tsv`` file (rows with fields) or ``.txt``/``.raw`` file (text lines)."""
     p = checked_path(path)
-    if p.suffix.lower() in (".txt", ".raw"):
-        return [r["text"].strip() for r in read_rows(p) if is_text_line(r["text"])]
-    rows = read_rows(p, header=header, columns=tuple(columns) if columns else None, quoting=quoting)
     check_template(template)
+    if p.suffix.lower() in (".txt", ".raw"):  # each text line is a row with one field, "text"
+        rows = [{"text": r["text"].strip()} for r in read_rows(p) if is_text_line(r["text"])]
+        if not (text_field or fields or template):
+            return [r["text"] for r in rows]
+    else:
+        rows = read_rows(p, header=header, columns=tuple(columns) if columns else None, quoting=quoting)
     return [render(r, text_field, tuple(fields) if fields else None, template, joiner, f"{p.name} row {i + 1}")
             for i, r in enumerate(rows)]

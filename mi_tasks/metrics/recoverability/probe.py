@@ -38,6 +38,7 @@ from .memory_plan import DEFAULT_BUDGET_GIB, MemoryPlan, check_device_memory, pl
 from ...states.state_store import StateStore
 from .text_metrics import bleu4, rouge_l
 from ..uncertainty import bootstrap_stderr, mean_stderr
+from .coverage import FLAGS_KEY, assess_targets
 from .vocabulary import DecoderVocabulary
 from .words import TARGETS, WORD_TOKENIZATION, WordIndex
 
@@ -122,9 +123,10 @@ class RecoverabilityResult(LayerResult):
         return "vacuous" if row.get(metric + VACUOUS_SUFFIX) else super()._cell(row, metric)
 
     def _notes(self, metrics: Sequence[str]) -> list[str]:
+        notes = [f"caveat: {flag}" for flag in self.meta.get(FLAGS_KEY) or ()]
         if any(r.get(m + VACUOUS_SUFFIX) for r in [*self.layers, self.prior] for m in metrics):
-            return ["vacuous: Fano's bound is at most 0 there (H(t) < H_b(P_e) + P_e log2(|V|-1)), so it says nothing"]
-        return []
+            notes.append("vacuous: Fano's bound is at most 0 there (H(t) < H_b(P_e) + P_e log2(|V|-1)), so it says nothing")
+        return notes
 
 
 class RecoverabilityProbe:
@@ -399,7 +401,7 @@ class RecoverabilityProbe:
         log_in = math.log2(1.0 - self.oov_mass_)
         per = {k: np.zeros((L + 1, n_texts)) for k in ("recall", "cosine", "bleu4", "rougeL", "ce")}
         token_counts = np.zeros(V, dtype=np.int64)
-        seen = np.zeros(n_texts, dtype=bool)
+        seen, n_without = np.zeros(n_texts, dtype=bool), 0
         dev = self.device_
         log_prior = self.log_prior_.to(dev)
         prior_top = torch.argsort(log_prior, descending=True, stable=True)
@@ -414,6 +416,7 @@ class RecoverabilityProbe:
                     raise MiTasksError(f"token id {int(t.max())} is outside the vocabulary of size {V}")
                 token_counts[t] += 1
             ks = np.array([len(t) for t in gold])
+            n_without += int((ks == 0).sum())
             rows, cols, _ = vocab.sparse_rows(gold)
             n_oov = ks - np.bincount(rows, minlength=len(gold))
             y = vocab.multi_hot(gold, device=dev)
@@ -459,13 +462,15 @@ class RecoverabilityProbe:
             text_scores(prior_top[: max(1, int(ks.max()))].expand(len(gold), -1), L)
         if not seen.all():
             raise MiTasksError(f"the eval stream covered {int(seen.sum())} of {n_texts} texts")
-        return self._assemble(per, token_counts, n_texts, V)
+        return self._assemble(per, token_counts, n_texts, V, n_without)
 
-    def _assemble(self, per: dict[str, np.ndarray], token_counts: np.ndarray, n_texts: int, V: int) -> RecoverabilityResult:
+    def _assemble(self, per: dict[str, np.ndarray], token_counts: np.ndarray, n_texts: int, V: int,
+                  n_without: int = 0) -> RecoverabilityResult:
         h_emp = entropy_bits(token_counts)
         h_uni = math.log2(V)
         in_vocab = np.zeros(V, dtype=bool)
         in_vocab[self.vocab.ids[self.vocab.ids < V]] = True
+        coverage = assess_targets(token_counts, in_vocab, n_texts, n_without, self.targets)  # refuses a corpus without targets
 
         def summary(slot: int) -> dict[str, float]:
             rec = float(per["recall"][slot].mean())
@@ -526,7 +531,7 @@ class RecoverabilityProbe:
             "n_train_fit": self.n_fit_, "n_calibration": self.n_calibration_, "n_eval": n_texts,
             "coverage_tokens": float(token_counts[in_vocab].sum() / total) if total else 0.0,
             "coverage_types": float(((token_counts > 0) & in_vocab).sum() / max((token_counts > 0).sum(), 1)),
-            "unigram_entropy_bits": h_emp, "log2_vocab": h_uni, "oov_mass": self.oov_mass_,
+            "unigram_entropy_bits": h_emp, "log2_vocab": h_uni, "oov_mass": self.oov_mass_, **coverage,
         })
         if self.fit_method == "bce":
             meta["bce"] = dict(self.bce)
