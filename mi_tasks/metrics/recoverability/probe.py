@@ -28,7 +28,7 @@ from .calibration import BernoulliCalibrator, SoftmaxCalibrator
 from ...data.corpora import Corpus
 from .decoders import DEFAULT_ALPHAS, BCETokenDecoder, RidgeTokenDecoder, recall_hits
 from ...config import renamed_attribute, renamed_keywords
-from ...errors import MiTasksError
+from ...errors import MiTasksError, translate_errors
 from ..result import LayerResult
 from ...states.extraction import HiddenStateExtractor, StateBatch
 from .bounds import entropy_bits, fano_is_vacuous, fano_mi_bits, unseen_mass
@@ -51,6 +51,9 @@ SCORE_KEYS = ("recall_at_k", "cosine", "bleu4", "rougeL", "fano_mi_bits", "fano_
 LIFT_KEYS = ("recall_at_k", "cosine", "bleu4", "rougeL", "fano_mi_bits", "fano_mi_bits_empirical")
 VACUOUS_SUFFIX = "_vacuous"
 """``<bound>_vacuous`` = 1.0 where Fano's bound is at most 0 (clamped): it then says nothing, and has no error."""
+
+
+_API_FIX = "check the texts (a list of strings) and the extractor's settings"
 
 
 def check_targets(targets: str, where: str = "") -> str:
@@ -295,6 +298,7 @@ class RecoverabilityProbe:
                 self.bernoulli_cal_[j].fit(s, y_cal)
         return self
 
+    @translate_errors("RecoverabilityProbe.fit could not read the train corpus through the model", _API_FIX)
     def fit(self, extractor: HiddenStateExtractor, corpus: Corpus | Sequence[str]) -> "RecoverabilityProbe":
         """Stream the train corpus through the model once and fit every requested layer."""
         texts = _texts(corpus)
@@ -539,6 +543,7 @@ class RecoverabilityProbe:
             meta["alphas"] = list(self.alphas)
         return RecoverabilityResult(layers=rows, prior=prior, meta=meta, per_text=per)
 
+    @translate_errors("RecoverabilityProbe.score could not read the eval corpus through the model", _API_FIX)
     def score(self, extractor: HiddenStateExtractor, corpus: Corpus | Sequence[str]) -> RecoverabilityResult:
         """Stream the eval corpus through the model once and score every fitted layer."""
         self._check_fitted()
