@@ -34,7 +34,7 @@ run() {
   local name=$1 dir=$2 prelude=$3; shift 3
   (cd "$dir" && "$PY" -c "$prelude
 import sys, pytest
-sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '-rA', *sys.argv[1:]]))" "$@" \
+sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '-o', 'addopts=', '-rA', *sys.argv[1:]]))" "$@" \
     > "$WORK/$name.log" 2>&1) || true
   grep -E '^(PASSED|FAILED|ERROR) ' "$WORK/$name.log" | sort > "$WORK/$name.ids" || true
   printf '%-16s %s\n' "$name" "$(tail -n 1 "$WORK/$name.log")"
