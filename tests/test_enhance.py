@@ -6,6 +6,8 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -91,17 +93,34 @@ def test_train_blocks_trains_only_the_blocks_below_the_last(tiny_dir, corpus, tm
         enhance(tiny_dir["llama"], tmp_path / "x", str(corpus / "train.txt"), steps=1, train_blocks=1, layer=1, **FAST)
 
 
-def test_resume_continues_from_the_saved_step(tiny_dir, corpus, tmp_path):
+_KILLED_AFTER_STEP_4 = """
+import os, sys
+real_replace = os.replace
+def replace(src, dst, *a, **k):  # the process dies right after checkpoint 4 is in place, as under kill -9
+    real_replace(src, dst, *a, **k)
+    if str(dst).endswith("step_0000004.pt"):
+        os._exit(137)
+os.replace = replace
+from mi_tasks.training.enhance import enhance
+enhance(sys.argv[1], sys.argv[2], sys.argv[3], steps=8, eval_interval=4, **eval(sys.argv[4]))
+"""
+
+
+def test_a_run_killed_mid_way_resumes_to_the_same_weights(tiny_dir, corpus, tmp_path):
     kw = dict(eval_corpus=str(corpus / "eval.txt"), **FAST)
     whole = enhance(tiny_dir["gpt2"], tmp_path / "whole", str(corpus / "train.txt"), steps=8, eval_interval=4, **kw)
-    part = enhance(tiny_dir["gpt2"], tmp_path / "part", str(corpus / "train.txt"), steps=4, eval_interval=4, **kw)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "TOKENIZERS_PARALLELISM": "false"}
+    killed = subprocess.run([sys.executable, "-c", _KILLED_AFTER_STEP_4, tiny_dir["gpt2"], str(tmp_path / "part"),
+                             str(corpus / "train.txt"), repr(kw)], capture_output=True, text=True, env=env, timeout=300)
+    assert killed.returncode == 137, killed.stderr[-2000:]
     assert (tmp_path / "part" / "checkpoints" / "step_0000004.pt").is_file()
+    assert not (tmp_path / "part" / "model.safetensors").exists()  # it died before the end
     rest = enhance(tiny_dir["gpt2"], tmp_path / "part", str(corpus / "train.txt"), steps=8, eval_interval=4, **kw)
-    assert part.resumed_from == 0 and rest.resumed_from == 4
+    assert rest.resumed_from == 4
     assert [r["step"] for r in rest.losses] == list(range(1, 9))
     assert [r["loss"] for r in rest.losses] == pytest.approx([r["loss"] for r in whole.losses], rel=1e-5)
     a, b = _weights(tmp_path / "whole"), _weights(tmp_path / "part")
-    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # identical, not merely close
     assert sorted(p.name for p in (tmp_path / "part" / "checkpoints").iterdir()) == ["step_0000008.pt"]
     with pytest.raises(MiTasksError, match="other settings"):
         enhance(tiny_dir["gpt2"], tmp_path / "part", str(corpus / "train.txt"), steps=12, eval_interval=4,

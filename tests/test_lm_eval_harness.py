@@ -18,9 +18,17 @@ LM_EVAL = shutil.which("lm_eval")
 pytestmark = pytest.mark.skipif(LM_EVAL is None, reason="lm_eval is not installed (pip install '.[test]')")
 
 
+def _env(env: dict | None) -> dict:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(env or {})}
+
+
 def run_cli(*args: str, env: dict | None = None, cwd: str | None = None) -> subprocess.CompletedProcess:
-    e = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(env or {})}
-    return subprocess.run([LM_EVAL, *args], capture_output=True, text=True, env=e, cwd=cwd, timeout=900)
+    return subprocess.run([LM_EVAL, *args], capture_output=True, text=True, env=_env(env), cwd=cwd, timeout=900)
+
+
+def start_cli(*args: str) -> subprocess.Popen:
+    """An ``lm_eval`` run started in the background (to run beside another)."""
+    return subprocess.Popen([LM_EVAL, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(None))
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +86,7 @@ def test_run_tiny_model_results_overrides_samples_and_determinism(tiny_dir, corp
               "--device", "cpu", "--batch_size", "8", "--log_samples",
               "--metadata", _metadata(corpus_files, layers="0:1:0.5", headline_layer="best", seed=3,
                                              n_windows=24, mi_steps=30)]
+    b = start_cli(*common, "--output_path", str(tmp_path / "b"))  # an identical run at the same time
     a = run_cli(*common, "--output_path", str(tmp_path / "a"))
     assert a.returncode == 0, a.stderr[-3000:]
     assert "recall_at_k" in a.stdout and "fano_mi_bits" in a.stdout and "ba_mi_bits" in a.stdout
@@ -125,9 +134,9 @@ def test_run_tiny_model_results_overrides_samples_and_determinism(tiny_dir, corp
     assert res["results"]["mi_emergence"]["ie_bits_stderr,none"] == "N/A"
     table = next(x for x in a.stdout.splitlines() if "|recall_at_k" in x.replace(" ", ""))
     assert "N/A" not in table and f"{got['recall_at_k_stderr,none']:.4f}" in table, table
-    b = run_cli(*common, "--output_path", str(tmp_path / "b"))
-    assert b.returncode == 0, b.stderr[-2000:]
-    # Same seed, same numbers; float32 spectra may differ in the 7th digit between processes (BLAS
+    _, b_err = b.communicate(timeout=900)
+    assert b.returncode == 0, b_err[-2000:]
+    # Two runs at once, same seed, same numbers; float32 spectra may differ in the 7th digit between processes (BLAS
     # reduction order), as seen on lm-eval 0.4.9 / transformers 4.57 for dataset_effective_rank.
     again = _results(tmp_path / "b")["results"]
     assert again.keys() == res["results"].keys()

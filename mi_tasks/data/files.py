@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import MiTasksError
+from ..errors import MiTasksError, one_line, translate_errors
 
 LOCAL_SUFFIXES = (".jsonl", ".csv", ".tsv", ".txt", ".raw")
 _HEADING = re.compile(r"^\s*=+[^=].*=+\s*$")
@@ -22,31 +22,62 @@ def is_text_line(line: str) -> bool:
     return bool(s) and not _HEADING.match(s)
 
 
+def _text_value(row: dict[str, Any], name: str, where: str) -> str:
+    """One field's value as text: a string, or "" for a missing value (null); any other type is an error."""
+    value = row[name]
+    if value is None or isinstance(value, str):
+        return "" if value is None else value
+    shown = one_line(repr(value), 40)
+    raise MiTasksError(f"{where}: field {name!r} holds a {type(value).__name__} ({shown}), not text; corpus values "
+                       "must be strings: write it as a string in the file, or pick text fields with text_field=, "
+                       "fields= or template=")
+
+
+def template_fields(template: str, label: str = "template") -> list[str]:
+    """The fields a template names (``{title}``, ``{meta[a]}`` names ``meta``), checked to be a format string."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as e:
+        raise MiTasksError(f"{label} {template!r} is not a format string ({e}); write fields as {{name}} and a "
+                           "literal brace as {{ or }}") from None
+    names = []
+    for _, field_name, spec, _ in parts:
+        if field_name is None:
+            continue
+        root = re.split(r"[.\[]", field_name, maxsplit=1)[0]
+        if not root or root.isdigit():
+            raise MiTasksError(f"{label} {template!r} has a positional field {{{field_name}}}; name a field instead, "
+                               "e.g. '{title}. {content}'")
+        if spec and "{" in spec:
+            names.extend(template_fields(spec, label))
+        names.append(root)
+    return list(dict.fromkeys(names))
+
+
 def render(row: dict[str, Any], text_field: str | None, fields: tuple[str, ...] | None,
            template: str | None, joiner: str, where: str) -> str:
     """One row's text: a template, several fields joined (empty ones skipped), or one field."""
     try:
         if template is not None:
-            return template.format_map({k: ("" if v is None else v) for k, v in row.items()}).strip()
+            values = {k: _text_value(row, k, where) for k in template_fields(template)}
+            with translate_errors(f"{where}: template {template!r}", "check its fields and format specs", also=(Exception,)):
+                return template.format_map(values).strip()
         if fields:
-            parts = [str(row[f]).strip() for f in fields if row[f] is not None and str(row[f]).strip()]
-            return joiner.join(parts)
-        value = row[text_field or "text"]
+            parts = [_text_value(row, f, where).strip() for f in fields]
+            return joiner.join(p for p in parts if p)
+        return _text_value(row, text_field or "text", where)
     except KeyError as e:
         have = ", ".join(map(str, row.keys()))
         raise MiTasksError(
             f"{where} has no field {e.args[0]!r} (fields: {have}); choose one with text_field=, "
             "fields= or template="
         ) from None
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else str(value)
 
 
-def check_template(template: str | None) -> None:
-    """Refuse a template that names no field (it would give every row the same text)."""
-    if template is not None and not any(t[1] for t in string.Formatter().parse(template)):
-        raise MiTasksError(f"template {template!r} names no field; write e.g. '{{title}}. {{content}}'")
+def check_template(template: str | None, label: str = "template") -> None:
+    """Refuse a template that is no format string, has a positional field, or names no field (every row alike)."""
+    if template is not None and not template_fields(template, label):
+        raise MiTasksError(f"{label} {template!r} names no field; write e.g. '{{title}}. {{content}}'")
 
 
 def not_utf8(path: Path) -> MiTasksError:
@@ -135,9 +166,12 @@ def read_local(path: str | os.PathLike, *, text_field: str | None = None, fields
                columns: tuple[str, ...] | None = None, quoting: bool = True) -> list[str]:
     """Texts of a ``.jsonl``/``.csv``/``.tsv`` file (rows with fields) or ``.txt``/``.raw`` file (text lines)."""
     p = checked_path(path)
-    if p.suffix.lower() in (".txt", ".raw"):
-        return [r["text"].strip() for r in read_rows(p) if is_text_line(r["text"])]
-    rows = read_rows(p, header=header, columns=tuple(columns) if columns else None, quoting=quoting)
     check_template(template)
+    if p.suffix.lower() in (".txt", ".raw"):  # each text line is a row with one field, "text"
+        rows = [{"text": r["text"].strip()} for r in read_rows(p) if is_text_line(r["text"])]
+        if not (text_field or fields or template):
+            return [r["text"] for r in rows]
+    else:
+        rows = read_rows(p, header=header, columns=tuple(columns) if columns else None, quoting=quoting)
     return [render(r, text_field, tuple(fields) if fields else None, template, joiner, f"{p.name} row {i + 1}")
             for i, r in enumerate(rows)]

@@ -18,6 +18,12 @@ class CorpusSettings(Settings):
     header: bool | None = setting(None, bool, "whether a .csv/.tsv file has a header row (null: yes unless columns are given)", nullable=True)
     columns: tuple[str, ...] | None = setting(None, tuple, "column names of a header-less .csv/.tsv", nullable=True)
 
+    def check(self, where: str = "") -> None:
+        """A template must be a format string of named fields before any corpus is read."""
+        from .files import check_template
+
+        check_template(self.template, f"{self.PREFIX}template{where}")
+
     @property
     def role(self) -> str:
         return self.PREFIX.rstrip("_")

@@ -20,18 +20,6 @@ def _in_lm_eval_command() -> bool:
     return os.path.basename(sys.argv[0] if sys.argv else "") in ("lm_eval", "lm-eval")
 
 
-def _mi_error(exc: BaseException | None) -> BaseException | None:
-    """The MiTasksError behind ``exc`` (itself, or what it was raised from), if any."""
-    from ..errors import MiTasksError
-
-    seen = 0
-    while exc is not None and seen < 20:
-        if isinstance(exc, MiTasksError):
-            return exc
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return None
-
-
 def install_error_hook() -> None:
     """In the ``lm_eval`` command, end a run that hits a MiTasksError with its one line and exit code 2."""
     if not _in_lm_eval_command() or getattr(sys.excepthook, PATCHED, False):
@@ -39,14 +27,16 @@ def install_error_hook() -> None:
     previous = sys.excepthook
 
     def hook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
-        ours = _mi_error(exc)
+        from ..errors import mi_error_in, print_error
+
+        ours = mi_error_in(exc)
         if ours is None:
             return previous(kind, exc, tb)
         import logging  # here, not at start-up: this module is imported in every Python process
 
         if logging.getLogger("lm_eval").isEnabledFor(logging.DEBUG):
             previous(kind, exc, tb)
-        print(f"mi-tasks: error: {ours}", file=sys.stderr)
+        print_error(ours)
         import atexit
 
         sys.stdout.flush()

@@ -5,7 +5,8 @@ an ``lm_eval.models`` group, which ``pyproject.toml`` declares for when it ships
 changes, and why:
 
 1. ``TaskManager.__init__`` gets mi-tasks' task folder appended to ``include_path``, so
-   ``lm_eval --tasks mi_recoverability`` finds the tasks after a plain install. The class lives in
+   ``lm_eval --tasks mi_recoverability`` finds the tasks after a plain install; not where
+   ``include_defaults=False`` comes with an ``include_path`` (that asks for those paths only). The class lives in
    ``lm_eval.tasks`` (0.4.9) or ``lm_eval.tasks.manager`` (0.4.10 on); both are watched. Its
    loaders (``load``, ``load_task_or_group``) note the manager's ``metadata`` while they build
    tasks, because 0.4.9 does not hand ``--metadata`` to Python task classes (it does to YAML ones).
@@ -82,7 +83,8 @@ def patch_task_manager(module: Any) -> None:
         ours = task_dir()
         current = bound.arguments.get("include_path")
         paths = [] if current is None else list(current) if isinstance(current, (list, tuple)) else [current]
-        if ours and all(os.path.abspath(str(p)) != ours for p in paths):
+        only_given = bound.arguments.get("include_defaults", True) is False and paths  # "only my paths"
+        if ours and not only_given and all(os.path.abspath(str(p)) != ours for p in paths):
             bound.arguments["include_path"] = paths + [ours]
         original(*bound.args, **bound.kwargs)
 
@@ -167,7 +169,14 @@ def install_request_method(handler: Callable[[Any, list[Any]], list[Any]]) -> No
     from lm_eval.api.model import LM
 
     if getattr(LM, REQUEST_TYPE, None) is None:
-        setattr(LM, REQUEST_TYPE, lambda self, requests: handler(self, requests))
+        from ..errors import translate_errors
+
+        def answer(self: Any, requests: list[Any]) -> list[Any]:
+            with translate_errors("mi-tasks could not score its corpora with this model",
+                                  "check the task's settings (--metadata) and the model"):
+                return handler(self, requests)
+
+        setattr(LM, REQUEST_TYPE, answer)
 
 
 def install_stderr_hook() -> None:

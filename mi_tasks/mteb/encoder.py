@@ -27,7 +27,7 @@ from mteb.models.abs_encoder import AbsEncoder
 from mteb.models.model_meta import ModelMeta
 
 from .. import __version__
-from ..errors import MiTasksError
+from ..errors import MiTasksError, translate_errors
 from ..states.extraction import HiddenStateExtractor, model_num_layers
 from ..states.layers import normalized_depth
 from ..states.modeling import is_encoder_only, load_model, text_config
@@ -230,6 +230,7 @@ class LayerEncoder(AbsEncoder):
                 "mteb_name": self.mteb_model_meta.name, "mteb_revision": self.mteb_model_meta.revision,
                 "mteb_experiment": self.mteb_model_meta.experiment_name, "mi_tasks_version": __version__}
 
+    @translate_errors("LayerEncoder could not embed the texts it was given", "pass a list of non-empty strings")
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(N, D) float32 embeddings of ``texts`` (plain list in, array out)."""
         if isinstance(texts, str):

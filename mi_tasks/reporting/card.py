@@ -25,6 +25,7 @@ from huggingface_hub.repocard_data import eval_results_to_model_index, model_ind
 from ..data.specs import hub_id
 from ..errors import MiTasksError
 from ..states.bundled import display_name
+from ..metrics.recoverability.coverage import FLAGS_KEY
 from .comparability import comparable, describe_targets, token_target_clashes, vacuous_at
 from .leaderboard.schema import SCHEMA_VERSION
 from .results import Results, Run, TaskCurves, default_label, revision_of
@@ -77,6 +78,8 @@ def eval_results(tasks: list[TaskCurves]) -> list[EvalResult]:
         if tr:
             args.update({"train_corpus": tr.get("name"), "train_corpus_sha256": tr.get("sha256")})
         args.update(describe_targets(t))
+        if t.meta.get(FLAGS_KEY):  # a recorded caveat travels with every number of the task
+            args["caveats"] = list(t.meta[FLAGS_KEY])
         args = {k: v for k, v in args.items() if v is not None}
         for metric, value in t.headline.items():
             if not math.isfinite(value):  # a card carries numbers only (e.g. a task that could not score a layer)
@@ -192,6 +195,8 @@ def leaderboard_rows(results: Results) -> list[dict[str, Any]]:
             if k.endswith("_corpus") and isinstance(v, dict) and k not in ("train_corpus", "eval_corpus"):
                 settings.update({k: v.get("name"), f"{k}_rows": v.get("rows"), f"{k}_sha256": v.get("sha256")})
         settings.update({f"{k}_version": v for k, v in sorted(run.versions.items())})
+        if meta.get(FLAGS_KEY):
+            settings["caveats"] = "; ".join(meta[FLAGS_KEY])
         for metric, value in t.headline.items():
             flag = {"vacuous": True} if vacuous_at(t, metric, t.headline_layer) else {}
             rows.append({**common, "metric": metric, "value": value, **flag, **settings, "source": run.source})

@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..metrics.recoverability.coverage import FLAGS_KEY
 from .comparability import token_target_clashes, vacuous_at
 from .results import Results, Run
 
@@ -123,6 +124,9 @@ def headline_markdown(results: Results) -> str:
     clashes = token_target_clashes(results)
     if clashes:
         text += "\n\n" + "\n".join(f"**Not comparable across models.** {c.message}." for c in clashes)
+    caveats = [f"**Caveat** ({t.run.label}, {t.task}): {flag}." for t in results.tasks for flag in t.meta.get(FLAGS_KEY) or ()]
+    if caveats:  # scores recorded with a reason to doubt them (metrics/recoverability/coverage.py)
+        text += "\n\n" + "\n".join(caveats)
     return text
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from .devices import check_device
-from ..errors import MiTasksError
+from ..errors import MiTasksError, translate_errors
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,20 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: str | torch.device = 
     if key not in DTYPES:
         raise MiTasksError(f"unknown dtype {dtype!r}: use auto, float32, bfloat16 or float16")
     return DTYPES[key]
+
+
+def check_dtype_name(dtype: Any, where: str = "dtype") -> None:
+    """Refuse, before any loading, a dtype that is neither ``auto`` nor a torch dtype's name."""
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return
+    name = str(dtype).strip().removeprefix("torch.")
+    if name == "auto" or name.lower() in DTYPES or isinstance(getattr(torch, name, None), torch.dtype):
+        return
+    raise MiTasksError(f"{where} {dtype!r} is not a torch dtype: use auto, float32, bfloat16 or float16")
+
+
+LOAD_FIX = ("pass a folder that save_pretrained wrote, complete (config.json, tokenizer files and whole weights: "
+            "model.safetensors or pytorch_model.bin), or a reachable hub id")
 
 
 def text_config(config: Any) -> Any:
@@ -225,8 +239,9 @@ def load_model(
     encoder = is_encoder_only(config)
     if encoder and getattr(config, "is_decoder", False):
         config.is_decoder = False
-    tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kw)
-    model = _load_weights(name_or_path, config, torch_dtype, kw)
+    with translate_errors(f"cannot load model {str(name_or_path)!r}", LOAD_FIX):
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kw)
+        model = _load_weights(name_or_path, config, torch_dtype, kw)
     if getattr(config, "is_encoder_decoder", False):
         log.info("%s is an encoder-decoder model: reading its encoder stack", config.model_type)
         model = hidden_state_module(model)

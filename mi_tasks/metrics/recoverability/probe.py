@@ -27,7 +27,7 @@ import torch
 
 from .calibration import BernoulliCalibrator, SoftmaxCalibrator
 from .decoders import DEFAULT_ALPHAS, BCETokenDecoder, RidgeTokenDecoder, recall_hits
-from ...errors import MiTasksError
+from ...errors import MiTasksError, translate_errors
 from ..result import LayerResult
 from ...states.extraction import StateBatch
 from ...states.stream import StateStream
@@ -37,6 +37,7 @@ from .memory_plan import MemoryPlan, check_device_memory, plan_recoverability, s
 from ...states.state_store import StateStore
 from .text_metrics import bleu4, rouge_l
 from ..uncertainty import bootstrap_stderr, mean_stderr
+from .coverage import FLAGS_KEY, assess_targets
 from .vocabulary import DecoderVocabulary
 from .settings import RecoverabilitySettings
 from .words import TARGETS, WORD_TOKENIZATION, WordIndex
@@ -49,6 +50,9 @@ SCORE_KEYS = ("recall_at_k", "cosine", "bleu4", "rougeL", "fano_mi_bits", "fano_
 LIFT_KEYS = ("recall_at_k", "cosine", "bleu4", "rougeL", "fano_mi_bits", "fano_mi_bits_empirical")
 VACUOUS_SUFFIX = "_vacuous"
 """``<bound>_vacuous`` = 1.0 where Fano's bound is at most 0 (clamped): it then says nothing, and has no error."""
+
+
+_API_FIX = "check the texts (a list of strings) and the extractor's settings"
 
 
 def check_targets(targets: str, where: str = "") -> str:
@@ -117,9 +121,10 @@ class RecoverabilityResult(LayerResult):
         return "vacuous" if row.get(metric + VACUOUS_SUFFIX) else super()._cell(row, metric)
 
     def _notes(self, metrics: Sequence[str]) -> list[str]:
+        notes = [f"caveat: {flag}" for flag in self.meta.get(FLAGS_KEY) or ()]
         if any(r.get(m + VACUOUS_SUFFIX) for r in [*self.layers, self.prior] for m in metrics):
-            return ["vacuous: Fano's bound is at most 0 there (H(t) < H_b(P_e) + P_e log2(|V|-1)), so it says nothing"]
-        return []
+            notes.append("vacuous: Fano's bound is at most 0 there (H(t) < H_b(P_e) + P_e log2(|V|-1)), so it says nothing")
+        return notes
 
 
 class RecoverabilityProbe:
@@ -277,6 +282,7 @@ class RecoverabilityProbe:
                 self.bernoulli_cal_[j].fit(s, y_cal)
         return self
 
+    @translate_errors("RecoverabilityProbe.fit could not read the train corpus through the model", _API_FIX)
     def fit(self, train: StateStream) -> "RecoverabilityProbe":
         """Fit every layer of ``train`` (the train corpus' pass), streamed once."""
         texts = train.texts
@@ -381,7 +387,7 @@ class RecoverabilityProbe:
         log_in = math.log2(1.0 - self.oov_mass_)
         per = {k: np.zeros((L + 1, n_texts)) for k in ("recall", "cosine", "bleu4", "rougeL", "ce")}
         token_counts = np.zeros(V, dtype=np.int64)
-        seen = np.zeros(n_texts, dtype=bool)
+        seen, n_without = np.zeros(n_texts, dtype=bool), 0
         dev = self.device_
         log_prior = self.log_prior_.to(dev)
         prior_top = torch.argsort(log_prior, descending=True, stable=True)
@@ -396,6 +402,7 @@ class RecoverabilityProbe:
                     raise MiTasksError(f"token id {int(t.max())} is outside the vocabulary of size {V}")
                 token_counts[t] += 1
             ks = np.array([len(t) for t in gold])
+            n_without += int((ks == 0).sum())
             rows, cols, _ = vocab.sparse_rows(gold)
             n_oov = ks - np.bincount(rows, minlength=len(gold))
             y = vocab.multi_hot(gold, device=dev)
@@ -441,13 +448,15 @@ class RecoverabilityProbe:
             text_scores(prior_top[: max(1, int(ks.max()))].expand(len(gold), -1), L)
         if not seen.all():
             raise MiTasksError(f"the eval stream covered {int(seen.sum())} of {n_texts} texts")
-        return self._assemble(per, token_counts, n_texts, V)
+        return self._assemble(per, token_counts, n_texts, V, n_without)
 
-    def _assemble(self, per: dict[str, np.ndarray], token_counts: np.ndarray, n_texts: int, V: int) -> RecoverabilityResult:
+    def _assemble(self, per: dict[str, np.ndarray], token_counts: np.ndarray, n_texts: int, V: int,
+                  n_without: int = 0) -> RecoverabilityResult:
         h_emp = entropy_bits(token_counts)
         h_uni = math.log2(V)
         in_vocab = np.zeros(V, dtype=bool)
         in_vocab[self.vocab.ids[self.vocab.ids < V]] = True
+        coverage = assess_targets(token_counts, in_vocab, n_texts, n_without, self.targets)  # refuses a corpus without targets
 
         def summary(slot: int) -> dict[str, float]:
             rec = float(per["recall"][slot].mean())
@@ -508,7 +517,7 @@ class RecoverabilityProbe:
             "n_train_fit": self.n_fit_, "n_calibration": self.n_calibration_, "n_eval": n_texts,
             "coverage_tokens": float(token_counts[in_vocab].sum() / total) if total else 0.0,
             "coverage_types": float(((token_counts > 0) & in_vocab).sum() / max((token_counts > 0).sum(), 1)),
-            "unigram_entropy_bits": h_emp, "log2_vocab": h_uni, "oov_mass": self.oov_mass_,
+            "unigram_entropy_bits": h_emp, "log2_vocab": h_uni, "oov_mass": self.oov_mass_, **coverage,
         })
         if self.fit_method == "bce":
             meta["bce"] = dict(self.bce)
@@ -516,6 +525,7 @@ class RecoverabilityProbe:
             meta["alphas"] = list(self.alphas)
         return RecoverabilityResult(layers=rows, prior=prior, meta=meta, per_text=per)
 
+    @translate_errors("RecoverabilityProbe.score could not read the eval corpus through the model", _API_FIX)
     def score(self, evaluation: StateStream) -> RecoverabilityResult:
         """Score every fitted layer on ``evaluation`` (the eval corpus' pass)."""
         self._check_fitted()
