@@ -1,7 +1,7 @@
 """Paper 3 extras on real text: each text's last token, per layer, against the tokens before it.
 
 (a) ridge regression of the last token's state on the earlier tokens' states: R² and the
-information gain in bits (GP reading, see mi_tasks/training/token_gain.py); (b) the tokens Lasso selects
+information gain in bits (GP reading, see mi_tasks/metrics/token_gain.py); (b) the tokens Lasso selects
 vs the tokens the model attends to most from the last token: overlap, rank correlation and
 which k tokens explain the last state better.
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mi_tasks import load_corpus, load_model
 from mi_tasks.states.bundled import resolve_model
-from mi_tasks.training.token_gain import lasso_token_weights, token_gain_from_model
+from mi_tasks.metrics.token_gain import lasso_token_weights, token_gain_from_model
 
 DATA = Path(os.environ.get("MI_TASKS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

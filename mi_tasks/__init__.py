@@ -19,7 +19,7 @@ _WHERE = {"Corpus": ".data.corpora", "load_corpus": ".data.corpora", "MiTasksErr
           "HiddenStateExtractor": ".states.extraction", "fano_mi_bits": ".metrics.recoverability.bounds",
           "parse_layers": ".states.layers", "load_model": ".states.modeling",
           "RecoverabilityProbe": ".metrics.recoverability.probe",
-          "RecoverabilityResult": ".metrics.recoverability.probe",
+          "RecoverabilityResult": ".metrics.recoverability.result",
           "EntropyProbe": ".metrics.entropy.probe", "EmergenceProbe": ".metrics.emergence"}
 __all__ = [*sorted(_WHERE), "__version__"]
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mi_tasks.errors import MiTasksError
-from mi_tasks.training.token_gain import (compare_selection, lasso_token_weights, ridge_token_gain,
+from mi_tasks.metrics.token_gain import (compare_selection, lasso_token_weights, ridge_token_gain,
                                  token_gain_from_model)
 from tests.conftest import make_sentences
 

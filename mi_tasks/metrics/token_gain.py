@@ -36,7 +36,7 @@ from ..errors import MiTasksError
 from ..states.extraction import check_texts, model_num_layers
 from ..states.layers import LayerSpec, normalized_depth, parse_layers
 from ..states.modeling import hidden_state_module, prepare_tokenizer
-from ..metrics.result import LayerResult
+from .result import LayerResult
 
 REFIT_ALPHA = 1e-6
 
