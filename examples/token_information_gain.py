@@ -31,7 +31,7 @@ def main() -> None:
     model, tok = load_model(path, dtype="float32", **kw)
     corpus = load_corpus(DATA / "wikitext2" / "wiki.valid.raw", limit=400, seed=0)
     texts = [t for t in corpus.texts if len(t.split()) >= 20][:args.n_texts]
-    res = token_gain_from_model(model, tok, texts, layers=args.layers, max_length=args.max_text_length)
+    res = token_gain_from_model(model, tok, texts, layers=args.layers, max_text_length=args.max_text_length)
     print(f"{args.model}: {len(texts)} WikiText paragraphs cut to {args.max_text_length} tokens, "
           f"ridge alpha {res.meta['ridge_alpha']}, lasso_frac {res.meta['lasso_frac']}; means over texts\n")
     print(res.table())

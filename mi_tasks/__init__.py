@@ -20,7 +20,8 @@ _WHERE = {"Corpus": ".data.corpora", "load_corpus": ".data.corpora", "MiTasksErr
           "parse_layers": ".states.layers", "load_model": ".states.modeling",
           "RecoverabilityProbe": ".metrics.recoverability.probe",
           "RecoverabilityResult": ".metrics.recoverability.result",
-          "EntropyProbe": ".metrics.entropy.probe", "EmergenceProbe": ".metrics.emergence"}
+          "EntropyProbe": ".metrics.entropy.probe", "EmergenceProbe": ".metrics.emergence",
+          "evaluate": ".evaluation", "StateStream": ".states.stream"}
 __all__ = [*sorted(_WHERE), "__version__"]
 
 

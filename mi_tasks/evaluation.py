@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
+from .errors import translate_errors
 from .metrics.family import MetricFamily, Skipped
 from .metrics.registry import family_class
 from .metrics.result import LayerResult
@@ -36,6 +37,8 @@ def compute_family(source: StateSource, family: MetricFamily, s: TaskSettings,
     return source.memo(key, make)
 
 
+@translate_errors("evaluate() could not score these texts with this model",
+                  "check the texts (a list of strings), the settings and that the model and tokenizer belong together")
 def evaluate(model: Any, tokenizer: Any, texts: Sequence[str], families: Sequence[str] = ("recoverability",),
              settings: TaskSettings | None = None, *, batch_size: int = 32, progress: bool = True,
              source: StateSource | None = None, **values: Any) -> dict[str, LayerResult | Skipped]:

@@ -61,7 +61,7 @@ def test_readme_is_short_and_keeps_its_sections():
     assert [h for h in headings if h in README_SECTIONS] == list(README_SECTIONS), headings
     tests = _blocks(text.split("## Tests\n", 1)[1], "bash")[0]
     assert 'python -m pytest -q -m "not integration"' in tests and re.search(r"^python -m pytest -q +(#|$)", tests, re.M)
-    for shown in ("mi-tasks suite", "lm_eval --model", "--tasks mi_", "LayerEncoder(", "layer_sweep(", "RecoverabilityProbe("):
+    for shown in ("mi-tasks suite", "lm_eval --model", "--tasks mi_", "LayerEncoder(", "layer_sweep(", "evaluate("):
         assert shown in text, shown
 
 
@@ -97,9 +97,14 @@ def test_files_named_in_the_docs_exist():
     assert not missing, missing
 
 
-def _options_of(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return sub.choices[command]
+def _options_of(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
+    """The (sub)parser that takes the options of ``argv``, following nested subcommands (leaderboard add)."""
+    while argv:
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        if sub is None or argv[0] not in sub.choices:
+            break
+        parser, argv = sub.choices[argv[0]], argv[1:]
+    return parser
 
 
 @pytest.mark.parametrize("page,argv", _commands("mi-tasks"), ids=lambda x: x if isinstance(x, str) else " ".join(x[:2]))
@@ -109,7 +114,7 @@ def test_mi_tasks_commands_parse(page, argv):
         parser.parse_args(argv)
     except SystemExit:
         pytest.fail(f"{page}: `mi-tasks {' '.join(argv)}` does not parse")
-    known = {s for a in _options_of(parser, argv[0])._actions for s in a.option_strings}
+    known = {s for a in _options_of(parser, argv)._actions for s in a.option_strings}
     unknown = [w.split("=")[0] for w in argv if w.startswith("--") and w.split("=")[0] not in known]
     assert not unknown, f"{page}: `mi-tasks {argv[0]}` has no option {unknown} (abbreviations do not count)"
 

@@ -114,10 +114,11 @@ def test_hf_mi_without_cuda_runs_on_the_cpu_and_says_how_to_choose(tiny_dir, mon
 def _recoverability(tiny_dir, files, tmp_path, eval_file: str, *extra: str) -> list[str]:
     return ["recoverability", "--model", tiny_dir["gpt2"], "--train-corpus", str(files / "train.txt"),
             "--eval-corpus", str(files / eval_file), "--output", str(tmp_path), "--quiet", "--dtype", "float32",
-            "--no-text-metrics", "--layers", "0,-1", *extra]
+            "--text-metrics", "false", "--layers", "0,-1", *extra]
 
 
-@pytest.mark.parametrize("template,message", [("{text", "template '{text' is not a format string"),
+@pytest.mark.parametrize("template,message", [("{text", "eval_template (mi-tasks recoverability --eval-template) '{text' "
+                                                         "is not a format string"),
                                               ("{0}", "has a positional field {0}")])
 def test_templates_are_refused_before_any_work(capsys, tiny_dir, files, tmp_path, template, message):
     line = one_line_error(capsys, _recoverability(tiny_dir, files, tmp_path, "number.jsonl", "--eval-template", template))

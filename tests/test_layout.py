@@ -85,6 +85,18 @@ def _imports(path: Path) -> set[str]:
     return {m for m in out if m in MODULES and m != name}
 
 
+def test_imports_point_down_the_flow():
+    """The pass knows no metric and no adapter; metrics know no runner (lm-eval, MTEB, CLI, reports)."""
+    below = {"mi_tasks.states": ("mi_tasks.metrics", "mi_tasks.harness", "mi_tasks.mteb", "mi_tasks.reporting",
+                                 "mi_tasks.cli", "mi_tasks.settings", "mi_tasks.evaluation"),
+             "mi_tasks.metrics": ("mi_tasks.harness", "mi_tasks.mteb", "mi_tasks.reporting", "mi_tasks.cli",
+                                  "mi_tasks.settings", "mi_tasks.evaluation")}
+    wrong = [f"{name} imports {dep}" for name, path in MODULES.items() for layer, banned in below.items()
+             if name.startswith(layer + ".") or name == layer
+             for dep in _imports(path) if dep.startswith(banned)]
+    assert not wrong, wrong
+
+
 def test_no_module_imports_one_that_imports_it_back():
     graph = {name: _imports(path) for name, path in MODULES.items()}
     # a package's __init__ re-exporting its own modules is the package's face, not a dependency loop

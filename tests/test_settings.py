@@ -17,6 +17,7 @@ DEFAULTS = dataclasses.asdict(TaskSettings())
 YAML_OVERRIDES = {
     "mi_emergence": {"eval_corpus": "wikitext2", "eval_limit": None},
     "mi_recoverability_imdb": {"eval_corpus": "imdb"},
+    "mi_views": {"eval_limit": 256},  # one more pass per view: fewer texts
     "mi_recoverability_qnli": {"eval_corpus": "qnli"},
     "mi_recoverability_sst2": {"eval_corpus": "sst2"},
 }

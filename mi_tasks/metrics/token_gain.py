@@ -167,12 +167,12 @@ def _attentions_on(backbone: torch.nn.Module) -> str | None:
 
 def token_gain_from_model(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], *, layers: LayerSpec = "all",
                           ridge_alpha: float = 0.1, lasso_frac: float = 0.05, attention: bool = True,
-                          max_length: int = 128, progress: bool = True) -> TokenGainResult:
+                          max_text_length: int = 128, progress: bool = True) -> TokenGainResult:
     """Run ``model`` on each text once and compute (a) and (b) for its last non-special token at each layer.
 
     Special tokens (BOS, CLS, SEP, ...) are dropped from both the context and the attention
     comparison (attention is renormalised over the kept positions). Texts are cut to
-    ``max_length`` tokens; each needs at least 3 non-special tokens.
+    ``max_text_length`` tokens; each needs at least 3 non-special tokens.
     """
     texts = check_texts(texts, "texts")
     prepare_tokenizer(tokenizer)
@@ -184,7 +184,7 @@ def token_gain_from_model(model: torch.nn.Module, tokenizer: Any, texts: Sequenc
     per_text: list[dict[str, Any]] = []
     try:
         for i, text in enumerate(tqdm(texts, desc="token gain", unit="text", disable=not progress, leave=False)):
-            enc = tokenizer(text, truncation=True, max_length=max_length, return_special_tokens_mask=True,
+            enc = tokenizer(text, truncation=True, max_length=max_text_length, return_special_tokens_mask=True,
                             return_tensors="pt")
             keep = np.flatnonzero(enc["special_tokens_mask"][0].numpy() == 0)
             if len(keep) < 3:
@@ -221,5 +221,5 @@ def token_gain_from_model(model: torch.nn.Module, tokenizer: Any, texts: Sequenc
         summary.append(agg)
     meta = {"model": getattr(model.config, "_name_or_path", "") or type(model).__name__, "num_layers": L,
             "n_texts": len(texts), "ridge_alpha": ridge_alpha, "lasso_frac": lasso_frac, "attention": attention,
-            "attention_block": "block l+1 (reads state l)", "max_length": max_length}
+            "attention_block": "block l+1 (reads state l)", "max_text_length": max_text_length}
     return TokenGainResult(layers=summary, per_text=per_text, meta=meta)

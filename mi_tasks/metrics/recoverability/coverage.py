@@ -38,7 +38,7 @@ def assess_targets(counts: np.ndarray, in_vocab: np.ndarray, n_texts: int, n_wit
     what = "word" if targets == "words" else "non-special token"
     if total == 0:
         raise MiTasksError(f"none of the {n_texts} eval texts holds a {what}, so recall, lift and the bounds would be "
-                           "0 by construction; use eval texts with words (or a larger max_length)")
+                           "0 by construction; use eval texts with words (or a larger max_text_length)")
     covered = float(counts[in_vocab].sum() / total)
     flags = []
     if covered < COVERAGE_THRESHOLD:
