@@ -125,6 +125,9 @@ def _curves_as_recorded(out: Path) -> None:
     for f in sorted((out / "lm_eval").rglob("results_*.json")):
         data = json.loads(f.read_text())
         alias = "minilm" if "minilm" in model_args_of(data)["pretrained"] else "smollm2"
+        geometry = data["results"]["mi_geometry"]  # the suite's new task: every metric printed with its error
+        for metric in ("curvature", "twonn", "gride"):
+            assert math.isfinite(geometry[f"{metric},none"]) and geometry[f"{metric}_stderr,none"] > 0, (alias, metric)
         for key, want in golden[alias].items():
             task, metric = key.split("/", 1)
             got = [c["value"] for c in data["configs"][task]["mi_results"]["curves"][metric]]

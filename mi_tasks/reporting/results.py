@@ -163,7 +163,7 @@ def _lm_eval_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
     ordered = [t for sub in (data.get("group_subtasks") or {}).values() if isinstance(sub, list) for t in sub if t in configs]
     ordered += [t for t in data.get("results") or {} if t in configs]
     # mi_suite's order whatever order lm-eval wrote (0.4.9 writes other tasks' lists in reverse)
-    family = ("mi_recoverability", "mi_fano", "mi_entropy", "mi_emergence")
+    family = ("mi_recoverability", "mi_fano", "mi_entropy", "mi_geometry", "mi_views", "mi_emergence")
     rank = {t: next((i for i, f in enumerate(family) if t.startswith(f)), len(family)) for t in ordered}
     ordered = sorted(dict.fromkeys(ordered), key=lambda t: rank[t])
     mi_of = {t: configs[t].get("mi_results") if isinstance(configs[t], dict) else None
