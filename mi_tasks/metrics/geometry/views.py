@@ -94,17 +94,24 @@ def dime(view_a: np.ndarray, view_b: np.ndarray, seed: int = 0, n_shuffles: int 
     return Estimate(float(value), float("nan"), "none: a single shuffle has no spread", n)
 
 
-def infonce(view_a: np.ndarray, view_b: np.ndarray, temperature: float = 0.1) -> Estimate:
-    """InfoNCE loss of matched views: mean over texts i of −log softmax_j(aᵢ·bⱼ / τ)ᵢ (the study's, τ = 0.1).
+def infonce(view_a: np.ndarray, view_b: np.ndarray, temperature: float = 0.1, cosine: bool = True) -> Estimate:
+    """InfoNCE loss of matched views: mean over texts i of −log softmax_j(s(aᵢ, bⱼ) / τ)ᵢ (τ = 0.1, the study's).
 
-    Lower is better. Its floor is 0 (each text's own view dominates); views that are identical
-    orthonormal vectors give ln(1 + (n−1)·e^(−1/τ)), and views that carry nothing give ln n.
+    Lower is better: 0 when each text's own view dominates, ln n when the views carry nothing.
+    ``s`` is the cosine similarity (rows scaled to unit length, as InfoNCE is used in contrastive
+    learning): the authors' function takes the dot product of whatever it is given, and on raw
+    language-model states, whose norms reach the hundreds, that loss grows with the norm (10^6 on
+    SmolLM2's mean-pooled states) rather than with how alike the views are. ``cosine=False`` gives
+    their raw form. Identical unit views give ln(1 + Σ_{j≠i} e^((cos_ij − 1)/τ)) per text.
     ``infonce_mi_bound`` turns it into the mutual-information lower bound. The standard error is
     over the per-text terms (sd/√n); they share negatives, so it is approximate.
     """
     a, b = _pair(view_a, view_b, "InfoNCE")
     if temperature <= 0:
         raise MiTasksError(f"InfoNCE's temperature must be > 0, got {temperature}")
+    if cosine:
+        a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), np.finfo(np.float64).tiny)
+        b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), np.finfo(np.float64).tiny)
     logits = a @ b.T / temperature
     per_text = logsumexp(logits, axis=1) - np.diag(logits)
     return Estimate(float(per_text.mean()), mean_stderr(per_text),
