@@ -85,6 +85,7 @@ def test_no_table_without_both_halves(files, caplog):
 
 def test_directions_follow_the_stated_conventions():
     assert direction_of("curvature") == "min" and direction_of("infonce") == "min"
+    assert direction_of("prompt_effective_rank") == direction_of("prompt_entropy") == "min"
     assert direction_of("lidar") == "max" and direction_of("recall_at_k") == "max"
 
 
