@@ -58,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         rep = write_report(args.results, args.out, labels=_labels(args.label), overview=overview,
                            figures=not args.no_figures, strict=args.strict)
         print(rep.headline)
+        if rep.layer_choice:
+            print(rep.layer_choice)
         print(f"\nreport: {rep.markdown}" + (f"\nfigure: {rep.figures.overview}" if rep.figures.overview else ""))
         return 0
     if args.command == "card":

@@ -23,9 +23,11 @@ from ..errors import MiTasksError
 DIRECTIONS = ("max", "min")
 
 METRIC_DIRECTIONS = {"curvature": "min", "twonn": "max", "gride": "max", "lidar": "max", "dime": "max",
-                     "infonce": "min", "prompt_entropy": "min", "dataset_entropy": "max"}
+                     "infonce": "min", "prompt_entropy": "min", "dataset_entropy": "max",
+                     "prompt_effective_rank": "min", "dataset_effective_rank": "max"}
 """Which end of each metric counts as its 'best' layer. A convention for the best-layer column only
-(docs/geometry.md says why each); the rank correlation's sign shows the relation the data has."""
+(docs/geometry.md says why each; an effective rank, exp of its entropy, goes with that entropy); the rank
+correlation's sign shows the relation the data has."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Iterable, Sequence
 from .card import leaderboard_rows, write_leaderboard
 from .comparability import check_comparable
 from .figures import FigureSet, plot_results
+from .layer_choice_report import layer_choice_section
 from .results import Results, load_results
 from .tables import headline_markdown, write_tables
 
@@ -24,6 +25,7 @@ class Report:
     leaderboard: tuple[Path, Path]
     markdown: Path
     headline: str
+    layer_choice: str = ""   # markdown section; empty unless a layer sweep has per-layer metrics beside it
 
 
 def write_report(results: Results | Iterable[str | os.PathLike] | str | os.PathLike, out_dir: str | os.PathLike,
@@ -41,7 +43,11 @@ def write_report(results: Results | Iterable[str | os.PathLike] | str | os.PathL
     tables = write_tables(res, out)
     board = write_leaderboard(leaderboard_rows(res), out)
     headline = headline_markdown(res)
+    choice = layer_choice_section(res)
     lines = ["# mi-tasks report", "", headline, ""]
+    if choice:
+        (out / "layer_choice.md").write_text(choice, encoding="utf-8")
+        lines += [choice, ""]
     if figs.overview is not None:
         lines += [f"![overview]({figs.overview.relative_to(out).as_posix()})", ""]
     if figs.paths:
@@ -51,8 +57,12 @@ def write_report(results: Results | Iterable[str | os.PathLike] | str | os.PathL
     lines += ["## Files", "", "- `headline.md`, `headline.csv`: the table above",
               "- `layers.md`, `layers.csv`: every metric at every layer",
               "- `leaderboard.json`, `leaderboard.csv`: one row per model run, task and headline metric, with settings",
-              "- `figures/figures.json`: the numbers drawn in each figure", "", "## Runs", ""]
+              "- `figures/figures.json`: the numbers drawn in each figure"]
+    if choice:
+        lines.append("- `layer_choice.md`: which metric tells you the best layer (the section above)")
+    lines += ["", "## Runs", ""]
     lines += [f"- {r.label}: `{r.model}` ({r.date}); {r.source}" for r in res.runs]
     md = out / "report.md"
     md.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return Report(results=res, out_dir=out, figures=figs, tables=tables, leaderboard=board, markdown=md, headline=headline)
+    return Report(results=res, out_dir=out, figures=figs, tables=tables, leaderboard=board, markdown=md, headline=headline,
+                  layer_choice=choice)
