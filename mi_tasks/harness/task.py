@@ -221,8 +221,11 @@ class MITask(Task):
             return {"skipped": self.mi_result.reason}
         out = self.mi_result.to_dict()
         out["headline_layer"] = int(self.mi_result.layers[self.mi_slot]["layer"])
-        out["curves"] = {k: [{"layer": r["layer"], "depth": r["depth"], "value": r[k]} for r in self.mi_result.layers]
-                         for k in self.mi_result.layers[0] if k not in ("layer", "depth")}
+        rows = self.mi_result.layers
+        # numbers become curves; words in the rows (how an error was estimated) stay in the rows only
+        numeric = [k for k in rows[0] if k not in ("layer", "depth")
+                   and all(isinstance(r.get(k), (int, float)) for r in rows)]
+        out["curves"] = {k: [{"layer": r["layer"], "depth": r["depth"], "value": r[k]} for r in rows] for k in numeric}
         corpus = getattr(self, "eval_corpus", None)
         if corpus is not None:
             out["meta"]["eval_corpus"] = {**corpus.describe(), "scored_rows": self._n_scored()}
