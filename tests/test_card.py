@@ -38,7 +38,7 @@ def test_model_index_parses_with_huggingface_hub_and_round_trips(suite_run, tmp_
     assert rec.metric_args["layer"] == 3 and rec.metric_args["num_layers"] == 3 and rec.metric_args["seed"] == 1
     assert rec.metric_args["train_corpus_sha256"] == meta["train_corpus"]["sha256"]
     assert {(e.task_type, e.metric_type) for e in parsed} == {
-        (t, k.split(",")[0]) for t in ("mi_recoverability", "mi_fano")
+        (t, k.split(",")[0]) for t in ("mi_recoverability", "mi_fano", "mi_geometry")
         for k in data["results"][t] if "," in k and "_stderr" not in k}
     (tmp_path / "README.md").write_text(text)
     assert metadata_load(tmp_path / "README.md")["model-index"][0]["name"] == "bert"
@@ -60,7 +60,7 @@ def test_update_keeps_body_and_other_header_lines_and_foreign_results(suite_run,
     card = ModelCard(new)
     assert card.text == BODY and card.data.model_name == "my-model"  # the card's own name is kept
     tasks = {e.task_type for e in card.data.eval_results}
-    assert tasks == {"text-generation", "mi_recoverability", "mi_fano"}  # the other tool's result stays
+    assert tasks == {"text-generation", "mi_recoverability", "mi_fano", "mi_geometry"}  # the other tool's result stays
     # updating again with the same results changes nothing; other results replace only ours
     assert update_card(readme, res, model="llama") == new
     update_card(readme, res, model="bert")

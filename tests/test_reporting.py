@@ -28,7 +28,7 @@ def _curve(data: dict, task: str, metric: str) -> list[dict]:
 def test_results_load_into_records_equal_to_the_json(suite_run):
     res = load_results(suite_run["out"] / "lm_eval")
     assert [r.label for r in res.runs] == ["bert", "llama"]
-    assert res.task_names() == ["mi_recoverability", "mi_fano"]  # the group's order, not lm-eval's sorted one
+    assert res.task_names() == ["mi_recoverability", "mi_fano", "mi_geometry"]  # the group's order, not lm-eval's sorted
     for f, data in suite_run["json"].items():
         run = next(r for r in res.runs if r.source == str(f))
         assert run.model == data["model_name"] and run.model_args["dtype"] == "float32"
@@ -38,6 +38,9 @@ def test_results_load_into_records_equal_to_the_json(suite_run):
                    if r["source"] == str(f) and r["task"] == task and r["metric"] == "fano_mi_bits"]
             want = [(p["layer"], p["depth"], p["value"]) for p in _curve(data, task, "fano_mi_bits")]
             assert got == want and [g[0] for g in got] == [0, 1, 2, 3]
+        geometry = {r["metric"] for r in res.records if r["source"] == str(f) and r["task"] == "mi_geometry"}
+        assert {"curvature", "curvature_stderr"} <= geometry  # numbers become records; how an error was estimated does not
+        assert not any(m.endswith("_stderr_method") for m in geometry)
         tc = next(t for t in res.tasks if t.run == run and t.task == "mi_recoverability")
         assert tc.headline["recall_at_k"] == data["results"]["mi_recoverability"]["recall_at_k,none"]
         assert tc.headline_layer == 3 and tc.settings["seed"] == 1
@@ -67,12 +70,14 @@ def test_figures_exist_and_hold_each_models_curve(suite_run):
     panels = side["overview.png"]["panels"]
     assert [(p["task"], p["metric"]) for p in panels] == [("mi_recoverability", "recall_at_k"),
                                                          ("mi_recoverability", "fano_mi_bits"),
-                                                         ("mi_recoverability", "ba_mi_bits")]
+                                                         ("mi_recoverability", "ba_mi_bits"),
+                                                         ("mi_geometry", "curvature")]
     # every measured metric has a PNG (standard errors are bands and flags are flags, not figures of their
     # own); metrics the run turned off (bleu4, rougeL with text_metrics false: all NaN) have none
-    curves = {m: c for d in suite_run["json"].values() for m, c in d["configs"]["mi_recoverability"]["mi_results"]["curves"].items()}
+    curves = {m: c for d in suite_run["json"].values() for t in ("mi_recoverability", "mi_geometry")
+              for m, c in d["configs"][t]["mi_results"]["curves"].items()}
     drawn = {v["metric"] for k, v in side.items() if k != "overview.png"}
-    flags = ("_stderr", "_vacuous", "prior_fallback")
+    flags = ("_stderr", "_vacuous", "prior_fallback", "_n", "_dropped")   # bands, flags and counts
     measured = {m for m, c in curves.items() if not m.endswith(flags) and any(p["value"] == p["value"] for p in c)}
     assert drawn == measured and "bleu4" in curves and "bleu4" not in drawn
 
@@ -89,7 +94,7 @@ def test_tables_markdown_and_csv(suite_run):
     # mi_fano's fano_mi_bits equals mi_recoverability's: shown once
     assert "| mi_fano | fano_mi_bits |" not in md and "| mi_fano | fano_mi_bits_norm |" in md
     rows = list(csv.DictReader(io.StringIO((out / "layers.csv").read_text())))
-    n_points = sum(len(pts) for d in suite_run["json"].values() for t in ("mi_recoverability", "mi_fano")
+    n_points = sum(len(pts) for d in suite_run["json"].values() for t in ("mi_recoverability", "mi_fano", "mi_geometry")
                    for pts in d["configs"][t]["mi_results"]["curves"].values())
     assert len(rows) == n_points
     r = next(r for r in rows if r["model"] == "llama" and r["task"] == "mi_fano" and r["metric"] == "ba_mi_bits"
@@ -149,7 +154,7 @@ def test_errors_name_the_problem(suite_run, tmp_path, capsys, caplog):
     (tmp_path / "mixed.json").write_text(json.dumps(data))
     with caplog.at_level(logging.WARNING):
         res = load_results(tmp_path / "mixed.json")
-    assert res.task_names() == ["mi_recoverability", "mi_fano"]
+    assert res.task_names() == ["mi_recoverability", "mi_fano", "mi_geometry"]
     assert "skipped task(s) without mi_results" in caplog.text and "hellaswag" in caplog.text
     assert "task mi_emergence has no per-layer results for this model: needs a causal model" in caplog.text
     none = {**data, "configs": {"hellaswag": {"task": "hellaswag"}}}

@@ -25,6 +25,7 @@ MTEB_KIND = "mteb_layer_sweep"
 STDERR_SUFFIX = "_stderr"
 FLAG_KEYS = ("prior_fallback",)   # per-layer 0/1 flags: kept in the curves, never drawn as a metric
 FLAG_SUFFIX = "_vacuous"
+COUNT_SUFFIXES = ("_n", "_dropped")   # how many texts a metric used or dropped: shown in tables, never drawn
 # Path components that say nothing about which model it is; labels then take the parent too.
 _GENERIC_DIRS = {"model", "models", "final", "checkpoint", "snapshots", "output", "outputs", "main", "hf", "merged"}
 
@@ -71,8 +72,11 @@ class TaskCurves:
         A metric the run turned off (bleu4 with text_metrics false) is all NaN: no figure, no column.
         """
         return [m for m, pts in self.curves.items()
-                if not m.endswith((STDERR_SUFFIX, FLAG_SUFFIX)) and m not in FLAG_KEYS
+                if not m.endswith((STDERR_SUFFIX, FLAG_SUFFIX)) and m not in FLAG_KEYS and not self._is_count(m)
                 and any(math.isfinite(v) for _, _, v in pts)]
+
+    def _is_count(self, key: str) -> bool:
+        return any(key.endswith(s) and key[: -len(s)] in self.curves for s in COUNT_SUFFIXES)
 
     def stderr(self, metric: str) -> list[tuple[int, float, float]] | None:
         return self.curves.get(metric + STDERR_SUFFIX)

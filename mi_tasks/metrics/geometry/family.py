@@ -44,12 +44,16 @@ def _row(layer: int, num_layers: int, **estimates: Any) -> dict[str, Any]:
 
 
 class GeometryFamily(MetricFamily):
-    """``curvature``, ``twonn``, ``gride``, ``cka_to_last`` per layer (``mi_geometry``)."""
+    """``curvature``, ``twonn``, ``gride``, ``cka_to_last`` per layer (``mi_geometry``).
+
+    ``cka_to_last`` is a curve, not a printed number: at the default headline layer (the last) it is 1 by definition.
+    """
 
     name = "geometry"
     settings = GeometrySettings
     reducers = (CURVATURE,)
-    table_metrics: ClassVar[tuple[str, ...]] = ("curvature", "twonn", "gride", "cka_to_last")
+    table_metrics: ClassVar[tuple[str, ...]] = ("curvature", "twonn", "gride")
+    extra_metrics: ClassVar[tuple[str, ...]] = ("cka_to_last",)
     best_key = "twonn"
 
     def compute(self, inputs: PassInputs) -> LayerResult:
