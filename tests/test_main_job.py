@@ -62,7 +62,7 @@ def _core_equals_lm_eval(data: dict, model, tok) -> None:
     train = load_corpus(s["train_corpus"], limit=s["train_limit"], seed=s["seed"])
     evalc = load_corpus(s["eval_corpus"], limit=s["eval_limit"], seed=s["seed"])
     assert train.sha256 == mi["meta"]["train_corpus"]["sha256"] and evalc.sha256 == mi["meta"]["eval_corpus"]["sha256"]
-    ex = HiddenStateExtractor(model, tok, layers=s["layers"], pooling=s["pooling"], max_length=s["max_text_length"],
+    ex = HiddenStateExtractor(model, tok, layers=s["layers"], pooling=s["pooling"], max_text_length=s["max_text_length"],
                               batch_size=32, progress=False)
     core = RecoverabilityProbe(fit=s["fit"], seed=s["seed"], text_metrics=False, targets=s["targets"]) \
         .fit(ex.stream(train)).score(ex.stream(evalc))
