@@ -116,7 +116,7 @@ class MITask(Task):
         if not metric_list:
             return tuple(self.family.table_metrics)
         chosen = tuple(m["metric"] if isinstance(m, dict) else str(m) for m in metric_list)
-        known = (*self.family.table_metrics, *self.family.extra_metrics)
+        known = self.family.metrics()
         unknown = [m for m in chosen if m not in known]
         if unknown:
             raise MiTasksError(f"task {name}: {', '.join(unknown)} is not a {self.family.name} metric; choose from "

@@ -48,6 +48,11 @@ class MetricFamily(ABC):
     """The metric ``headline_layer: best`` maximises."""
     lower_is_better: ClassVar[tuple[str, ...]] = ()
 
+    @classmethod
+    def metrics(cls) -> tuple[str, ...]:
+        """Every metric it reports per layer: the printed ones, then the ones a ``metric_list`` may add."""
+        return (*cls.table_metrics, *cls.extra_metrics)
+
     @abstractmethod
     def compute(self, inputs: PassInputs) -> LayerResult | Skipped:
         """The per-layer result of the eval corpus (rows with ``layer``, ``depth``, metrics, ``<metric>_stderr``)."""

@@ -161,7 +161,7 @@ def _metric_rows(result: LayerSweepResult, model: Any, tokenizer: Any, extractor
             continue
         fam = family_class(name)
         for row in res.layers:
-            for metric in (*fam.table_metrics, *fam.extra_metrics):
+            for metric in fam.metrics():
                 if metric in row:
                     result.rows.append({"layer": int(row["layer"]), "depth": float(row["depth"]), "task": f"mi:{name}.{metric}",
                                         "metric": metric, "value": float(row[metric]),

@@ -25,7 +25,7 @@ MTEB_KIND = "mteb_layer_sweep"
 STDERR_SUFFIX = "_stderr"
 FLAG_KEYS = ("prior_fallback",)   # per-layer 0/1 flags: kept in the curves, never drawn as a metric
 FLAG_SUFFIX = "_vacuous"
-COUNT_SUFFIXES = ("_n", "_dropped")   # how many texts a metric used or dropped: shown in tables, never drawn
+COUNT_SUFFIXES = ("_n", "_dropped")   # texts a metric used or dropped: kept in the curves (layers.csv), never a metric
 # Path components that say nothing about which model it is; labels then take the parent too.
 _GENERIC_DIRS = {"model", "models", "final", "checkpoint", "snapshots", "output", "outputs", "main", "hf", "merged"}
 

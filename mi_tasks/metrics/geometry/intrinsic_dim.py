@@ -29,7 +29,7 @@ def _unique_rows(points: np.ndarray, need: int, what: str) -> tuple[np.ndarray, 
     u = np.unique(x, axis=0)
     if u.shape[0] < need:
         raise MiTasksError(f"{what} needs at least {need} distinct points, got {u.shape[0]} "
-                           f"({x.shape[0] - u.shape[0]} duplicates dropped); pass more texts")
+                           f"({x.shape[0] - u.shape[0]} duplicates dropped); pass more texts that differ from each other")
     return u, x.shape[0] - u.shape[0]
 
 
