@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from mi_tasks.metrics.emergence.estimators import estimate_mi, rho_for_bits, sample_correlated_gaussians
+from mi_tasks.metrics.emergence.closed_form import rho_for_bits, sample_correlated_gaussians
+from mi_tasks.metrics.emergence.estimators import estimate_mi
 
 
 def main() -> None:

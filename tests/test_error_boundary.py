@@ -174,7 +174,7 @@ def test_task_manager_with_only_its_own_paths_gets_no_mi_tasks(tmp_path):
 
 def test_mteb_metadata_of_mi_tasks_is_filled():
     from mi_tasks.mteb.information_tasks import MIEntropy, MIRecoverability
-    from mi_tasks.mteb.local_tasks import _metadata
+    from mi_tasks.mteb.local_tasks import local_task_metadata
 
-    for meta in (MIRecoverability.metadata, MIEntropy.metadata, _metadata("x", "STS", "d", "r")):
+    for meta in (MIRecoverability.metadata, MIEntropy.metadata, local_task_metadata("x", "STS", "d", "r")):
         assert meta.is_filled(), [f for f in type(meta).model_fields if getattr(meta, f) is None]

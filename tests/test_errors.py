@@ -1,8 +1,7 @@
 """Bad input gets a clear MiTasksError (or warning) that names the fix.
 
 The cases of issue 23 run the real entry points: the ``mi-tasks`` command (in-process ``main``,
-exit code and the one line it prints), the Python API, and lm-eval in-process. The ``lm_eval``
-command's one-line output is the lead's mechanism (issue 19); its test is marked xfail until then.
+exit code and the one line it prints), the Python API, and lm-eval in-process.
 """
 import types
 

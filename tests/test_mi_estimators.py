@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from mi_tasks.errors import MiTasksError
-from mi_tasks.metrics.emergence.estimators import (DEFAULT_RIDGE, estimate_mi, gaussian_mi_bits, gaussian_mi_from_cov,
-                                    rho_for_bits, sample_correlated_gaussians, wishart_bias_bits)
+from mi_tasks.metrics.emergence.closed_form import (DEFAULT_RIDGE, gaussian_mi_bits, gaussian_mi_from_cov, rho_for_bits,
+                                                     sample_correlated_gaussians, wishart_bias_bits)
+from mi_tasks.metrics.emergence.estimators import estimate_mi
 
 
 def test_gaussian_closed_form_and_inverse():

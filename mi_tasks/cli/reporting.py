@@ -7,8 +7,6 @@ from typing import Any
 
 from ..errors import MiTasksError
 
-COMMANDS = ("report", "card")
-
 
 def _labels(items: list[str] | None) -> dict[str, str]:
     out = {}

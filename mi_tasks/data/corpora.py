@@ -56,7 +56,7 @@ class Corpus:
                 "sha256": self.sha256, **{k: v for k, v in self.options.items() if v is not None}}
 
 
-def _sample(texts: list[str], limit: int | None, seed: int, limit_name: str = "limit", src: str = "corpus") -> list[str]:
+def sample_texts(texts: list[str], limit: int | None, seed: int, limit_name: str = "limit", src: str = "corpus") -> list[str]:
     if limit is None:
         return texts
     if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
@@ -176,7 +176,7 @@ def load_corpus(source: str | os.PathLike, *, text_field: str | None = None, fie
     if not texts:
         raise MiTasksError(f"corpus {src!r} has no non-empty text (read {n_empty} empty rows); "
                            "check the text field or template")
-    texts = _sample(texts, limit, seed, limit_name, src)
+    texts = sample_texts(texts, limit, seed, limit_name, src)
     name = key if key in REGISTRY or key in BUNDLED else Path(src).stem
     if split and (key in BUNDLED or key in REGISTRY):
         name = f"{key}:{opts['split']}"

@@ -15,7 +15,7 @@ model's own tokens.
   (k = the text's number of distinct words; main score), its lift over the frequency prior,
   Fano's lower bound on I(words; embedding) with |V| = the word types of the task's texts, the
   Barber–Agakov bound against the prior, each with a standard error.
-- :class:`MIEntropy` is the normalised matrix entropy (SPEC §4) of the test texts' embeddings and
+- :class:`MIEntropy` is the normalised matrix entropy (docs/metrics.md) of the test texts' embeddings and
   its effective rank, with a seeded bootstrap standard error.
 
 MTEB's task types are a closed list: recoverability is declared ``MultilabelClassification`` (it
@@ -36,12 +36,12 @@ from mteb._create_dataloaders import create_dataloader
 from mteb.abstasks.abstask import AbsTask
 from mteb.abstasks.task_metadata import TaskMetadata
 
-from ..data.corpora import _sample, load_corpus
-from ..metrics.entropy.probe import _dataset
+from ..data.corpora import load_corpus, sample_texts
+from ..metrics.entropy.probe import dataset_entropy
 from ..errors import MiTasksError
 from ..metrics.recoverability.probe import RecoverabilityProbe
 from ..metrics.recoverability.words import WORD_TOKENIZATION, text_words, word_targets  # noqa: F401  (re-exported by mi_tasks.mteb)
-from .local_tasks import _content_hash, _metadata
+from .local_tasks import content_hash, local_task_metadata
 from .registry import register_result_name
 
 
@@ -49,7 +49,7 @@ def _texts(source: str | Sequence[str], limit: int | None, seed: int, data_dir: 
     if isinstance(source, (str, os.PathLike)):
         corpus = load_corpus(source, limit=limit, seed=seed, data_dir=data_dir)
         return list(corpus.texts), corpus.describe()
-    texts = _sample([str(t) for t in source], limit, seed, f"{role}_limit", f"inline {role} texts")  # as a file's
+    texts = sample_texts([str(t) for t in source], limit, seed, f"{role}_limit", f"inline {role} texts")  # as a file's
     return texts, {"name": f"inline {role} texts", "rows": len(texts)}
 
 
@@ -67,7 +67,7 @@ def _label(corpus: dict[str, Any]) -> str:
 
 def _class_metadata(cls_name: str, kind: str, description: str, main_score: str, category: str) -> TaskMetadata:
     """The class-level metadata of an MI task: what MTEB's registry and prompt lookup read without building it."""
-    return _metadata(cls_name, kind, description, "content hash of the task's texts (set per instance)",
+    return local_task_metadata(cls_name, kind, description, "content hash of the task's texts (set per instance)",
                      main_score=main_score, category=category)
 
 
@@ -113,8 +113,8 @@ class _MITask(AbsTask):
         self.mi_seed = int(seed)
         corpora = f"train: {_label(self.train_corpus)} ×{len(self.train_texts)}; " if train is not None else ""
         corpora += f"test: {_label(self.test_corpus)} ×{len(self.test_texts)}"
-        self._mi_metadata = _metadata(name or type(self).__name__, self.TYPE, f"{self.DESCRIPTION} Data: {corpora}.",
-                                      _content_hash(self.train_texts, self.test_texts, [seed]),
+        self._mi_metadata = local_task_metadata(name or type(self).__name__, self.TYPE, f"{self.DESCRIPTION} Data: {corpora}.",
+                                      content_hash(self.train_texts, self.test_texts, [seed]),
                                       main_score=self.MAIN_SCORE, category=self.CATEGORY)
         self.metadata = self._mi_metadata
         register_result_name(type(self), self._mi_metadata)
@@ -220,12 +220,12 @@ class MIEntropy(_MITask):
                          encode_kwargs: dict[str, Any], prediction_folder: Path | None = None,
                          num_proc: int | None = None, timer: Any = None, **kwargs: Any) -> dict[str, float]:
         x = _embed(self, model, self.test_texts, hf_split, hf_subset, encode_kwargs, num_proc)
-        h, rank = _dataset(x, 1.0)
+        h, rank = dataset_entropy(x, 1.0)
         scores = {"dataset_entropy": float(h), "dataset_effective_rank": float(rank), "n_test": len(x),
                   "embed_dim": int(x.shape[1]), "bootstrap_resamples": self.bootstrap}
         if self.bootstrap >= 2:
             rng = np.random.default_rng(self.mi_seed)
-            draws = np.array([_dataset(x[rng.integers(0, len(x), size=len(x))], 1.0) for _ in range(self.bootstrap)])
+            draws = np.array([dataset_entropy(x[rng.integers(0, len(x), size=len(x))], 1.0) for _ in range(self.bootstrap)])
             scores["dataset_entropy_stderr"] = float(draws[:, 0].std(ddof=1))
             scores["dataset_effective_rank_stderr"] = float(draws[:, 1].std(ddof=1))
         return scores

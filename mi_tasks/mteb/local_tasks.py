@@ -45,7 +45,7 @@ def _need(path: Path) -> Path:
     return path
 
 
-def _content_hash(*columns: Sequence[Any]) -> str:
+def content_hash(*columns: Sequence[Any]) -> str:
     h = hashlib.sha256()
     for col in columns:
         h.update(json.dumps(list(col), default=str).encode())
@@ -59,7 +59,7 @@ _REFERENCES = {"STS": "https://huggingface.co/datasets/sentence-transformers/sts
 _DATES = ("2004-01-01", "2025-12-31")  # the span of the corpora mi-tasks reads (AG News 2004 to recent text)
 
 
-def _metadata(name: str, kind: str, description: str, revision: str, split: str = "test",
+def local_task_metadata(name: str, kind: str, description: str, revision: str, split: str = "test",
               main_score: str | None = None, category: str = "t2t", reference: str | None = None) -> TaskMetadata:
     """Metadata of a local English text task; the dataset path is ``local/<name>``, its revision a content hash.
 
@@ -94,7 +94,7 @@ def sts_task(name: str, sentence1: Sequence[str], sentence2: Sequence[str], scor
     """An MTEB STS task over given pairs and gold scores (main score: cosine Spearman)."""
     _check_same_length(name, sentence1=sentence1, sentence2=sentence2, scores=scores)
     data = {"sentence1": list(sentence1), "sentence2": list(sentence2), "score": [float(s) for s in scores]}
-    meta = _metadata(name, "STS", description, _content_hash(data["sentence1"], data["sentence2"], data["score"]))
+    meta = local_task_metadata(name, "STS", description, content_hash(data["sentence1"], data["sentence2"], data["score"]))
     cls = type(name, (AbsTaskSTS,), {"metadata": meta, "min_score": min_score, "max_score": max_score,
                                       "load_data": lambda self, num_proc=None, **kw: _load_once(self, {"test": data})})
     return cls()
@@ -110,8 +110,8 @@ def classification_task(name: str, train_texts: Sequence[str], train_labels: Seq
     ids = {n: i for i, n in enumerate(names)}
     train = {"text": list(train_texts), "label": [ids[str(x)] for x in train_labels]}
     test = {"text": list(test_texts), "label": [ids[str(x)] for x in test_labels]}
-    meta = _metadata(name, "Classification", description,
-                     _content_hash(train["text"], train["label"], test["text"], test["label"]))
+    meta = local_task_metadata(name, "Classification", description,
+                     content_hash(train["text"], train["label"], test["text"], test["label"]))
     cls = type(name, (AbsTaskClassification,),
                {"metadata": meta, "samples_per_label": samples_per_label, "n_experiments": n_experiments,
                 "load_data": lambda self, num_proc=None, **kw: _load_once(self, {"train": train, "test": test})})
@@ -125,7 +125,7 @@ def clustering_task(name: str, texts: Sequence[str], labels: Sequence[Any], *, n
     names = sorted({str(x) for x in labels})
     ids = {v: i for i, v in enumerate(names)}
     data = {"sentences": list(texts), "labels": [ids[str(x)] for x in labels]}
-    meta = _metadata(name, "Clustering", description, _content_hash(data["sentences"], data["labels"]))
+    meta = local_task_metadata(name, "Clustering", description, content_hash(data["sentences"], data["labels"]))
     cls = type(name, (AbsTaskClustering,),
                {"metadata": meta, "max_fraction_of_documents_to_embed": None, "max_document_to_embed": None,
                 "max_documents_per_cluster": n, "n_clusters": n_clusters,

@@ -3,7 +3,8 @@
 One job per module: windows (samples), passes (the model runs), moments (streamed statistics),
 gaussian and scoring (the estimates), result (the per-layer result), probe (the entry point).
 """
-from .estimators import GAUSSIAN_DEFINITION, METHODS, estimate_mi, gaussian_mi_from_cov, standardized_projection
+from .closed_form import GAUSSIAN_DEFINITION, gaussian_mi_from_cov, standardized_projection
+from .estimators import METHODS, estimate_mi
 from .gaussian import GAUSSIAN_KEYS, IE_PROJ_DIM, IE_PROJECTION, IE_RIDGE
 from .moments import StateMoments
 from .passes import EmergenceStates, collect_states

@@ -1,7 +1,7 @@
 """The default IE estimate: linear-Gaussian MI of consecutive states, from streamed moments.
 
 Settings (``IE_PROJ_DIM``, ``IE_PROJECTION``, ``IE_RIDGE``) are chosen in docs/emergence.md;
-:func:`_gaussian_result` turns macro and micro moments into an :class:`~.result.EmergenceResult`.
+:func:`gaussian_result` turns macro and micro moments into an :class:`~.result.EmergenceResult`.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 
 from ...errors import MiTasksError
 from ...states.layers import normalized_depth
-from .estimators import GAUSSIAN_DEFINITION, gaussian_mi_from_cov, standardized_projection
+from .closed_form import GAUSSIAN_DEFINITION, gaussian_mi_from_cov, standardized_projection
 from .moments import StateMoments
 from .result import EmergenceResult
 
@@ -24,7 +24,7 @@ IE_PROJ_DIM = 8
 IE_RIDGE = 0.1
 
 
-def _gaussian_settings(proj_dim: int | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+def gaussian_settings(proj_dim: int | None, kwargs: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(kwargs) - set(GAUSSIAN_KEYS))
     if unknown:
         raise MiTasksError(f"estimator settings {unknown} do not apply to method 'gaussian' (it takes "
@@ -49,7 +49,7 @@ def _pair_bits(mom: StateMoments, est: dict[str, Any]) -> list[float]:
             for p, (j, k) in enumerate(mom.pairs)]
 
 
-def _micro_moments(flat: np.ndarray, index: np.ndarray, pairs: list[tuple[int, int]],
+def micro_moments(flat: np.ndarray, index: np.ndarray, pairs: list[tuple[int, int]],
                    micro_mode: str) -> list[StateMoments]:
     """Moments of the micro states weighted by token counts: all N·T positions pooled, or one set per position."""
     cols = [index.ravel()] if micro_mode == "pooled" else [index[:, t] for t in range(index.shape[1])]
@@ -57,7 +57,7 @@ def _micro_moments(flat: np.ndarray, index: np.ndarray, pairs: list[tuple[int, i
             for c in cols]
 
 
-def _gaussian_result(macro: StateMoments, micro: list[StateMoments], labels: list[int], L: int, T: int,
+def gaussian_result(macro: StateMoments, micro: list[StateMoments], labels: list[int], L: int, T: int,
                      micro_mode: str, est: dict[str, Any], seed: int) -> EmergenceResult:
     t0 = time.perf_counter()
     mac = _pair_bits(macro, est)

@@ -21,7 +21,7 @@ from ...states.extraction import model_num_layers
 from ...states.layers import parse_layers
 from ...states.modeling import hidden_state_module, is_encoder_only
 from .moments import StateMoments
-from .windows import _with_prefix, bos_prefix
+from .windows import with_prefix, bos_prefix
 
 
 @dataclass
@@ -42,7 +42,7 @@ class EmergenceStates:
     macro_parts: list[StateMoments] = field(default_factory=list)
 
 
-def _backbone(model: torch.nn.Module) -> torch.nn.Module:
+def causal_backbone(model: torch.nn.Module) -> torch.nn.Module:
     if is_encoder_only(model.config):
         raise MiTasksError(
             f"{model.config.model_type} is an encoder-only (bidirectional) model; Information Emergence needs a "
@@ -51,7 +51,7 @@ def _backbone(model: torch.nn.Module) -> torch.nn.Module:
     return hidden_state_module(model)
 
 
-def _iter_last_states(backbone: torch.nn.Module, ids: torch.Tensor, state_layers: list[int], num_layers: int,
+def iter_last_states(backbone: torch.nn.Module, ids: torch.Tensor, state_layers: list[int], num_layers: int,
                       batch_size: int, desc: str, progress: bool,
                       positions: Sequence[int] | None = None,
                       keep_on_device: bool = False) -> Iterator[tuple[int, Any]]:
@@ -85,7 +85,7 @@ def _run_last_states(backbone: torch.nn.Module, ids: torch.Tensor, state_layers:
                      batch_size: int, desc: str, progress: bool) -> np.ndarray:
     """Last-position states (S, len(ids), D) float32 of equal-length sequences, one forward per batch."""
     out: np.ndarray | None = None
-    for s, last in _iter_last_states(backbone, ids, state_layers, num_layers, batch_size, desc, progress):
+    for s, last in iter_last_states(backbone, ids, state_layers, num_layers, batch_size, desc, progress):
         if out is None:
             out = np.empty((len(state_layers), len(ids), last.shape[-1]), dtype=np.float32)
         out[:, s:s + last.shape[1]] = last
@@ -93,11 +93,11 @@ def _run_last_states(backbone: torch.nn.Module, ids: torch.Tensor, state_layers:
     return out
 
 
-def _micro_states(backbone: torch.nn.Module, windows: np.ndarray, prefix: list[int], layers: list[int],
+def micro_states(backbone: torch.nn.Module, windows: np.ndarray, prefix: list[int], layers: list[int],
                   num_layers: int, batch_size: int, progress: bool) -> tuple[np.ndarray, np.ndarray]:
     """States (S, U, D) of each unique token id of ``windows`` fed alone (after ``prefix``), and the (N, T) index."""
     uniq, index = np.unique(windows, return_inverse=True)
-    micro = _run_last_states(backbone, _with_prefix(prefix, uniq[:, None]), layers, num_layers, batch_size,
+    micro = _run_last_states(backbone, with_prefix(prefix, uniq[:, None]), layers, num_layers, batch_size,
                              "IE micro pass", progress)
     return micro, index.reshape(windows.shape).astype(np.int64)
 
@@ -117,12 +117,12 @@ def collect_states(model: torch.nn.Module, tokenizer: Any, windows: np.ndarray, 
     windows = np.asarray(windows)
     if windows.ndim != 2 or windows.shape[0] < 1 or windows.shape[1] < 2 or not np.issubdtype(windows.dtype, np.integer):
         raise MiTasksError(f"windows must be an integer array (N, T) with T >= 2, got {windows.dtype} {windows.shape}")
-    backbone = _backbone(model)
+    backbone = causal_backbone(model)
     num_layers = model_num_layers(model)
     layers = [parse_layers(int(l), num_layers)[0] for l in state_layers]
     prefix = bos_prefix(tokenizer, bos)
     t0 = time.perf_counter()
-    macro_ids = _with_prefix(prefix, windows)
+    macro_ids = with_prefix(prefix, windows)
     macro: np.ndarray | None = None
     moments: StateMoments | None = None
     parts: list[StateMoments] = []
@@ -133,7 +133,7 @@ def collect_states(model: torch.nn.Module, tokenizer: Any, windows: np.ndarray, 
         if size < 1:
             raise MiTasksError(f"part_size must be >= 1, got {part_size}")
         parts = [StateMoments(stream_pairs) for _ in range(-(-len(windows) // size))]
-        for s, last in _iter_last_states(backbone, macro_ids, layers, num_layers, batch_size, "IE macro pass",
+        for s, last in iter_last_states(backbone, macro_ids, layers, num_layers, batch_size, "IE macro pass",
                                          progress, keep_on_device=True):
             a, end = s, s + last.shape[1]
             while a < end:  # split the batch where a block ends
@@ -142,7 +142,7 @@ def collect_states(model: torch.nn.Module, tokenizer: Any, windows: np.ndarray, 
                 a = b
         moments = parts[0] if part_size is None else None  # blocks: merge what you need (StateMoments.merged)
     t1 = time.perf_counter()
-    micro, index = _micro_states(backbone, windows, prefix, layers, num_layers, micro_batch_size, progress)
+    micro, index = micro_states(backbone, windows, prefix, layers, num_layers, micro_batch_size, progress)
     t2 = time.perf_counter()
     return EmergenceStates(macro=macro, micro=micro, micro_index=index,
                            state_layers=layers, num_layers=num_layers,

@@ -4,7 +4,7 @@ This module holds the probe (settings, and which pass and scoring each entry poi
 windows, the passes, the moments and the estimates live beside it (windows.py, passes.py,
 moments.py, gaussian.py, scoring.py, result.py).
 
-SPEC §3, after "Quantifying Semantic Emergence in Language Models" (Chen et al., ACL 2025):
+As docs/metrics.md defines it, after "Quantifying Semantic Emergence in Language Models" (Chen et al., ACL 2025):
 
     IE(l) = MI(macro_{l+1}; macro_l) − (1/T)·Σ_t MI(micro_{t,l+1}; micro_{t,l})
 
@@ -62,14 +62,13 @@ from ...data.corpora import Corpus
 from ...errors import MiTasksError
 from ...states.extraction import model_num_layers
 from ...states.layers import LayerSpec, parse_layers
-# the underscored helpers are private to this package (their names kept from the one-module version)
-from .gaussian import _gaussian_result, _gaussian_settings, _micro_moments
+from .gaussian import gaussian_result, gaussian_settings, micro_moments
 from .moments import StateMoments
-from .passes import _backbone, _iter_last_states, _micro_states, collect_states
+from .passes import causal_backbone, collect_states, iter_last_states, micro_states
 from .result import EmergenceResult
 from .settings import EmergenceSettings
 from .scoring import emergence_from_states
-from .windows import _with_prefix, bos_prefix, make_windows
+from .windows import with_prefix, bos_prefix, make_windows
 
 
 class EmergenceProbe:
@@ -105,7 +104,7 @@ class EmergenceProbe:
 
     def _gaussian(self) -> dict[str, Any]:
         """The Gaussian MI's settings: ``mi_ridge`` (kept in one attribute) with the other estimator keywords."""
-        return _gaussian_settings(self.proj_dim, {"ridge": self.mi_ridge, **self.estimator_kwargs})
+        return gaussian_settings(self.proj_dim, {"ridge": self.mi_ridge, **self.estimator_kwargs})
 
     def _states_and_pairs(self, num_layers: int) -> tuple[list[int], list[int], list[tuple[int, int]]]:
         """(IE layers l, the states they need (l and l+1), the (l, l+1) index pairs into those states)."""
@@ -122,7 +121,7 @@ class EmergenceProbe:
 
     def score(self, model: torch.nn.Module, tokenizer: Any, texts: Sequence[str] | Corpus) -> EmergenceResult:
         """Sample windows from ``texts`` and score them (see :meth:`score_windows`)."""
-        _backbone(model)  # refuse encoders and bad layer specs before tokenizing a corpus
+        causal_backbone(model)  # refuse encoders and bad layer specs before tokenizing a corpus
         self.ie_layers(model_num_layers(model))
         t0 = time.perf_counter()
         windows = make_windows(tokenizer, texts, self.window, self.n_windows, self.seed)
@@ -142,7 +141,7 @@ class EmergenceProbe:
                                 progress=self.progress, stream_pairs=pairs)
             est = self._gaussian()
             assert st.macro_moments is not None
-            res = _gaussian_result(st.macro_moments, _micro_moments(st.micro, st.micro_index, pairs, self.micro_mode),
+            res = gaussian_result(st.macro_moments, micro_moments(st.micro, st.micro_index, pairs, self.micro_mode),
                                    state_layers, num_layers, st.micro_index.shape[1], self.micro_mode, est, self.seed)
         else:
             st = collect_states(model, tokenizer, windows, state_layers, bos=self.bos, batch_size=self.batch_size,
@@ -176,7 +175,7 @@ class EmergenceProbe:
         st = collect_states(model, tokenizer, windows, state_layers, bos=self.bos, batch_size=self.batch_size,
                             progress=self.progress, stream_pairs=pairs, part_size=part_size)
         size = int(part_size)
-        micro = [_micro_moments(st.micro, st.micro_index[a:a + size], pairs, self.micro_mode)
+        micro = [micro_moments(st.micro, st.micro_index[a:a + size], pairs, self.micro_mode)
                  for a in range(0, len(windows), size)]
         return EmergenceParts(macro=st.macro_parts, micro=micro, state_layers=state_layers, num_layers=num_layers,
                               window=int(np.asarray(windows).shape[1]), micro_mode=self.micro_mode,
@@ -199,24 +198,24 @@ class EmergenceProbe:
         lens = [int(t) for t in lengths]
         if not lens or any(not 2 <= t <= seqs.shape[1] for t in lens):
             raise MiTasksError(f"prefix lengths {list(lengths)} must lie in 2..{seqs.shape[1]} (the sequence length)")
-        backbone = _backbone(model)
+        backbone = causal_backbone(model)
         num_layers = model_num_layers(model)
         ie_layers, state_layers, pairs = self._states_and_pairs(num_layers)
         prefix = bos_prefix(tokenizer, self.bos)
-        ids = _with_prefix(prefix, seqs)
+        ids = with_prefix(prefix, seqs)
         macro = {t: StateMoments(pairs) for t in lens}
         t0 = time.perf_counter()
-        for _, st in _iter_last_states(backbone, ids, state_layers, num_layers, self.batch_size, "IE prefix pass",
+        for _, st in iter_last_states(backbone, ids, state_layers, num_layers, self.batch_size, "IE prefix pass",
                                        self.progress, positions=[len(prefix) + t - 1 for t in lens],
                                        keep_on_device=True):
             for i, t in enumerate(lens):
                 macro[t].add(st[:, :, i])
-        micro, index = _micro_states(backbone, seqs, prefix, state_layers, num_layers, 256, self.progress)
+        micro, index = micro_states(backbone, seqs, prefix, state_layers, num_layers, 256, self.progress)
         seconds = time.perf_counter() - t0
         est = self._gaussian()
         out = {}
         for t in lens:
-            res = _gaussian_result(macro[t], _micro_moments(micro, index[:, :t], pairs, self.micro_mode),
+            res = gaussian_result(macro[t], micro_moments(micro, index[:, :t], pairs, self.micro_mode),
                                    state_layers, num_layers, t, self.micro_mode, est, self.seed)
             res.meta.update({"prefix_length": t, "n_unique_tokens": int(len(np.unique(seqs[:, :t]))),
                              "bos_prefix": prefix, "layers": ie_layers})
@@ -249,7 +248,7 @@ class EmergenceParts:
             raise MiTasksError(f"blocks {which} are not among the {len(self.macro)} blocks")
         macro = StateMoments.merged([self.macro[i] for i in idx])
         micro = [StateMoments.merged([self.micro[i][t] for i in idx]) for t in range(len(self.micro[idx[0]]))]
-        res = _gaussian_result(macro, micro, self.state_layers, self.num_layers, self.window, self.micro_mode,
+        res = gaussian_result(macro, micro, self.state_layers, self.num_layers, self.window, self.micro_mode,
                                self.estimator, self.seed)
         res.meta["blocks"] = idx
         return res

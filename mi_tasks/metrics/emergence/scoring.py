@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from ...errors import MiTasksError
 from ...states.layers import normalized_depth
 from .estimators import METHODS, estimate_mi
-from .gaussian import IE_PROJ_DIM, _gaussian_result, _gaussian_settings, _micro_moments
+from .gaussian import IE_PROJ_DIM, gaussian_result, gaussian_settings, micro_moments
 from .moments import StateMoments
 from .result import EmergenceResult
 
@@ -47,8 +47,8 @@ def emergence_from_states(macro: Any, micro: Any, *, micro_index: Any = None, la
     if not pairs:
         raise MiTasksError(f"IE needs consecutive states l and l+1; layers {labels} hold no such pair")
     if mi_estimator == "gaussian":
-        est = _gaussian_settings(proj_dim, dict(estimator_kwargs or {}))
-        return _gaussian_result(StateMoments.of_arrays(macro, pairs), _micro_moments(flat, index, pairs, micro_mode),
+        est = gaussian_settings(proj_dim, dict(estimator_kwargs or {}))
+        return gaussian_result(StateMoments.of_arrays(macro, pairs), micro_moments(flat, index, pairs, micro_mode),
                                 labels, L, T, micro_mode, est, seed)
     est = dict(method=mi_estimator, proj_dim=proj_dim, steps=mi_steps, seed=seed, **(estimator_kwargs or {}))
     return _critic_result(macro, flat, index, pairs, labels, L, micro_mode, est, progress)

@@ -73,7 +73,7 @@ def make_windows(tokenizer: Any, texts: Sequence[str] | Corpus, window: int = 8,
     return np.stack([tiles[i] for i in pick]).astype(np.int64)
 
 
-def _with_prefix(prefix: list[int], rows: np.ndarray) -> torch.Tensor:
+def with_prefix(prefix: list[int], rows: np.ndarray) -> torch.Tensor:
     """(N, len(prefix) + T) input ids: ``prefix`` before every row of the (N, T) token ids."""
     pre = torch.tensor(prefix, dtype=torch.long)
     return torch.cat([pre.expand(len(rows), len(prefix)), torch.from_numpy(np.asarray(rows)).long()], dim=1)

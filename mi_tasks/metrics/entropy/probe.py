@@ -1,6 +1,6 @@
 """Representation (matrix) entropy per layer: prompt and dataset entropy, effective rank, Diff-eRank.
 
-Definitions follow SPEC §4 (Wei et al. 2024; Skean et al. 2025). For a state matrix Z, centred over
+Definitions as in docs/metrics.md (Wei et al. 2024; Skean et al. 2025). For a state matrix Z, centred over
 rows with rows L2-normalised, the trace-normalised Gram matrix has eigenvalues λ (sum 1). Rényi
 entropy of order α is −Σ λ ln λ for α = 1 and ln(Σ λ^α)/(1−α) otherwise; it is normalised by
 ln min(N, D) and its exponential is the effective rank. *Prompt* entropy is taken per text over
@@ -56,7 +56,7 @@ def normalized_entropy(eigenvalues: np.ndarray, n: np.ndarray | int, d: int, alp
 
 
 def matrix_entropy(states: np.ndarray | torch.Tensor, alpha: float = 1.0, normalize: bool = True) -> float:
-    """Entropy of one state matrix (N, D) as SPEC §4 defines it (normalised by default)."""
+    """Entropy of one state matrix (N, D) as docs/metrics.md defines it (normalised by default)."""
     x = np.asarray(states)
     eig = matrix_spectrum(x)
     if normalize:
@@ -121,7 +121,7 @@ class _Accumulator:
             raise MiTasksError(f"the entropy stream covered {int(self.seen.sum())} of {self.n} texts")
 
 
-def _dataset(pooled: np.ndarray, alpha: float) -> tuple[float, float]:
+def dataset_entropy(pooled: np.ndarray, alpha: float) -> tuple[float, float]:
     eig = matrix_spectrum(pooled)
     h = float(renyi_entropy(eig, alpha))
     return float(normalized_entropy(eig, pooled.shape[0], pooled.shape[1], alpha)), math.exp(h)
@@ -149,7 +149,7 @@ class EntropyProbe:
         acc.check()
         rows = []
         for j, layer in enumerate(acc.layers):
-            ds, ds_rank = _dataset(acc.pooled[j], self.alpha)
+            ds, ds_rank = dataset_entropy(acc.pooled[j], self.alpha)
             prompt = acc.prompt[j]
             valid = np.isfinite(prompt)
             rows.append({"layer": int(layer), "depth": normalized_depth(layer, num_layers),
@@ -201,7 +201,7 @@ class EntropyProbe:
             row["diff_erank"] = erank_r - erank_t
             row["diff_erank_mean_of_differences"] = float((np.exp(h_r) - np.exp(h_t)).mean()) if ok.any() else nan
             row["random_prompt_effective_rank"] = float(np.exp(h_r).mean()) if ok.any() else nan
-            row["dataset_diff_erank"] = rand.layers[j]["dataset_effective_rank"] - _dataset(pooled[j], self.alpha)[1]
+            row["dataset_diff_erank"] = rand.layers[j]["dataset_effective_rank"] - dataset_entropy(pooled[j], self.alpha)[1]
         result.meta.update({"random_baseline": True, "random_seed": self.seed, "random_texts": int(len(subset)),
                             "diff_erank_texts": int(scored.all(0).sum())})
         return result

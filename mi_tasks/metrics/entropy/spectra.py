@@ -1,6 +1,6 @@
 """Eigenvalue spectra of centred, row-normalised state matrices: what matrix entropy is computed from.
 
-SPEC §4: Z = states (N×D), centred over rows, rows L2-normalised; K = Z·Zᵀ (or Zᵀ·Z, the smaller)
+As docs/metrics.md defines it: Z = states (N×D), centred over rows, rows L2-normalised; K = Z·Zᵀ (or Zᵀ·Z, the smaller)
 divided by its trace. The spectra here have trace 1, are sorted in descending order and are
 zero-padded, so texts of different lengths stack into one tensor.
 """

@@ -30,7 +30,7 @@ from .memory_plan import same_device
 from ...states.state_store import StateStore
 from .vocabulary import DecoderVocabulary
 from .settings import RecoverabilitySettings
-from .words import TARGETS, WORD_TOKENIZATION, WordIndex
+from .words import WORD_TOKENIZATION, WordIndex
 from .assembly import ResultAssembly
 from .fitting import DecoderFitting
 from .result import RecoverabilityResult
@@ -40,14 +40,6 @@ log = logging.getLogger("mi_tasks")
 
 
 _API_FIX = "check the texts (a list of strings) and the extractor's settings"
-
-
-def check_targets(targets: str, where: str = "") -> str:
-    """``targets`` if it is one of :data:`~mi_tasks.metrics.recoverability.words.TARGETS`, else a one-line error naming the choices."""
-    if targets not in TARGETS:
-        raise MiTasksError(f"unknown targets {targets!r}{where}: use tokens (the model's own tokens) or words "
-                           "(one word tokenization shared by every model)")
-    return targets
 
 
 def tokenizer_identity(tokenizer: Any) -> dict[str, Any]:
