@@ -132,7 +132,7 @@ def one_group(layers: int, dim: int, vocab: int, train: int) -> dict:
     probe.score_arrays(Xe, ev)
     return {"fit_peak": fitted, "seconds": time.perf_counter() - s, "rss_before": before,
             "peak_rss": _rss("VmHWM"),
-            "decoder_vocab": len(probe.vocab), "decoder_peak": probe.plan_.decoder_peak_bytes}
+            "decoder_vocab": len(probe.vocab_), "decoder_peak": probe.plan_.decoder_peak_bytes}
 
 
 def part_peak(a: argparse.Namespace) -> None:

@@ -47,7 +47,7 @@ def test_probe_records_where_its_decoders_ran(tiny, sentences):
     ex = HiddenStateExtractor(model, tok, layers="0,-1", batch_size=8, progress=False)
     probe = RecoverabilityProbe(seed=1).fit(ex.stream(sentences[:24]))
     assert probe.device_ == ex.device and probe.meta["memory_plan"]["device"] == "cpu"
-    assert all(d.coef_.device == ex.device for d in probe.decoders)
+    assert all(d.coef_.device == ex.device for d in probe.fitted_.decoders)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -58,7 +58,7 @@ def test_decoders_on_cuda_match_the_cpu(tiny, sentences):
     ref = RecoverabilityProbe(seed=2).fit(ex_cpu.stream(sentences[:30])).score(ex_cpu.stream(sentences[30:]))
     ex_gpu = HiddenStateExtractor(model.to("cuda"), tok, layers="all", batch_size=8, progress=False)
     probe = RecoverabilityProbe(seed=2).fit(ex_gpu.stream(sentences[:30]))
-    assert all(d.coef_.device.type == "cuda" for d in probe.decoders)
+    assert all(d.coef_.device.type == "cuda" for d in probe.fitted_.decoders)
     got = probe.score(ex_gpu.stream(sentences[30:]))
     model.to("cpu")
     for a, b in zip(got.layers, ref.layers):

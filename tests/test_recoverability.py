@@ -46,7 +46,7 @@ def test_frequency_prior_predicts_the_most_frequent_tokens():
                for i in range(300)]
     X = rng.normal(size=(300, 8)).astype(np.float32)
     probe = RecoverabilityProbe(seed=0).fit_arrays(X, targets, 50)
-    assert torch.topk(probe.log_prior_, 2).indices.tolist() == [0, 1]
+    assert torch.topk(probe.fitted_.log_prior, 2).indices.tolist() == [0, 1]
     res = probe.score_arrays(X[:50], targets[:50])
     assert res.prior["recall_at_k"] >= 0.45  # >= 2 of 4 (or 1 of 3) tokens for every text
 
@@ -137,7 +137,7 @@ def test_memory_budget_fits_layers_in_groups_with_the_same_numbers(tiny, sentenc
     ex = HiddenStateExtractor(model, tok, layers="all", batch_size=8, progress=False)
     whole = RecoverabilityProbe(seed=2, memory_budget_gb=None).fit(ex.stream(sentences[:30]))
     ref = whole.score(ex.stream(sentences[30:]))
-    vocab = len(whole.vocab)
+    vocab = len(whole.vocab_)
     b = layer_bytes(32, vocab)
     budget = (2 * (b["statistics"] + b["solution"]) + b["solve_transient"] + 1) / GIB
     grouped = RecoverabilityProbe(seed=2, memory_budget_gb=budget, spill_dir=str(tmp_path)).fit(ex.stream(sentences[:30]))

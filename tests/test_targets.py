@@ -104,7 +104,7 @@ def test_states_without_information_fall_back_to_the_prior_exactly():
     dec.select_alpha(X[200:250], targets[200:250])
     y = vocab.multi_hot(targets[200:250])
     grid = recall_hits(dec.scores(X[200:250]), targets[200:250], vocab, y)[0].mean()
-    prior = recall_hits(probe.log_prior_.expand(50, -1), targets[200:250], vocab, y)[0].mean()
+    prior = recall_hits(probe.fitted_.log_prior.expand(50, -1), targets[200:250], vocab, y)[0].mean()
     assert grid < prior
 
 

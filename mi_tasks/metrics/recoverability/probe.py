@@ -2,8 +2,11 @@
 
 Estimator-style: ``RecoverabilityProbe(settings).fit(train_stream).score(eval_stream)``, the
 streams being the passes of the train and eval corpora (:class:`~mi_tasks.states.stream.StateStream`),
-returns a :class:`RecoverabilityResult` (per-layer table, ``to_dict()``). The probe is assembled from
-its three parts: :mod:`.fitting`, :mod:`.scoring` and :mod:`.assembly` (per-text scores to a result). ``fit_arrays`` /
+returns a :class:`RecoverabilityResult` (per-layer table, ``to_dict()``). The probe runs the three
+steps, each a function with its own inputs and outputs: :func:`.fitting.fit_decoders` (train
+batches to :class:`.fitting.FittedDecoders`), :func:`.scoring.score_decoders` (eval batches to
+per-text scores) and :func:`.assembly.assemble` (per-text scores to a result); it decides the
+memory plan, the targets and which layers each step sees. ``fit_arrays`` /
 ``score_arrays`` take plain state arrays instead of a model. Every score is also given for the
 frequency prior (a decoder that ignores E), with each layer's lift over it.
 
@@ -14,6 +17,7 @@ texts), which is what compares models with different tokenizers.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,19 +26,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from .decoders import DEFAULT_ALPHAS
 from ...errors import MiTasksError, translate_errors
 from ...states.extraction import StateBatch
-from ...states.stream import StateStream
-from .memory_plan import same_device
 from ...states.state_store import StateStore
-from .vocabulary import DecoderVocabulary
-from .settings import RecoverabilitySettings
-from .words import WORD_TOKENIZATION, WordIndex
-from .assembly import ResultAssembly
-from .fitting import DecoderFitting
+from ...states.stream import StateStream
+from .assembly import assemble
+from .decoders import DEFAULT_ALPHAS
+from .fitting import FitConfig, FittedDecoders, fit_decoders
+from .memory_plan import MemoryPlan, check_device_memory, plan_recoverability, same_device
 from .result import RecoverabilityResult
-from .scoring import DecoderScoring, _retarget
+from .scoring import retarget, score_decoders
+from .settings import RecoverabilitySettings
+from .vocabulary import DecoderVocabulary
+from .words import WORD_TOKENIZATION, WordIndex
 
 log = logging.getLogger("mi_tasks")
 
@@ -69,7 +73,7 @@ def _array_batches(states: np.ndarray | torch.Tensor, targets: Sequence[np.ndarr
                          layers=layers)
 
 
-class RecoverabilityProbe(DecoderFitting, DecoderScoring, ResultAssembly):
+class RecoverabilityProbe:
     """Linear token decoders per layer, fitted from one streamed pass over a train corpus.
 
     ``settings`` (:class:`~mi_tasks.metrics.recoverability.settings.RecoverabilitySettings`, or its
@@ -92,19 +96,28 @@ class RecoverabilityProbe(DecoderFitting, DecoderScoring, ResultAssembly):
                  bce_lr: float = 1e-3, bce_batch_size: int = 256, spill_dir: str | None = None, **values: Any) -> None:
         s = RecoverabilitySettings.given(settings, " for RecoverabilityProbe", **values)
         self.settings = s
-        self.fit_method = s.fit
         self.targets = s.targets
-        self.alphas = tuple(alphas)
-        self.calibration_fraction = s.calibration_fraction
-        self.max_calibration = max_calibration
-        self.seed = seed
-        self.bce = dict(epochs=bce_epochs, lr=bce_lr, batch_size=bce_batch_size, seed=seed)
         self.text_metrics = s.text_metrics
-        self.memory_budget_gb = s.memory_budget_gb
+        self.config = FitConfig(method=s.fit, alphas=tuple(alphas), calibration_fraction=s.calibration_fraction,
+                                max_calibration=max_calibration, seed=seed,
+                                bce=dict(epochs=bce_epochs, lr=bce_lr, batch_size=bce_batch_size, seed=seed))
         self.spill_dir = spill_dir
         self.decoder_device = None if s.decoder_device is None else torch.device(s.decoder_device)
         self.meta: dict[str, Any] = {}
+        # set by fitting; read by scoring
+        self.fitted_: FittedDecoders | None = None
+        """The fit of every layer, or None before a fit and when a memory budget fits layers in groups."""
         self._store: StateStore | None = None
+        """The train states on disk when the layers are fitted group by group at scoring time."""
+        self.vocab_: DecoderVocabulary | None = None
+        self.layers_: list[int] = []
+        self.n_texts_ = 0
+        self.device_: torch.device | None = None
+        self.plan_: MemoryPlan | None = None
+        self.vocab_size_ = 0
+        """Fano's |V| with token targets (the tokenizer's size); with words, the train word types."""
+        self.num_layers_ = 0
+        self.words_: WordIndex | None = None
 
     @translate_errors("RecoverabilityProbe.fit could not read the train corpus through the model", _API_FIX)
     def fit(self, train: StateStream) -> "RecoverabilityProbe":
@@ -127,7 +140,7 @@ class RecoverabilityProbe(DecoderFitting, DecoderScoring, ResultAssembly):
         plan = self._plan(len(train.layers), train.hidden_size, vocab, len(enc), self.device_)
         batches = train.batches(keep_on_device=same_device(self.device_, train.device))
         if word_ids is not None:
-            batches = _retarget(batches, word_ids)
+            batches = retarget(batches, word_ids)
         return self.fit_stream(batches, vocab, len(enc), plan)
 
     def _word_train_targets(self, texts: Sequence[str]) -> list[np.ndarray]:
@@ -177,6 +190,102 @@ class RecoverabilityProbe(DecoderFitting, DecoderScoring, ResultAssembly):
             texts = _checked_texts(targets, "score_arrays")
             return self.score_stream(_array_batches(states, [np.empty(0, np.int64)] * len(texts)), len(texts), texts=texts)
         return self.score_stream(_array_batches(states, targets), len(targets))  # type: ignore[arg-type]
+
+
+    def _plan(self, n_layers: int, hidden: int, vocab: DecoderVocabulary, n_texts: int,
+              device: torch.device) -> MemoryPlan:
+        """The memory plan for these shapes (bounded for ridge fits only), logged and kept in the results."""
+        plan = plan_recoverability(n_layers, hidden, len(vocab), n_texts, 0,
+                                   self.settings.memory_budget_gb if self.config.method == "ridge" else None,
+                                   device=str(device))
+        log.info(plan.describe())
+        check_device_memory(plan)
+        self.plan_ = plan
+        self.meta["memory_plan"] = plan.to_dict()
+        return plan
+
+    def fit_stream(self, batches: Iterable[StateBatch], vocab: DecoderVocabulary, n_texts: int,
+                   plan: MemoryPlan | None = None) -> "RecoverabilityProbe":
+        """Fit from a stream of batches whose ``indices`` run over 0..n_texts-1.
+
+        ``plan``: the memory plan when the caller made it before the stream (``fit`` does, before the
+        model runs); otherwise the first batch's shapes fix it. When all layers fit, they are fitted
+        now, from the stream; otherwise the stream's states go to disk and each group of layers is
+        fitted and scored in turn when :meth:`score_stream` runs (same numbers: every layer's fit
+        sees the same batches in order).
+        """
+        it = iter(batches)
+        first = next(it, None)
+        if first is None:
+            raise MiTasksError("the train corpus gave no texts to fit on; use a larger train corpus")
+        self.device_ = self.decoder_device or first.states.device
+        if plan is None:
+            plan = self._plan(len(first.layers), int(first.states.shape[-1]), vocab, n_texts, self.device_)
+        stream = itertools.chain([first], it)
+        self.vocab_, self.layers_, self.n_texts_ = vocab, list(first.layers), n_texts
+        self._close_store()
+        if plan.n_groups == 1:
+            self.fitted_ = fit_decoders(stream, vocab, n_texts, self.config, self.device_)
+        else:
+            self.fitted_ = None
+            self._store = StateStore.from_stream(stream, n_texts, self.spill_dir)
+        return self
+
+    def _close_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def score_stream(self, batches: Iterable[StateBatch], n_texts: int,
+                     texts: Sequence[str] | None = None) -> RecoverabilityResult:
+        """Score a stream of eval batches; ``texts`` (in index order) are needed with word targets."""
+        self._check_fitted()
+        V = self.vocab_size_
+        if self.targets == "words":
+            if texts is None or len(texts) != n_texts:
+                raise MiTasksError("word targets are taken from the eval texts: pass texts= (one per scored text) "
+                                   "to score_stream")
+            if self.words_ is None:
+                raise MiTasksError("this probe has no word index: fit word targets with fit() or fit_arrays()")
+            index = self.words_.copy()  # eval words extend a copy: the fitted probe is unchanged
+            batches = retarget(batches, index.targets(texts))
+            V = len(index)  # Fano's |V|: the word types of the train and eval texts
+        if self._store is not None:
+            return self._score_groups(batches, n_texts, V)
+        return self._result(score_decoders(self.fitted_, batches, n_texts, V, self.text_metrics), self.fitted_, V,
+                            self.meta)
+
+    def _check_fitted(self) -> None:
+        if self.fitted_ is None and self._store is None:
+            raise MiTasksError("the probe is not fitted: call fit() on a train corpus first")
+
+    def _result(self, scores: Any, fitted: FittedDecoders, V: int, meta: dict[str, Any]) -> RecoverabilityResult:
+        return assemble(scores, fitted, self.config, V, targets=self.targets, text_metrics=self.text_metrics,
+                        num_layers=self.num_layers_, meta=meta)
+
+    def _score_groups(self, batches: Iterable[StateBatch], n_texts: int, V: int) -> RecoverabilityResult:
+        """Fit and score one group of layers at a time from the stored train states (see ``fit_stream``)."""
+        evals = StateStore.from_stream(batches, n_texts, self.spill_dir)
+        if evals.layers != self.layers_:
+            evals.close()
+            raise MiTasksError(f"eval states have layers {evals.layers} but the probe was fitted on {self.layers_}")
+        parts: list[RecoverabilityResult] = []
+        try:
+            size = self.plan_.group_size
+            for start in range(0, len(self.layers_), size):
+                stop = min(start + size, len(self.layers_))
+                fitted = fit_decoders(self._store.batches(start, stop), self.vocab_, self.n_texts_, self.config,
+                                      self.device_)
+                scores = score_decoders(fitted, evals.batches(start, stop), n_texts, V, self.text_metrics)
+                parts.append(self._result(scores, fitted, V, {}))
+                del fitted, scores
+        finally:
+            evals.close()
+        first = parts[0]
+        per = {k: np.concatenate([p.per_text[k][:-1] for p in parts] + [first.per_text[k][-1:]]) for k in first.per_text}
+        meta = {**first.meta, **self.meta}  # the groups' shared scores' meta, plus the model and the plan
+        return RecoverabilityResult(layers=[r for p in parts for r in p.layers], prior=first.prior, meta=meta,
+                                    per_text=per)
 
 
 def _checked_texts(targets: Sequence[Any], where: str) -> list[str]:
