@@ -53,6 +53,13 @@ def curve_of(t: TaskCurves, metric: str) -> dict[str, list[Any]] | None:
     return out
 
 
+def headline_stderr(curve: dict[str, list[Any]] | None, layer: Any) -> float | None:
+    """The standard error at the headline layer (None where the task records none, or it is not finite there)."""
+    if not curve or "stderr" not in curve or layer not in curve["layer"]:
+        return None
+    return curve["stderr"][curve["layer"].index(layer)]
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -63,6 +70,7 @@ def standard_rows(data: dict[str, Any], like: dict[str, Any]) -> list[dict[str, 
     # lm-eval lists every task in group_subtasks; a group is one with subtasks
     groups = {g for g, sub in (data.get("group_subtasks") or {}).items() if sub} | set(data.get("groups") or {})
     cfg = data.get("config") or {}
+    better = data.get("higher_is_better") or {}
     out = []
     for task, scores in (data.get("results") or {}).items():
         tcfg = configs.get(task)
@@ -76,7 +84,9 @@ def standard_rows(data: dict[str, Any], like: dict[str, Any]) -> list[dict[str, 
                 continue
             err = scores.get(f"{metric}_stderr,{flt}")
             name = metric if flt == "none" else f"{metric},{flt}"
+            hib = (better.get(task) or {}).get(metric) if isinstance(better.get(task), dict) else None
             out.append({**like, "task": task, "metric": name, "value": float(value), "standard": True,
+                        "higher_is_better": hib if isinstance(hib, bool) else None,
                         "value_stderr": float(err) if isinstance(err, (int, float)) and math.isfinite(err) else None,
                         "num_fewshot": (data.get("n-shot") or {}).get(task),
                         "task_version": (data.get("versions") or {}).get(task), "limit": cfg.get("limit")})
@@ -111,7 +121,9 @@ def rows_from_file(path: str | Path, labels: dict[str, str] | None = None) -> li
         t = curves[(row["source"], row["task"])]
         if not isinstance(row.get("value"), (int, float)) or not math.isfinite(row["value"]):
             continue  # a metric the run could not score: no number to rank
-        out.append({**row, "source_sha256": sha, "curve": curve_of(t, row["metric"])})
+        curve = curve_of(t, row["metric"])
+        out.append({**row, "value_stderr": headline_stderr(curve, row.get("headline_layer")), "source_sha256": sha,
+                    "curve": curve})
     if isinstance(data, dict) and isinstance(data.get("configs"), dict):
         run = res.tasks[0].run if res.tasks else None
         if run is not None:

@@ -54,6 +54,11 @@ def check_row(row: Any) -> str | None:
     value = row.get("value")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return f"value {value!r} is not a finite number"
+    err = row.get("value_stderr")
+    if err is not None and (isinstance(err, bool) or not isinstance(err, (int, float)) or not math.isfinite(err) or err < 0):
+        return f"value_stderr {err!r} is not a finite number >= 0 (or null where the task records none)"
+    if row.get("higher_is_better") not in (None, True, False):
+        return f"higher_is_better {row['higher_is_better']!r} is not true, false or null"
     kind = kind_of(row)
     missing = [k for k in _required(kind) if row.get(k) in (None, "")]
     if missing:
