@@ -179,6 +179,7 @@
     if (st === 0 && m.r[i] === 1) cls.push("best");
     if (c.standard) cls.push("standard");
     td.className = cls.join(" ");
+    td.dataset.col = String(i);
     if (st) td.title = why(m, i, c);
     else {
       td.title = c.metric + " of " + m.label + " = " + (m.e[i] !== null ? v + " ± " + m.e[i] + " (one standard error)" : v + " (no standard error recorded)") +
