@@ -49,5 +49,5 @@ def open_page(browser: Any, index: Path, width: int = 1280, url: str | None = No
     page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
     page.on("request", lambda r: problems.append(f"network: {r.url}") if not r.url.startswith(("file://", "blob:")) else None)
     page.goto(url or index.resolve().as_uri())
-    page.wait_for_function("window.MI_BOARD_TIMINGS && window.MI_BOARD_TIMINGS.ready_ms > 0")
+    page.wait_for_function("() => window.MI_BOARD_TIMINGS && window.MI_BOARD_TIMINGS.ready_ms > 0")
     return page, problems

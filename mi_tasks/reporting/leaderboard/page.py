@@ -12,8 +12,6 @@ scores from lm-eval's own ``higher_is_better``; nothing about a metric is spelle
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
@@ -63,9 +61,33 @@ def _hub_id(path: str) -> bool:
     return bool(_HUB_ID.match(path)) and ".." not in path and not path.startswith(".")
 
 
-def _rounded(values: list[Any]) -> list[Any]:
-    """Curve values to 5 significant digits: the chart's precision (board.json in the board folder keeps them all)."""
-    return [None if v is None else float(f"{v:.5g}") for v in values]
+def _scaled(values: list[Any], digits: int) -> dict[str, Any]:
+    """A curve's values as integers at ``digits`` significant digits of its largest value: ``{"d": d, "i": [...]}``
+    with value = i / 10**d (the chart's precision; the board folder's board.json keeps every digit)."""
+    big = max((abs(v) for v in values if v is not None), default=0.0)
+    d = digits - 1 - math.floor(math.log10(big)) if big > 0 else 0
+    f = 10.0 ** d
+    return {"d": d, "i": [None if v is None else round(v * f) for v in values]}
+
+
+def _page_curve(curve: dict[str, list[Any]], headline: Any) -> dict[str, Any]:
+    """A curve for the chart: values to 4 significant digits, errors to 2; layers 0..L at depth l/L as just L."""
+    layer, depth = curve["layer"], curve["depth"]
+    last = len(layer) - 1
+    regular = last > 0 and layer == list(range(last + 1)) and all(
+        d is not None and abs(d - lay / last) < 1e-9 for lay, d in zip(layer, depth))
+    out: dict[str, Any] = {"n": last} if regular else {"layer": layer, "depth": depth}
+    out.update(value=_scaled(curve["value"], 4), headline=headline)
+    if "stderr" in curve:
+        out["stderr"] = _scaled(curve["stderr"], 2)
+    return out
+
+
+def _provenance(per_task: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A model's provenance per task, what every task shares once (``common``), each task's own fields beside it."""
+    parts = list(per_task.values())
+    common = {k: v for k, v in parts[0].items() if all(k in p and p[k] == v for p in parts[1:])} if parts else {}
+    return {"common": common, "tasks": [[t, {k: v for k, v in p.items() if k not in common}] for t, p in per_task.items()]}
 
 
 def _same_values(a: dict[Any, float], b: dict[Any, float]) -> bool:
@@ -150,9 +172,7 @@ def page_data(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str
         curve = r.get("curve")
         if curve and curve.get("depth") and i not in details[key]["curves"]:
             m["c"].append(i)
-            details[key]["curves"][i] = {"layer": curve["layer"], "depth": _rounded(curve["depth"]),
-                                         "value": _rounded(curve["value"]), "headline": r.get("headline_layer"),
-                                         **({"stderr": _rounded(curve["stderr"])} if "stderr" in curve else {})}
+            details[key]["curves"][i] = _page_curve(curve, r.get("headline_layer"))
         details[key]["provenance"].setdefault(r["task"], {k: v for k, v in r.items() if k not in _NOT_PROVENANCE})
     out = list(models.values())
     for i, c in enumerate(cols):
@@ -164,18 +184,7 @@ def page_data(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str
     for c in cols:
         del c["key"]
     data = {"columns": cols, "models": out, "built": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
-    return data, [{"curves": d["curves"], "provenance": list(d["provenance"].items())} for d in details.values()]
-
-
-def board_csv(rows: list[dict[str, Any]]) -> str:
-    """The board's rows as CSV (columns: the union of the rows' keys; a list or mapping as JSON text)."""
-    cols = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in r.items()})
-    return buf.getvalue()
+    return data, [{"curves": d["curves"], "provenance": _provenance(d["provenance"])} for d in details.values()]
 
 
 def _json(data: Any) -> str:
@@ -185,8 +194,9 @@ def _json(data: Any) -> str:
 def build_site(board_dir: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
     """Write the page of the board in ``board_dir`` into ``out_dir``; returns its index.html.
 
-    The site's board.json and board.csv hold every row without its curve (the curves are in
-    ``models/<n>.js`` and in the board folder's board.json), so the site stays small.
+    The page makes its downloads (the view, or the whole table: values, errors, ranks, flags) itself; every
+    row with its provenance and full-precision curve is the board folder's board.json, published beside the
+    site where wanted. A 1,000-model board of 21 columns is a site of a few megabytes.
     """
     board = Board.open(board_dir)
     out = Path(out_dir)
@@ -200,9 +210,6 @@ def build_site(board_dir: str | os.PathLike, out_dir: str | os.PathLike) -> Path
     (out / "board-data.js").write_text(f"window.MI_BOARD = {_json(data)};\n", encoding="utf-8")
     for i, d in enumerate(details):
         (out / "models" / f"{i}.js").write_text(f"window.MI_BOARD_MODEL({i}, {_json(d)});\n", encoding="utf-8")
-    flat = [{k: v for k, v in r.items() if k != "curve"} for r in board.rows]
-    (out / "board.json").write_text(json.dumps(flat, separators=(",", ":"), allow_nan=False), encoding="utf-8")
-    (out / "board.csv").write_text(board_csv(flat), encoding="utf-8")
     index = out / "index.html"
     index.write_text((files / "index.html").read_text(encoding="utf-8"), encoding="utf-8")
     return index

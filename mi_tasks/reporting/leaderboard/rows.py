@@ -113,7 +113,7 @@ def rows_from_file(path: str | Path, labels: dict[str, str] | None = None) -> li
     if rows is not None:
         return rows
     with _standard_tasks_expected():
-        res = load_results([p], labels=labels)
+        res = load_results([p], labels=labels, parsed={p.resolve(): data})
     curves = {(t.run.source, t.task): t for t in res.tasks}
     sha = _sha256(p)
     out = []

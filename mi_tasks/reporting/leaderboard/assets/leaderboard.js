@@ -11,7 +11,8 @@
   var $ = function (id) { return document.getElementById(id); };
   var wrap = $("table-wrap"), table = $("board"), thead = table.tHead, tbody = table.tBodies[0];
   var state = {sort: null, dir: -1, q: "", hide: {}, tick: [], se: false, curve: null};
-  var view = [], rowH = 0, focusIdx = null, returnFocus = null;
+  // scrollY mirrors the table box's scrollTop: reading it back after a change would make the browser lay out mid-handler
+  var view = [], rowH = 0, headH = 0, viewH = 0, scrollY = 0, focusIdx = null, returnFocus = null, urlPending = false;
   var details = {}, pending = {}, byId = {};
   models.forEach(function (m, i) { byId[m.id] = i; });
 
@@ -76,7 +77,12 @@
     state.se = p.get("se") === "1";
     if (p.get("curve") && keys.indexOf(p.get("curve")) >= 0) state.curve = keys.indexOf(p.get("curve"));
   }
-  function writeURL() {
+  function writeURL() {  // after the next frame: the address bar is not on the way to what the reader sees
+    if (urlPending) return;
+    urlPending = true;
+    requestAnimationFrame(function () { setTimeout(function () { urlPending = false; saveURL(); }, 0); });
+  }
+  function saveURL() {
     var p = new URLSearchParams();
     if (state.sort !== null) { p.set("sort", state.sort === "model" ? "model" : colKey(cols[state.sort])); p.set("dir", state.dir > 0 ? "asc" : "desc"); }
     if (state.q) p.set("q", state.q);
@@ -115,8 +121,20 @@
 
   /* ---- header, rows ---- */
   function shownCols() { return cols.map(function (_, i) { return i; }).filter(function (i) { return !state.hide[i]; }); }
+  function colgroup(shown) {  // fixed column widths: the browser lays out the table without measuring every cell
+    var old = table.querySelector("colgroup"), group = el("colgroup"), total = 0;
+    if (old) old.remove();
+    var add = function (cls, rem) { var c = el("col", null, cls); if (rem) { c.style.width = rem + "rem"; total += rem; } group.appendChild(c); };
+    add("model", 0);
+    shown.forEach(function (i) { add("metric", Math.max(7.5, Math.min(16, cols[i].metric.length * 0.62 + 2))); });
+    add("revision", 5.5);
+    add("dtype", 9);
+    table.insertBefore(group, thead);
+    table.style.width = "calc(" + total + "rem + var(--model-width))";
+  }
   function header() {
     thead.textContent = "";
+    colgroup(shownCols());
     var top = el("tr", null, "groups"), bottom = el("tr", null, "metrics"), shown = shownCols();
     top.appendChild(el("th", "", "model corner"));
     var mth = el("th", null, "model sortable");
@@ -152,6 +170,7 @@
     markSort();
     var h = top.getBoundingClientRect().height;
     Array.prototype.forEach.call(bottom.cells, function (th) { th.style.top = h + "px"; });
+    headH = thead.getBoundingClientRect().height;
   }
   function markSort() {
     Array.prototype.forEach.call(thead.querySelectorAll("th.sortable"), function (th) {
@@ -164,12 +183,13 @@
     col = col === "model" ? "model" : +col;
     if (state.sort === col) state.dir = -state.dir;
     else { state.sort = col; state.dir = col === "model" ? 1 : cols[col].higher_is_better === false ? 1 : -1; }
+    toTop();
     markSort();
-    wrap.scrollTop = 0;
     refresh();
     timings.sort_ms = performance.now() - t;
   }
 
+  function toTop() { if (scrollY) { wrap.scrollTop = 0; scrollY = 0; } }
   function cell(m, i) {
     var c = cols[i], v = m.v[i], st = status(m, i), f = m.f[i];
     var text = v === null ? "–" : (state.se ? fmtSE(v, m.e[i]) : fmt(v)) + (f ? (f.indexOf("vacuous") === 0 ? " ‡" : " †") : "");
@@ -234,8 +254,10 @@
   function renderRows() {
     var had = tbody.contains(document.activeElement), n = shownCols().length + 3;
     if (!rowH && view.length) { tbody.textContent = ""; tbody.appendChild(row(view[0])); rowH = tbody.rows[0].getBoundingClientRect().height || 32; }
-    var headH = thead.getBoundingClientRect().height, span = Math.ceil(Math.max(wrap.clientHeight, window.innerHeight) / rowH) + 10;
-    var start = Math.max(0, Math.floor((wrap.scrollTop - headH) / rowH) - 5), end = Math.min(view.length, start + span);
+    // the rows in view and two either side; the box's height is measured once (and on resize), never in a handler
+    if (!viewH) viewH = parseFloat(getComputedStyle(wrap).maxHeight) || window.innerHeight;
+    var first = Math.floor(Math.max(0, scrollY - headH) / rowH);
+    var start = Math.max(0, first - 2), end = Math.min(view.length, first + Math.ceil(viewH / rowH) + 2);
     var frag = document.createDocumentFragment();
     frag.appendChild(spacer(start * rowH, n));
     for (var k = start; k < end; k++) frag.appendChild(row(view[k]));
@@ -248,9 +270,11 @@
   function showRow(idx) {  // scroll the row into the table's view, render, focus it
     var pos = view.indexOf(idx);
     if (pos < 0) return;
-    var headH = thead.getBoundingClientRect().height, y = headH + pos * rowH;
-    if (y < wrap.scrollTop + headH) wrap.scrollTop = y - headH;
-    else if (y + rowH > wrap.scrollTop + wrap.clientHeight) wrap.scrollTop = y + rowH - wrap.clientHeight;
+    var y = headH + pos * rowH;
+    scrollY = wrap.scrollTop;
+    if (y < scrollY + headH) wrap.scrollTop = y - headH;
+    else if (y + rowH > scrollY + wrap.clientHeight) wrap.scrollTop = y + rowH - wrap.clientHeight;
+    scrollY = wrap.scrollTop;
     focusIdx = idx;
     renderRows();
     var tr = tbody.querySelector('tr[data-idx="' + idx + '"]');
@@ -258,14 +282,28 @@
   }
 
   /* ---- details and curves, loaded per model ---- */
-  window.MI_BOARD_MODEL = function (i, d) { details[i] = d; (pending[i] || []).forEach(function (f) { f(); }); delete pending[i]; };
+  window.MI_BOARD_MODEL = function (i, d) {
+    var unscale = function (s) { var f = Math.pow(10, s.d); return s.i.map(function (v) { return v === null ? null : v / f; }); };
+    Object.keys(d.curves).forEach(function (k) {  // values as integers over 10^d; layers 0..n at depth l/n as n alone
+      var c = d.curves[k];
+      c.value = unscale(c.value);
+      if (c.stderr) c.stderr = unscale(c.stderr);
+      if (c.n !== undefined) {
+        c.layer = c.value.map(function (_, l) { return l; });
+        c.depth = c.layer.map(function (l) { return l / c.n; });
+      }
+    });
+    details[i] = d;
+    (pending[i] || []).forEach(function (f) { f(); });
+    delete pending[i];
+  };
   function load(i, then) {
     if (details[i]) { then(); return; }
     if (pending[i]) { pending[i].push(then); return; }
     pending[i] = [then];
     var s = document.createElement("script");
     s.src = "models/" + i + ".js";
-    s.onerror = function () { window.MI_BOARD_MODEL(i, {curves: {}, provenance: [], missing: true}); };
+    s.onerror = function () { window.MI_BOARD_MODEL(i, {curves: {}, provenance: {common: {}, tasks: []}, missing: true}); };
     document.body.appendChild(s);
   }
   function openDetails(i) {
@@ -285,21 +323,24 @@
     load(i, function () {
       body.textContent = "";
       if (details[i].missing) body.textContent = "This model's details file (models/" + i + ".js) is missing: rebuild the site.";
-      details[i].provenance.forEach(function (part) {
-        body.appendChild(el("h3", part[0]));
-        var t = el("table"), tb = el("tbody");
-        Object.keys(part[1]).forEach(function (k) {
-          var v = part[1][k], tr = el("tr");
-          tr.appendChild(el("th", k));
-          tr.appendChild(el("td", typeof v === "string" ? v : JSON.stringify(v)));
-          tb.appendChild(tr);
-        });
-        t.appendChild(tb);
-        body.appendChild(t);
-      });
+      var p = details[i].provenance, common = Object.keys(p.common);
+      if (common.length) fields(body, "every task of this run", p.common);
+      p.tasks.forEach(function (part) { fields(body, part[0], part[1]); });
     });
     box.scrollIntoView({block: "nearest"});
     $("provenance-title").focus();
+  }
+  function fields(body, title, obj) {
+    body.appendChild(el("h3", title));
+    var t = el("table"), tb = el("tbody");
+    Object.keys(obj).forEach(function (k) {
+      var v = obj[k], tr = el("tr");
+      tr.appendChild(el("th", k));
+      tr.appendChild(el("td", typeof v === "string" ? v : JSON.stringify(v)));
+      tb.appendChild(tr);
+    });
+    t.appendChild(tb);
+    body.appendChild(t);
   }
   function closeDetails() {
     $("provenance").hidden = true;
@@ -426,9 +467,9 @@
       list.appendChild(lab);
     });
   }
-  function viewRecords() {
-    var shown = shownCols();
-    return view.map(function (i) {
+  function viewRecords(whole) {
+    var shown = whole ? cols.map(function (_, j) { return j; }) : shownCols();
+    return (whole ? models.map(function (_, i) { return i; }) : view).map(function (i) {
       var m = models[i], values = {};
       shown.forEach(function (j) {
         values[colKey(cols[j])] = {value: m.v[j], stderr: m.e[j], rank: m.r[j], flag: m.f[j] || null};
@@ -436,12 +477,12 @@
       return {model: m.label, model_path: m.path, model_id: m.id, revision: m.revision, dtype: m.dtype, values: values};
     });
   }
-  function csvText() {
-    var shown = shownCols(), head = ["model", "model_path", "revision", "dtype"];
+  function csvText(whole) {
+    var shown = whole ? cols.map(function (_, j) { return j; }) : shownCols(), head = ["model", "model_path", "revision", "dtype"];
     shown.forEach(function (j) { var k = colKey(cols[j]); head.push(k, k + "_stderr", k + "_rank", k + "_flag"); });
     var q = function (v) { v = v === null || v === undefined ? "" : String(v); return /[",\n\r]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v; };
     var lines = [head.map(q).join(",")];
-    view.forEach(function (i) {
+    (whole ? models.map(function (_, i) { return i; }) : view).forEach(function (i) {
       var m = models[i], line = [m.label, m.path, m.revision, m.dtype];
       shown.forEach(function (j) { line.push(m.v[j], m.e[j], m.r[j], m.f[j] || ""); });
       lines.push(line.map(q).join(","));
@@ -464,13 +505,14 @@
       var th = ev.target.closest("th.sortable");
       if (th) sortBy(th.dataset.col);
     });
+    window.addEventListener("resize", function () { viewH = 0; renderRows(); });
     var scheduled = false;
     wrap.addEventListener("scroll", function () {
       if (scheduled) return;
       scheduled = true;
-      requestAnimationFrame(function () { scheduled = false; renderRows(); });
+      requestAnimationFrame(function () { scheduled = false; scrollY = wrap.scrollTop; renderRows(); });
     });
-    $("filter").addEventListener("input", function (ev) { state.q = ev.target.value; wrap.scrollTop = 0; var ms = refresh(); timings.filter_ms = ms; });
+    $("filter").addEventListener("input", function (ev) { toTop(); state.q = ev.target.value; timings.filter_ms = refresh(); });
     $("show-se").addEventListener("change", function (ev) { state.se = ev.target.checked; refresh(); });
     tbody.addEventListener("click", function (ev) {
       var tr = ev.target.closest("tr.m");
@@ -494,8 +536,10 @@
       if (ev.key === "Escape" && !$("provenance").hidden) { ev.preventDefault(); closeDetails(); }
     });
     $("provenance-close").addEventListener("click", closeDetails);
-    $("download-csv").addEventListener("click", function () { download("leaderboard-view.csv", csvText(), "text/csv"); });
-    $("download-json").addEventListener("click", function () { download("leaderboard-view.json", JSON.stringify(viewRecords(), null, 1), "application/json"); });
+    $("download-csv").addEventListener("click", function () { download("leaderboard-view.csv", csvText(false), "text/csv"); });
+    $("download-json").addEventListener("click", function () { download("leaderboard-view.json", JSON.stringify(viewRecords(false), null, 1), "application/json"); });
+    $("board-csv").addEventListener("click", function () { download("leaderboard.csv", csvText(true), "text/csv"); });
+    $("board-json").addEventListener("click", function () { download("leaderboard.json", JSON.stringify(viewRecords(true), null, 1), "application/json"); });
   }
 
   function start() {
