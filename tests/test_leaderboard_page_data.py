@@ -3,8 +3,6 @@ headline standard errors on rows and downloads, ranks with ties within the error
 from __future__ import annotations
 
 import copy
-import csv
-import io
 import json
 
 from mi_tasks.metrics.registry import builtin_families
@@ -63,14 +61,20 @@ def test_a_metric_two_tasks_share_is_one_column(tmp_path):
     assert len(details) == 3 and set(details[0]["curves"]) == set(data["models"][0]["c"])
 
 
-def test_site_downloads_carry_the_headline_error_and_stay_small(tmp_path):
+def test_board_rows_carry_the_headline_error_and_the_site_loads_details_per_model(tmp_path):
     board = Board(tmp_path / "board", _board(tmp_path))
     board.save()
+    saved = json.loads((tmp_path / "board" / "board.json").read_text())["rows"]
+    assert {r["value_stderr"] for r in saved if r["metric"] == "recall_at_k"} == {0.01} and saved == board.rows
     index = build_site(tmp_path / "board", tmp_path / "site")
     site = index.parent
-    flat = json.loads((site / "board.json").read_text())
-    assert len(flat) == len(board.rows) and all("curve" not in r for r in flat)
-    table = list(csv.DictReader(io.StringIO((site / "board.csv").read_text())))
-    assert {r["value_stderr"] for r in table if r["metric"] == "recall_at_k"} == {"0.01"}
+    assert sorted(p.name for p in site.iterdir()) == ["assets", "board-data.js", "index.html", "models"]
     assert sorted(p.name for p in (site / "models").iterdir()) == ["0.js", "1.js", "2.js"]
-    assert (site / "models" / "0.js").read_text().startswith("window.MI_BOARD_MODEL(0, {")
+    text = (site / "models" / "0.js").read_text()
+    assert text.startswith("window.MI_BOARD_MODEL(0, {") and text.endswith("});\n")
+    detail = json.loads(text[len("window.MI_BOARD_MODEL(0, "):-3])
+    recall = detail["curves"]["0"]  # recall_at_k: layers 0..6 as n, values as integers over 10^d
+    curve = next(r for r in board.rows if r["model"] == "model-0" and r["metric"] == "recall_at_k")["curve"]
+    assert recall["n"] == 6 and recall["headline"] == 6 and len(recall["value"]["i"]) == 7
+    assert all(abs(i / 10 ** recall["value"]["d"] - v) < 1e-3 for i, v in zip(recall["value"]["i"], curve["value"]))
+    assert detail["provenance"]["common"]["model_path"] == "org/model-0"
