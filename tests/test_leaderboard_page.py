@@ -7,8 +7,11 @@ import copy
 import csv
 import io
 import json
+import os
 import re
 import statistics
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -298,3 +301,17 @@ def test_thousand_models_ready_in_a_second_sorted_and_searched_by_the_next_frame
     assert size <= 10e6 and ready < 1000 and min(sorts) < 100 and min(searches) < 100
     assert problems == []
     page.close()
+
+
+def test_screenshots_of_the_desktop_and_phone_layouts(browser, site, tmp_path):
+    """docs/figures/leaderboard-desktop.png and -phone.png are made this way (MI_TASKS_LEADERBOARD_FIGURES=docs/figures)."""
+    out = Path(os.environ.get("MI_TASKS_LEADERBOARD_FIGURES") or tmp_path)
+    ids = [m["id"] for m in json.loads(site.parent.joinpath("board-data.js").read_text()[len("window.MI_BOARD = "):-2])["models"]]
+    url = site.resolve().as_uri() + "#se=1&" + "&".join(f"tick={quote(ids[i], safe='')}" for i in (0, 2, 3))
+    for name, width, height in (("desktop", 1400, 900), ("phone", 390, 844)):
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.goto(url)
+        page.wait_for_function("() => document.querySelectorAll('#chart polyline.curve').length === 3")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(out / f"leaderboard-{name}.png"), full_page=name == "desktop")
+        page.close()

@@ -210,5 +210,5 @@ def _leaderboard_of_the_main_job(out: Path, tmp_path: Path, env: dict) -> None:
         page.wait_for_function("() => document.querySelectorAll('#chart polyline.curve').length === 2")
         assert problems == []
         shot = os.environ.get("MI_TASKS_LEADERBOARD_SCREENSHOT")
-        if shot:  # docs/figures/leaderboard.png is made this way
+        if shot:  # a screenshot of the main job's board (docs/figures/leaderboard-*.png come from test_leaderboard_page)
             page.screenshot(path=shot, full_page=True)

@@ -126,7 +126,18 @@
     if (old) old.remove();
     var add = function (cls, rem) { var c = el("col", null, cls); if (rem) { c.style.width = rem + "rem"; total += rem; } group.appendChild(c); };
     add("model", 0);
-    shown.forEach(function (i) { add("metric", Math.max(7.5, Math.min(16, cols[i].metric.length * 0.62 + 2))); });
+    // wide enough for the metric's name, "0.000 ± 0.000" when errors are shown, and its task's name over the group
+    var width = shown.map(function (i) { return Math.max(state.se ? 9 : 6.5, Math.min(16, cols[i].metric.length * 0.62 + 2)); });
+    var start = 0;
+    shown.forEach(function (i, n) {
+      var group = cols[i].tasks.join(" = ");
+      if (n + 1 < shown.length && cols[shown[n + 1]].tasks.join(" = ") === group) return;
+      var have = 0, need = Math.min(24, group.length * 0.62 + 1.5);
+      for (var k = start; k <= n; k++) have += width[k];
+      for (k = start; k <= n; k++) width[k] += Math.max(0, need - have) / (n + 1 - start);
+      start = n + 1;
+    });
+    shown.forEach(function (i, n) { add("metric", Math.round(width[n] * 10) / 10); });
     add("revision", 5.5);
     add("dtype", 9);
     table.insertBefore(group, thead);
@@ -513,7 +524,7 @@
       requestAnimationFrame(function () { scheduled = false; scrollY = wrap.scrollTop; renderRows(); });
     });
     $("filter").addEventListener("input", function (ev) { toTop(); state.q = ev.target.value; timings.filter_ms = refresh(); });
-    $("show-se").addEventListener("change", function (ev) { state.se = ev.target.checked; refresh(); });
+    $("show-se").addEventListener("change", function (ev) { state.se = ev.target.checked; header(); refresh(); });
     tbody.addEventListener("click", function (ev) {
       var tr = ev.target.closest("tr.m");
       if (!tr) return;
