@@ -78,3 +78,12 @@ def test_board_rows_carry_the_headline_error_and_the_site_loads_details_per_mode
     assert recall["n"] == 6 and recall["headline"] == 6 and len(recall["value"]["i"]) == 7
     assert all(abs(i / 10 ** recall["value"]["d"] - v) < 1e-3 for i, v in zip(recall["value"]["i"], curve["value"]))
     assert detail["provenance"]["common"]["model_path"] == "org/model-0"
+
+
+def test_a_rebuild_of_a_smaller_board_leaves_no_other_models_details(tmp_path):
+    Board(tmp_path / "board", _board(tmp_path, n=3)).save()
+    build_site(tmp_path / "board", tmp_path / "site")
+    (tmp_path / "site" / "models" / "notes.js").write_text("// a file of the site's owner")
+    Board(tmp_path / "board", _board(tmp_path / "again", n=2)).save()
+    build_site(tmp_path / "board", tmp_path / "site")
+    assert sorted(p.name for p in (tmp_path / "site" / "models").iterdir()) == ["0.js", "1.js", "notes.js"]

@@ -210,6 +210,9 @@ def build_site(board_dir: str | os.PathLike, out_dir: str | os.PathLike) -> Path
     (out / "board-data.js").write_text(f"window.MI_BOARD = {_json(data)};\n", encoding="utf-8")
     for i, d in enumerate(details):
         (out / "models" / f"{i}.js").write_text(f"window.MI_BOARD_MODEL({i}, {_json(d)});\n", encoding="utf-8")
+    for old in (out / "models").glob("*.js"):  # a previous build's models beyond this board's
+        if old.stem.isdigit() and int(old.stem) >= len(details):
+            old.unlink()
     index = out / "index.html"
     index.write_text((files / "index.html").read_text(encoding="utf-8"), encoding="utf-8")
     return index

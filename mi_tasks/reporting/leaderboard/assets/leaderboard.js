@@ -491,7 +491,11 @@
   function csvText(whole) {
     var shown = whole ? cols.map(function (_, j) { return j; }) : shownCols(), head = ["model", "model_path", "revision", "dtype"];
     shown.forEach(function (j) { var k = colKey(cols[j]); head.push(k, k + "_stderr", k + "_rank", k + "_flag"); });
-    var q = function (v) { v = v === null || v === undefined ? "" : String(v); return /[",\n\r]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v; };
+    var q = function (v) {  // a text that a spreadsheet would run as a formula (=, +, -, @) gets a leading '
+      if (typeof v === "string" && /^[=+\-@\t\r]/.test(v)) v = "'" + v;
+      v = v === null || v === undefined ? "" : String(v);
+      return /[",\n\r]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v;
+    };
     var lines = [head.map(q).join(",")];
     (whole ? models.map(function (_, i) { return i; }) : view).forEach(function (i) {
       var m = models[i], line = [m.label, m.path, m.revision, m.dtype];
