@@ -130,6 +130,11 @@ def test_pinned_model_column_and_a_phone_layout_that_shows_scores(browser, site)
     first = phone.locator("#board tbody tr.m").first.locator("td").nth(1).bounding_box()
     assert first["x"] + first["width"] <= 390 and first["y"] + first["height"] <= 844  # a score without scrolling
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # nothing but the table scrolls sideways
+    phone.locator("#board tbody tr.m button.info").first.click()  # details: each key on one line, values wrap
+    phone.wait_for_function("() => document.querySelector('#provenance-body').textContent.includes('eval_corpus_sha256')")
+    assert phone.evaluate("""[...document.querySelectorAll('#provenance th')].every(th => {
+        const r = document.createRange(); r.selectNodeContents(th); return r.getClientRects().length === 1; })""")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     assert problems == []
     phone.close()
 

@@ -263,6 +263,11 @@
     return tr;
   }
   function renderRows() {
+    if (!view.length) {
+      tbody.textContent = "";
+      tbody.appendChild(el("tr")).appendChild(el("td", "No model matches the search.", "none")).colSpan = shownCols().length + 3;
+      return;
+    }
     var had = tbody.contains(document.activeElement), n = shownCols().length + 3;
     if (!rowH && view.length) { tbody.textContent = ""; tbody.appendChild(row(view[0])); rowH = tbody.rows[0].getBoundingClientRect().height || 32; }
     // the rows in view and two either side; the box's height is measured once (and on resize), never in a handler
@@ -275,7 +280,6 @@
     frag.appendChild(spacer((view.length - end) * rowH, n));
     tbody.textContent = "";
     tbody.appendChild(frag);
-    if (!view.length) { tbody.appendChild(el("tr")).appendChild(el("td", "No model matches the search.", "none")).colSpan = n; }
     if (had && focusIdx !== null) { var tr = tbody.querySelector('tr[data-idx="' + focusIdx + '"]'); if (tr) tr.focus({preventScroll: true}); }
   }
   function showRow(idx) {  // scroll the row into the table's view, render, focus it
