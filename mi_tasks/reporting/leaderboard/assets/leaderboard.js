@@ -9,6 +9,7 @@
   var cols = board.columns, models = board.models;
   var timings = window.MI_BOARD_TIMINGS = {};
   var $ = function (id) { return document.getElementById(id); };
+  var phone = window.matchMedia("(max-width: 640px)");
   var wrap = $("table-wrap"), table = $("board"), thead = table.tHead, tbody = table.tBodies[0];
   var state = {sort: null, dir: -1, q: "", hide: {}, tick: [], se: false, curve: null};
   // scrollY mirrors the table box's scrollTop: reading it back after a change would make the browser lay out mid-handler
@@ -132,7 +133,7 @@
     shown.forEach(function (i, n) {
       var group = cols[i].tasks.join(" = ");
       if (n + 1 < shown.length && cols[shown[n + 1]].tasks.join(" = ") === group) return;
-      var have = 0, need = Math.min(24, group.length * 0.62 + 1.5);
+      var have = 0, need = phone.matches ? 0 : Math.min(24, group.length * 0.62 + 1.5);  // a phone: scores first
       for (var k = start; k <= n; k++) have += width[k];
       for (k = start; k <= n; k++) width[k] += Math.max(0, need - have) / (n + 1 - start);
       start = n + 1;
