@@ -59,6 +59,8 @@ def test_a_metric_two_tasks_share_is_one_column(tmp_path):
     assert recall["higher_is_better"] is True and recall["settings"]["eval_corpus"] == "bbcnews:test"
     assert "bbcnews:test" in data["models"][0]["find"] and "mi_entropy" in data["models"][0]["find"]
     assert len(details) == 3 and set(details[0]["curves"]) == set(data["models"][0]["c"])
+    old = [{k: v for k, v in r.items() if k != "value_stderr"} for r in _board(tmp_path)]  # a board from before
+    assert page_data(old)[0]["models"][0]["e"][0] == 0.01
 
 
 def test_board_rows_carry_the_headline_error_and_the_site_loads_details_per_model(tmp_path):

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ...metrics.registry import family_class, known_families
+from .rows import headline_stderr
 from .schema import corpus_keys, kind_of, model_key
 from .store import Board
 
@@ -162,7 +163,9 @@ def page_data(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str
             details[key] = {"curves": {}, "provenance": {}}
         i = index[(r["task"], r["metric"])]
         if m["v"][i] is None:
-            m["v"][i], m["e"][i] = r["value"], r.get("value_stderr")
+            # rows added before value_stderr existed: their curve's error at the headline layer
+            err = r["value_stderr"] if "value_stderr" in r else headline_stderr(r.get("curve"), r.get("headline_layer"))
+            m["v"][i], m["e"][i] = r["value"], err
             if r.get("headline_layer") is not None:  # "layer 24 of 24" in the cell's tooltip
                 m["h"][i] = f"{r['headline_layer']} of {r.get('num_layers', '?')}"
             flag = _flag(r)
