@@ -36,8 +36,10 @@ def _standard_tasks_expected() -> Iterator[None]:
         logger.removeFilter(quiet)
 
 
-def _num(v: float) -> float | None:
-    return v if math.isfinite(v) else None
+def _nums(values: Any) -> list[float | None]:
+    """Finite numbers as they are, NaN and infinities as null (JSON has neither)."""
+    isfinite = math.isfinite
+    return [v if isfinite(v) else None for v in values]
 
 
 def curve_of(t: TaskCurves, metric: str) -> dict[str, list[Any]] | None:
@@ -46,10 +48,10 @@ def curve_of(t: TaskCurves, metric: str) -> dict[str, list[Any]] | None:
     if not pts:
         return None
     err = {lay: v for lay, _, v in (t.stderr(metric) or [])}
-    out: dict[str, list[Any]] = {"layer": [p[0] for p in pts], "depth": [_num(p[1]) for p in pts],
-                                 "value": [_num(p[2]) for p in pts]}
+    layer, depth, value = zip(*pts)
+    out: dict[str, list[Any]] = {"layer": list(layer), "depth": _nums(depth), "value": _nums(value)}
     if err:
-        out["stderr"] = [_num(err[lay]) if lay in err else None for lay, _, _ in pts]
+        out["stderr"] = _nums(err.get(lay, math.nan) for lay in layer)
     return out
 
 
