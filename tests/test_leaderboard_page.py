@@ -302,8 +302,9 @@ def test_thousand_models_ready_in_a_second_sorted_and_searched_by_the_next_frame
           f"(median, min-max): sort {statistics.median(sorts):.0f} ({min(sorts):.0f}-{max(sorts):.0f}) ms, search "
           f"{statistics.median(searches):.0f} ({min(searches):.0f}-{max(searches):.0f}) ms, a click doing nothing "
           f"{statistics.median(idle):.0f} ms; in the script: sort {page.evaluate('MI_BOARD_TIMINGS.sort_ms'):.0f} ms")
-    # bounds with room for a shared machine (docs/leaderboard.md has the numbers); the fastest try shows the page's own cost
-    assert size <= 10e6 and ready < 1000 and min(sorts) < 100 and min(searches) < 100
+    # bounds with room for a shared machine, far under the 1 s a sort took when every row was in the page; the
+    # numbers in docs/leaderboard.md come from benchmarks/leaderboard_page.py (medians against an idle click)
+    assert size <= 10e6 and ready < 1000 and min(sorts) < 300 and min(searches) < 300
     assert problems == []
     page.close()
 
