@@ -130,7 +130,7 @@ def test_pinned_model_column_and_a_phone_layout_that_shows_scores(browser, site)
     first = phone.locator("#board tbody tr.m").first.locator("td").nth(1).bounding_box()
     assert first["x"] + first["width"] <= 390 and first["y"] + first["height"] <= 844  # a score without scrolling
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # nothing but the table scrolls sideways
-    phone.locator("#board tbody tr.m button.info").first.click()  # details: each key on one line, values wrap
+    phone.locator("#board tbody tr.m .info[role=button]").first.click()  # details: each key on one line, values wrap
     phone.wait_for_function("() => document.querySelector('#provenance-body').textContent.includes('eval_corpus_sha256')")
     assert phone.evaluate("""[...document.querySelectorAll('#provenance th')].every(th => {
         const r = document.createRange(); r.selectNodeContents(th); return r.getClientRects().length === 1; })""")
@@ -155,7 +155,7 @@ def test_search_links_view_in_the_url_and_downloads_of_the_view(browser, site, t
     page.fill("#filter", "model-1|model-2|model-3")
     page.click("#columns summary")
     page.uncheck('#column-list input[data-col="0"]')
-    page.locator("#board tbody tr.m").filter(has_text="model-1").locator("input.select").check()
+    page.locator("#board tbody tr.m").filter(has_text="model-1").locator(".select[role=checkbox]").check()
     page.check("#show-se")
     order, url = _labels(page), page.url
     assert order == ["model-3", "model-2", "model-1"]
@@ -199,7 +199,7 @@ def test_keyboard_sorts_ticks_opens_and_closes_details(browser, site):
     page.keyboard.press(" ")
     assert page.get_attribute(f'th.sortable[data-col="{second}"]', "aria-sort") == "ascending"
     # rows: one Tab stop each (their checkbox, link and button are reached by keys, not Tab)
-    assert page.evaluate("[...document.querySelectorAll('#board tbody tr.m :is(a, input, button)')].every(e => e.tabIndex === -1)")
+    assert page.evaluate("[...document.querySelectorAll('#board tbody tr.m :is(a, input, button, [role])')].every(e => e.tabIndex === -1)")
     rows = page.eval_on_selector_all("#board tbody tr.m", "els => els.map(e => e.dataset.idx)")
     page.focus(f'tr.m[data-idx="{rows[0]}"]')
     page.keyboard.press("Tab")
@@ -209,7 +209,7 @@ def test_keyboard_sorts_ticks_opens_and_closes_details(browser, site):
     page.keyboard.press("ArrowUp")
     page.keyboard.press(" ")  # tick: its curves
     page.wait_for_function("() => document.querySelectorAll('#chart polyline.curve').length === 1")
-    assert page.is_checked(f'tr.m[data-idx="{rows[1]}"] input.select')
+    assert page.is_checked(f'tr.m[data-idx="{rows[1]}"] .select[role=checkbox]')
     page.keyboard.press("Enter")  # details, with focus moved into them
     assert page.is_visible("#provenance") and _focused(page) == "H2#provenance-title"
     page.wait_for_function("() => document.querySelector('#provenance-body').textContent.includes('eval_corpus_sha256')")
@@ -227,7 +227,7 @@ def test_curves_colours_notes_units_values_and_headline_marker(browser, site):
     hostile = next(m["label"] for m in page.evaluate("MI_BOARD.models") if m["path"] == HOSTILE)  # its label: the last part
 
     def tick(name, on=True):
-        page.locator("#board tbody tr.m").filter(has_text=name).first.locator("input.select").set_checked(on)
+        page.locator("#board tbody tr.m").filter(has_text=name).first.locator(".select[role=checkbox]").set_checked(on)
 
     def stroke(name):
         return page.get_attribute(f'#chart polyline.curve[data-model="{ids[name]}"]', "stroke")
@@ -296,7 +296,7 @@ def test_thousand_models_ready_in_a_second_sorted_and_searched_by_the_next_frame
     labels = _labels(page)
     assert head["y"] - wrap["y"] < 40 and labels and labels[0] != "model-0000"  # sticky header over rows far down
     for name in labels[:2]:
-        page.locator("#board tbody tr.m").filter(has_text=name).locator("input.select").check()
+        page.locator("#board tbody tr.m").filter(has_text=name).locator(".select[role=checkbox]").check()
     page.wait_for_function("() => document.querySelectorAll('#chart polyline.curve').length === 2")
     print(f"\n1,000 models x 21 columns: site {size / 1e6:.1f} MB; ready {ready:.0f} ms after navigation; click to next frame "
           f"(median, min-max): sort {statistics.median(sorts):.0f} ({min(sorts):.0f}-{max(sorts):.0f}) ms, search "

@@ -206,7 +206,7 @@ def _leaderboard_of_the_main_job(out: Path, tmp_path: Path, env: dict) -> None:
         assert sorted(labels[:2]) == ["SmolLM2-135M", "all-MiniLM-L6-v2"] and len(labels) == 3 and HOSTILE in page.text_content("tbody") and page.locator("tbody img").count() == 0
         page.click('th.sortable[data-col="0"]')
         for name in ("all-MiniLM-L6-v2", "SmolLM2-135M"):
-            page.locator("#board tbody tr").filter(has_text=name).locator("input.select").check()
+            page.locator("#board tbody tr").filter(has_text=name).locator(".select[role=checkbox]").check()
         page.wait_for_function("() => document.querySelectorAll('#chart polyline.curve').length === 2")
         assert problems == []
         shot = os.environ.get("MI_TASKS_LEADERBOARD_SCREENSHOT")
