@@ -39,14 +39,15 @@ def chromium(path: str) -> Iterator[Any]:
             browser.close()
 
 
-def open_page(browser: Any, index: Path, width: int = 1280) -> tuple[Any, list[str]]:
-    """``index`` opened from disk; the list collects console errors, page errors and dialogs (alert) as text."""
+def open_page(browser: Any, index: Path, width: int = 1280, url: str | None = None) -> tuple[Any, list[str]]:
+    """``index`` (or ``url``, a view of it) opened from disk; the list collects console errors, page errors,
+    dialogs (alert) and requests for anything but local files and downloads made in the page as text."""
     page = browser.new_page(viewport={"width": width, "height": 1000})
     problems: list[str] = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
-    page.on("request", lambda r: problems.append(f"network: {r.url}") if not r.url.startswith("file://") else None)
-    page.goto(index.resolve().as_uri())
-    page.wait_for_function("window.MI_BOARD_TIMINGS && window.MI_BOARD_TIMINGS.ready_ms > 0")
+    page.on("request", lambda r: problems.append(f"network: {r.url}") if not r.url.startswith(("file://", "blob:")) else None)
+    page.goto(url or index.resolve().as_uri())
+    page.wait_for_function("() => window.MI_BOARD_TIMINGS && window.MI_BOARD_TIMINGS.ready_ms > 0")
     return page, problems

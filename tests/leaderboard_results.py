@@ -60,6 +60,7 @@ def results_json(model: str, *, n_layers: int = 6, top: float = 0.4, seed: int =
     return {"results": results, "group_subtasks": {"mi_recoverability": [], "mi_entropy": [], "hellaswag": []},
             "configs": configs, "versions": {"mi_recoverability": 1, "mi_entropy": 1, "hellaswag": 1.0},
             "n-shot": {"mi_recoverability": 0, "mi_entropy": 0, "hellaswag": 0},
+            "higher_is_better": {"hellaswag": {"acc": True, "acc_norm": True}},
             "config": {"model": "hf-mi", "model_args": {"pretrained": model, "dtype": "bfloat16"},
                        "model_dtype": "torch.bfloat16", "model_revision": "main", "limit": None},
             "date": date, "pretty_env_info": "PyTorch version: 2.13.0+cpu\n", "transformers_version": "5.23.0",

@@ -123,11 +123,15 @@ def test_interrupted_write_leaves_the_board_as_it_was(tmp_path, monkeypatch):
     saved = board.path.read_bytes()
     board.add(rows_from_file(write_results(tmp_path / "r", "b", results_json("org/b"))), "b")
 
-    def dies_halfway(obj, f, **kw):
-        f.write(json.dumps(obj)[:100])
-        raise KeyboardInterrupt
+    dumps, calls = json.dumps, []
 
-    monkeypatch.setattr(store_module.json, "dump", dies_halfway)
+    def dies_halfway(obj, **kw):  # the board is written a row at a time: die at the third
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return dumps(obj, **kw)
+
+    monkeypatch.setattr(store_module.json, "dumps", dies_halfway)
     with pytest.raises(KeyboardInterrupt):
         board.save()
     assert board.path.read_bytes() == saved

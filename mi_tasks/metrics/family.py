@@ -47,6 +47,11 @@ class MetricFamily(ABC):
     best_key: ClassVar[str] = ""
     """The metric ``headline_layer: best`` maximises."""
     lower_is_better: ClassVar[tuple[str, ...]] = ()
+    """Metrics where lower is better (lm-eval's ``higher_is_better`` is False for them; True for the rest)."""
+    units: ClassVar[dict[str, str]] = {}
+    """Each metric's unit as a reader sees it (``bits``, ``fraction``, ``dimensions``); unitless when absent."""
+    definitions: ClassVar[dict[str, str]] = {}
+    """Each metric in one sentence: what the number is (shown beside it on reports and the leaderboard)."""
 
     @classmethod
     def metrics(cls) -> tuple[str, ...]:

@@ -287,10 +287,10 @@ def _read_json(path: Path) -> Any:
         raise MiTasksError(f"cannot read {path} as JSON ({e}); give lm-eval results_*.json files or their folders") from None
 
 
-def load_file(path: str | os.PathLike) -> list[TaskCurves]:
-    """One lm-eval results JSON or MTEB layer-sweep JSON; anything else is an error."""
+def load_file(path: str | os.PathLike, data: Any = None) -> list[TaskCurves]:
+    """One lm-eval results JSON or MTEB layer-sweep JSON (``data``: its content where the caller parsed it already)."""
     p = Path(path)
-    data = _read_json(p)
+    data = _read_json(p) if data is None else data
     if isinstance(data, dict) and data.get("kind") == MTEB_KIND:
         return _mteb_file(p, data)
     if isinstance(data, dict) and isinstance(data.get("results"), dict) and isinstance(data.get("configs"), dict):
@@ -393,14 +393,18 @@ def _assign_labels(tasks: list[TaskCurves], labels: dict[str, str] | None) -> No
         t.run = replace(t.run, label=chosen[t.run.source])
 
 
-def load_results(paths: Iterable[str | os.PathLike] | str | os.PathLike, labels: dict[str, str] | None = None) -> Results:
-    """Load results files or folders; ``labels`` maps a model path (or its last folder name) to a display name."""
+def load_results(paths: Iterable[str | os.PathLike] | str | os.PathLike, labels: dict[str, str] | None = None,
+                 parsed: dict[Path, Any] | None = None) -> Results:
+    """Load results files or folders; ``labels`` maps a model path (or its last folder name) to a display name.
+
+    ``parsed``: files' JSON already read, by resolved path (the leaderboard reads each submission once).
+    """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     files = find_files(paths)
     tasks: list[TaskCurves] = []
     for f in files:
-        tasks.extend(load_file(f))
+        tasks.extend(load_file(f, (parsed or {}).get(Path(f).resolve())))
     if not tasks:
         raise MiTasksError(f"no mi-tasks results in {', '.join(map(str, files))}: none of their tasks holds mi_results "
                            "(run lm_eval with --tasks mi_suite or another mi-tasks task)")

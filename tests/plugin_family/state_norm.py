@@ -21,6 +21,8 @@ class StateNormFamily(MetricFamily):
     table_metrics = ("mean_state_norm",)
     per_text_metrics = ("mean_state_norm",)
     best_key = "mean_state_norm"
+    units = {"mean_state_norm": "L2 norm"}
+    definitions = {"mean_state_norm": "mean over texts of the pooled hidden state's L2 norm"}
 
     def compute(self, inputs):
         stream = inputs.evaluation

@@ -21,6 +21,12 @@ class EmergenceFamily(MetricFamily):
     settings = EmergenceSettings
     table_metrics: ClassVar[tuple[str, ...]] = ("ie_bits", "mean_ie_bits", "mi_macro_bits", "mi_micro_bits")
     best_key = "ie_bits"
+    units: ClassVar[dict[str, str]] = {m: "bits" for m in table_metrics}
+    definitions: ClassVar[dict[str, str]] = {
+        "ie_bits": "information emergence from this layer to the next: macro MI minus mean micro (per-token) MI",
+        "mean_ie_bits": "ie_bits averaged over the layers",
+        "mi_macro_bits": "mutual information between the window's pooled states at this layer and the next",
+        "mi_micro_bits": "mutual information between single tokens' states at this layer and the next, mean over tokens"}
 
     def compute(self, inputs: PassInputs) -> Any:
         from ...states.modeling import is_encoder_only

@@ -23,6 +23,16 @@ class EntropyFamily(MetricFamily):
     table_metrics: ClassVar[tuple[str, ...]] = ("prompt_entropy", "prompt_effective_rank", "dataset_entropy",
                                                 "dataset_effective_rank", "diff_erank")
     best_key = "prompt_entropy"
+    units: ClassVar[dict[str, str]] = {"prompt_entropy": "fraction of ln min(N, D)",
+                                       "dataset_entropy": "fraction of ln min(N, D)",
+                                       "prompt_effective_rank": "dimensions", "dataset_effective_rank": "dimensions",
+                                       "diff_erank": "dimensions"}
+    definitions: ClassVar[dict[str, str]] = {
+        "prompt_entropy": "matrix entropy of each text's token states (normalised by ln min(N, D)), mean over texts",
+        "prompt_effective_rank": "exp(matrix entropy in nats) of each text's token states, mean over texts",
+        "dataset_entropy": "matrix entropy of the texts' pooled vectors, normalised by ln min(N, D)",
+        "dataset_effective_rank": "exp(matrix entropy in nats) of the texts' pooled vectors",
+        "diff_erank": "Diff-eRank: effective rank of a random-weight copy minus the trained model's (Wei et al.)"}
 
     def compute(self, inputs: PassInputs) -> Any:
         from .probe import EntropyProbe

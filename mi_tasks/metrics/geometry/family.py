@@ -55,6 +55,8 @@ class GeometryFamily(MetricFamily):
     table_metrics: ClassVar[tuple[str, ...]] = ("curvature", "twonn", "gride")
     extra_metrics: ClassVar[tuple[str, ...]] = ("cka_to_last",)
     best_key = "twonn"
+    units: ClassVar[dict[str, str]] = {"curvature": "radians", "twonn": "dimensions", "gride": "dimensions",
+                                       "cka_to_last": "similarity (0 to 1)"}
 
     def compute(self, inputs: PassInputs) -> LayerResult:
         from .cka import cka_matrix
@@ -88,6 +90,8 @@ class ViewsFamily(MetricFamily):
     table_metrics: ClassVar[tuple[str, ...]] = ("lidar", "dime", "infonce")
     lower_is_better: ClassVar[tuple[str, ...]] = ("infonce",)
     best_key = "lidar"
+    units: ClassVar[dict[str, str]] = {"lidar": "fraction of ln min(n, D)", "dime": "fraction of ln min(n, D)",
+                                       "infonce": "nats"}
 
     def compute(self, inputs: PassInputs) -> LayerResult:
         from ...data.augment import augment_texts
@@ -124,3 +128,5 @@ DEFINITIONS = {
     "dime": "mean over shuffles of H(Ka∘P Kb Pᵀ) − H(Ka∘Kb), Grams of two views over texts, / ln min(n, D)",
     "infonce": "InfoNCE loss of two matched views at temperature infonce_temperature (lower: views more alike)",
 }
+GeometryFamily.definitions = {m: DEFINITIONS[m] for m in GeometryFamily.metrics()}
+ViewsFamily.definitions = {m: DEFINITIONS[m] for m in ViewsFamily.metrics()}

@@ -19,6 +19,19 @@ class RecoverabilityFamily(MetricFamily):
     extra_metrics: ClassVar[tuple[str, ...]] = ("fano_mi_bits_norm", "fano_mi_bits_empirical")
     per_text_metrics: ClassVar[tuple[str, ...]] = ("recall_at_k", "lift_recall_at_k", "cosine", "ba_mi_bits")
     best_key = "recall_at_k"
+    units: ClassVar[dict[str, str]] = {"recall_at_k": "fraction", "lift_recall_at_k": "fraction", "cosine": "cosine",
+                                       "fano_mi_bits": "bits", "ba_mi_bits": "bits per token",
+                                       "fano_mi_bits_norm": "fraction of H(t)", "fano_mi_bits_empirical": "bits"}
+    definitions: ClassVar[dict[str, str]] = {
+        "recall_at_k": "share of a text's k unique gold tokens among the decoder's k highest scores (k = that "
+                       "number), mean over eval texts",
+        "lift_recall_at_k": "recall_at_k minus the frequency prior's (a decoder that ignores the hidden state)",
+        "cosine": "cosine between the calibrated token-presence probabilities and the text's tokens, mean over texts",
+        "fano_mi_bits": "Fano's lower bound on I(hidden state; token) with H(t) = log2|V|, from the mean recall "
+                        "(0 and marked vacuous where the bound says nothing)",
+        "ba_mi_bits": "Barber-Agakov lower bound: the prior's minus the decoder's eval cross-entropy per token",
+        "fano_mi_bits_norm": "fano_mi_bits divided by log2|V|",
+        "fano_mi_bits_empirical": "Fano's bound with H(t) the eval corpus' plug-in token entropy"}
 
     def compute(self, inputs: PassInputs) -> Any:
         from .probe import RecoverabilityProbe

@@ -36,8 +36,10 @@ def _standard_tasks_expected() -> Iterator[None]:
         logger.removeFilter(quiet)
 
 
-def _num(v: float) -> float | None:
-    return v if math.isfinite(v) else None
+def _nums(values: Any) -> list[float | None]:
+    """Finite numbers as they are, NaN and infinities as null (JSON has neither)."""
+    isfinite = math.isfinite
+    return [v if isfinite(v) else None for v in values]
 
 
 def curve_of(t: TaskCurves, metric: str) -> dict[str, list[Any]] | None:
@@ -46,11 +48,18 @@ def curve_of(t: TaskCurves, metric: str) -> dict[str, list[Any]] | None:
     if not pts:
         return None
     err = {lay: v for lay, _, v in (t.stderr(metric) or [])}
-    out: dict[str, list[Any]] = {"layer": [p[0] for p in pts], "depth": [_num(p[1]) for p in pts],
-                                 "value": [_num(p[2]) for p in pts]}
+    layer, depth, value = zip(*pts)
+    out: dict[str, list[Any]] = {"layer": list(layer), "depth": _nums(depth), "value": _nums(value)}
     if err:
-        out["stderr"] = [_num(err[lay]) if lay in err else None for lay, _, _ in pts]
+        out["stderr"] = _nums(err.get(lay, math.nan) for lay in layer)
     return out
+
+
+def headline_stderr(curve: dict[str, list[Any]] | None, layer: Any) -> float | None:
+    """The standard error at the headline layer (None where the task records none, or it is not finite there)."""
+    if not curve or "stderr" not in curve or layer not in curve["layer"]:
+        return None
+    return curve["stderr"][curve["layer"].index(layer)]
 
 
 def _sha256(path: Path) -> str:
@@ -63,6 +72,7 @@ def standard_rows(data: dict[str, Any], like: dict[str, Any]) -> list[dict[str, 
     # lm-eval lists every task in group_subtasks; a group is one with subtasks
     groups = {g for g, sub in (data.get("group_subtasks") or {}).items() if sub} | set(data.get("groups") or {})
     cfg = data.get("config") or {}
+    better = data.get("higher_is_better") or {}
     out = []
     for task, scores in (data.get("results") or {}).items():
         tcfg = configs.get(task)
@@ -76,7 +86,9 @@ def standard_rows(data: dict[str, Any], like: dict[str, Any]) -> list[dict[str, 
                 continue
             err = scores.get(f"{metric}_stderr,{flt}")
             name = metric if flt == "none" else f"{metric},{flt}"
+            hib = (better.get(task) or {}).get(metric) if isinstance(better.get(task), dict) else None
             out.append({**like, "task": task, "metric": name, "value": float(value), "standard": True,
+                        "higher_is_better": hib if isinstance(hib, bool) else None,
                         "value_stderr": float(err) if isinstance(err, (int, float)) and math.isfinite(err) else None,
                         "num_fewshot": (data.get("n-shot") or {}).get(task),
                         "task_version": (data.get("versions") or {}).get(task), "limit": cfg.get("limit")})
@@ -103,7 +115,7 @@ def rows_from_file(path: str | Path, labels: dict[str, str] | None = None) -> li
     if rows is not None:
         return rows
     with _standard_tasks_expected():
-        res = load_results([p], labels=labels)
+        res = load_results([p], labels=labels, parsed={p.resolve(): data})
     curves = {(t.run.source, t.task): t for t in res.tasks}
     sha = _sha256(p)
     out = []
@@ -111,7 +123,9 @@ def rows_from_file(path: str | Path, labels: dict[str, str] | None = None) -> li
         t = curves[(row["source"], row["task"])]
         if not isinstance(row.get("value"), (int, float)) or not math.isfinite(row["value"]):
             continue  # a metric the run could not score: no number to rank
-        out.append({**row, "source_sha256": sha, "curve": curve_of(t, row["metric"])})
+        curve = curve_of(t, row["metric"])
+        out.append({**row, "value_stderr": headline_stderr(curve, row.get("headline_layer")), "source_sha256": sha,
+                    "curve": curve})
     if isinstance(data, dict) and isinstance(data.get("configs"), dict):
         run = res.tasks[0].run if res.tasks else None
         if run is not None:

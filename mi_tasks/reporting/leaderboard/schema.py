@@ -37,7 +37,7 @@ def _required(kind: str) -> tuple[str, ...]:
 
 def corpus_keys(row: dict[str, Any]) -> list[str]:
     """The corpora a row names (``train_corpus``, ``eval_corpus``, ``entropy_corpus``, ...)."""
-    return sorted(k for k in row if k.endswith("_corpus") and row[k] not in (None, ""))
+    return sorted([k for k in row if k[-7:] == "_corpus" and row[k] not in (None, "")])
 
 
 def check_row(row: Any) -> str | None:
@@ -54,6 +54,11 @@ def check_row(row: Any) -> str | None:
     value = row.get("value")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return f"value {value!r} is not a finite number"
+    err = row.get("value_stderr")
+    if err is not None and (isinstance(err, bool) or not isinstance(err, (int, float)) or not math.isfinite(err) or err < 0):
+        return f"value_stderr {err!r} is not a finite number >= 0 (or null where the task records none)"
+    if row.get("higher_is_better") not in (None, True, False):
+        return f"higher_is_better {row['higher_is_better']!r} is not true, false or null"
     kind = kind_of(row)
     missing = [k for k in _required(kind) if row.get(k) in (None, "")]
     if missing:
@@ -73,13 +78,16 @@ def check_row(row: Any) -> str | None:
     return None
 
 
+_CURVE_TYPES = {int, float, type(None)}
+
+
 def _curve_ok(curve: Any) -> bool:
     if not isinstance(curve, dict) or not all(isinstance(curve.get(k), list) for k in ("layer", "depth", "value")):
         return False
     cols = [curve[k] for k in ("layer", "depth", "value", "stderr") if k in curve]
     if not isinstance(curve.get("stderr", []), list) or len({len(c) for c in cols}) != 1:
         return False
-    return all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for c in cols for v in c)
+    return {type(v) for c in cols for v in c} <= _CURVE_TYPES  # numbers or null (a bool is not a number here)
 
 
 def settings_of(row: dict[str, Any]) -> dict[str, Any]:

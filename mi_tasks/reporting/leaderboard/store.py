@@ -138,7 +138,9 @@ class Board:
         fd, tmp = tempfile.mkstemp(prefix=".board-", suffix=".json.tmp", dir=self.folder)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"schema_version": SCHEMA_VERSION, "rows": self.rows}, f, indent=1, allow_nan=False)
+                # one row a line, each by json's C encoder (an indented dump runs its pure-Python one: 5x slower)
+                lines = ",\n".join(json.dumps(r, allow_nan=False) for r in self.rows)
+                f.write(f'{{"schema_version": {SCHEMA_VERSION}, "rows": [\n{lines}\n]}}\n')
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
