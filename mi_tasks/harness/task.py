@@ -173,7 +173,8 @@ class MITask(Task):
         if which == "first":
             return 0
         if which == "best":
-            return max(range(len(layers)), key=lambda j: rows[j][self.family.best_key])
+            key, sign = self.family.best_key, 1.0 if self.family.higher_is_better(self.family.best_key) else -1.0
+            return max(range(len(layers)), key=lambda j: sign * rows[j][key])
         wanted = self.headline_index(int(result.meta.get("num_layers", max(layers))))
         if wanted not in layers:
             raise MiTasksError(f"headline_layer {which} is not among the scored layers {layers}")
@@ -213,7 +214,7 @@ class MITask(Task):
         return {m: (lm_eval_mean if m in self.family.per_text_metrics else self._corpus_level(m)) for m in self.METRICS}
 
     def higher_is_better(self) -> dict[str, bool]:
-        return {m: m not in self.family.lower_is_better for m in self.METRICS}
+        return {m: self.family.higher_is_better(m) for m in self.METRICS}
 
     def results_record(self) -> dict[str, Any]:
         """What the results JSON holds under ``configs.<task>.mi_results`` (curves, prior, meta)."""

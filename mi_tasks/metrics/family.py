@@ -45,13 +45,19 @@ class MetricFamily(ABC):
     per_text_metrics: ClassVar[tuple[str, ...]] = ()
     """Of those, the ones lm-eval averages over texts (from :meth:`per_text_values`); the others are corpus-level."""
     best_key: ClassVar[str] = ""
-    """The metric ``headline_layer: best`` maximises."""
+    """The metric ``headline_layer: best`` picks the best layer by (in its direction, :meth:`higher_is_better`)."""
     lower_is_better: ClassVar[tuple[str, ...]] = ()
     """Metrics where lower is better (lm-eval's ``higher_is_better`` is False for them; True for the rest)."""
     units: ClassVar[dict[str, str]] = {}
     """Each metric's unit as a reader sees it (``bits``, ``fraction``, ``dimensions``); unitless when absent."""
     definitions: ClassVar[dict[str, str]] = {}
     """Each metric in one sentence: what the number is (shown beside it on reports and the leaderboard)."""
+
+    @classmethod
+    def higher_is_better(cls, metric: str) -> bool:
+        """The metric's direction, the one every reader uses: lm-eval's ``higher_is_better``, ``headline_layer:
+        best``, the leaderboard's arrows and ranks, and the layer-choice study's best layer."""
+        return metric not in cls.lower_is_better
 
     @classmethod
     def metrics(cls) -> tuple[str, ...]:

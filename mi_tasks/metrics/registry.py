@@ -36,6 +36,15 @@ def family_class(name: str) -> type[MetricFamily]:
     return _REGISTERED[name]
 
 
+def metric_direction(metric: str) -> bool | None:
+    """``higher_is_better`` of ``metric`` as the family that reports it declares it; None when no known family does."""
+    for name in known_families():
+        fam = family_class(name)
+        if metric in fam.metrics():
+            return fam.higher_is_better(metric)
+    return None
+
+
 def known_families() -> list[str]:
     return sorted(set(BUILTIN) | set(_REGISTERED))
 

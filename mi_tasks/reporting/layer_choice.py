@@ -21,13 +21,8 @@ from scipy.stats import rankdata
 from ..errors import MiTasksError
 
 DIRECTIONS = ("max", "min")
-
-METRIC_DIRECTIONS = {"curvature": "min", "twonn": "max", "gride": "max", "lidar": "max", "dime": "max",
-                     "infonce": "min", "prompt_entropy": "min", "dataset_entropy": "max",
-                     "prompt_effective_rank": "min", "dataset_effective_rank": "max"}
-"""Which end of each metric counts as its 'best' layer. A convention for the best-layer column only
-(docs/geometry.md says why each; an effective rank, exp of its entropy, goes with that entropy); the rank
-correlation's sign shows the relation the data has."""
+"""Which end of a metric's curve is its best layer: each metric family declares its metrics' direction
+(:meth:`~mi_tasks.metrics.family.MetricFamily.higher_is_better`), the one lm-eval prints too."""
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ import logging
 import math
 from dataclasses import dataclass, field
 
-from ..metrics.registry import builtin_families
+from ..metrics.registry import metric_direction
 from ..states.bundled import display_name
-from .layer_choice import (METRIC_DIRECTIONS, LayerChoice, intermediate_beats_last, layer_choice,
+from .layer_choice import (LayerChoice, intermediate_beats_last, layer_choice,
                            layer_choice_markdown)
 from .results import Results, Run, TaskCurves
 
@@ -40,11 +40,8 @@ def model_identity(run: Run) -> str:
 
 
 def direction_of(metric: str) -> str:
-    """Which end of a metric's curve is its best layer: the stated convention, else its family's, else the highest."""
-    if metric in METRIC_DIRECTIONS:
-        return METRIC_DIRECTIONS[metric]
-    lower = {m for fam in builtin_families() for m in fam.lower_is_better}
-    return "min" if metric in lower else "max"
+    """Which end of a metric's curve is its best layer: its family's direction (the highest where no family reports it)."""
+    return "min" if metric_direction(metric) is False else "max"
 
 
 def _by_layer(points: list[tuple[int, float, float]]) -> dict[int, float]:

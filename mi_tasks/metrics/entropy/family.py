@@ -23,6 +23,9 @@ class EntropyFamily(MetricFamily):
     table_metrics: ClassVar[tuple[str, ...]] = ("prompt_entropy", "prompt_effective_rank", "dataset_entropy",
                                                 "dataset_effective_rank", "diff_erank")
     best_key = "prompt_entropy"
+    lower_is_better: ClassVar[tuple[str, ...]] = ("prompt_entropy", "prompt_effective_rank")
+    """Layer by Layer's reading: a layer that compresses each prompt's tokens (lower entropy) embeds better;
+    the dataset-level entropy and rank go the other way (texts kept apart)."""
     units: ClassVar[dict[str, str]] = {"prompt_entropy": "fraction of ln min(N, D)",
                                        "dataset_entropy": "fraction of ln min(N, D)",
                                        "prompt_effective_rank": "dimensions", "dataset_effective_rank": "dimensions",

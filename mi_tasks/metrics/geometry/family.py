@@ -53,6 +53,8 @@ class GeometryFamily(MetricFamily):
     settings = GeometrySettings
     reducers = (CURVATURE,)
     table_metrics: ClassVar[tuple[str, ...]] = ("curvature", "twonn", "gride")
+    lower_is_better: ClassVar[tuple[str, ...]] = ("curvature",)
+    """A straighter token trajectory (lower curvature) is the study's better layer."""
     extra_metrics: ClassVar[tuple[str, ...]] = ("cka_to_last",)
     best_key = "twonn"
     units: ClassVar[dict[str, str]] = {"curvature": "radians", "twonn": "dimensions", "gride": "dimensions",

@@ -54,7 +54,7 @@ def metric_facts() -> dict[str, dict[str, Any]]:
         fam = family_class(name)
         for m in fam.metrics():
             out.setdefault(m, {"unit": fam.units.get(m, ""), "definition": fam.definitions.get(m, ""),
-                               "higher_is_better": m not in fam.lower_is_better, "family": fam.name})
+                               "higher_is_better": fam.higher_is_better(m), "family": fam.name})
     return out
 
 
