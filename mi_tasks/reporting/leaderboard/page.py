@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .schema import kind_of, model_key
-from .store import Board
+from .store import Board, claim_site_folder
 
 ASSETS = ("leaderboard.js", "leaderboard.css")
 # fields that are the row's number or its identity, not provenance
@@ -75,10 +75,12 @@ def board_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def build_site(board_dir: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
-    """Write the page of the board in ``board_dir`` into ``out_dir``; returns its index.html."""
+def build_site(board_dir: str | os.PathLike, out_dir: str | os.PathLike, force: bool = False) -> Path:
+    """Write the page of the board in ``board_dir`` into ``out_dir``; returns its index.html.
+
+    ``out_dir`` is checked first (:func:`claim_site_folder`: not the board's folder, nobody else's files)."""
     board = Board.open(board_dir)
-    out = Path(out_dir)
+    out = claim_site_folder(board_dir, out_dir, force)
     (out / "assets").mkdir(parents=True, exist_ok=True)
     files = resources.files(__package__) / "assets"
     for name in ASSETS:

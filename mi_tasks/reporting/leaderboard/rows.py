@@ -46,8 +46,9 @@ def curve_of(t: TaskCurves, metric: str) -> dict[str, list[Any]] | None:
     if not pts:
         return None
     err = {lay: v for lay, _, v in (t.stderr(metric) or [])}
+    # a value that is not finite stays so, and the board refuses it naming the layer; a missing error bar is null
     out: dict[str, list[Any]] = {"layer": [p[0] for p in pts], "depth": [_num(p[1]) for p in pts],
-                                 "value": [_num(p[2]) for p in pts]}
+                                 "value": [p[2] for p in pts]}
     if err:
         out["stderr"] = [_num(err[lay]) if lay in err else None for lay, _, _ in pts]
     return out
@@ -96,7 +97,7 @@ def rows_from_file(path: str | Path, labels: dict[str, str] | None = None) -> li
     """Every row one submitted file holds (unchecked: the board checks them)."""
     p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        data = json.loads(p.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise MiTasksError(f"cannot read {p} as JSON ({e}); submit results_*.json, MTEB results or leaderboard.json") from None
     rows = _rows_file(data)
@@ -109,8 +110,6 @@ def rows_from_file(path: str | Path, labels: dict[str, str] | None = None) -> li
     out = []
     for row in leaderboard_rows(res):
         t = curves[(row["source"], row["task"])]
-        if not isinstance(row.get("value"), (int, float)) or not math.isfinite(row["value"]):
-            continue  # a metric the run could not score: no number to rank
         out.append({**row, "source_sha256": sha, "curve": curve_of(t, row["metric"])})
     if isinstance(data, dict) and isinstance(data.get("configs"), dict):
         run = res.tasks[0].run if res.tasks else None
