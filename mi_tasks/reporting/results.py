@@ -282,7 +282,7 @@ def _mteb_mi_file(path: Path, data: dict[str, Any], scores: dict[str, Any]) -> l
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise MiTasksError(f"cannot read {path} as JSON ({e}); give lm-eval results_*.json files or their folders") from None
 
@@ -307,7 +307,7 @@ def _head(p: Path, size: int = 4096) -> str:
     try:
         if p.stat().st_size > 20_000_000:
             return ""
-        with p.open("r", encoding="utf-8") as f:
+        with p.open("r", encoding="utf-8-sig") as f:
             return f.read(size)
     except (OSError, UnicodeDecodeError):
         return ""
