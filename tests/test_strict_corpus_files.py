@@ -91,3 +91,15 @@ def test_csv_writer_and_jsonl_texts_read_back_identically(tmp_path, texts, bom):
     j.write_text(("\ufeff" if bom else "") + "".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
     assert load_corpus(c).texts == texts
     assert load_corpus(j).texts == texts
+
+
+def test_card_update_reads_past_a_byte_order_mark(tmp_path, capsys):
+    from .leaderboard_results import results_json, write_results
+
+    results = write_results(tmp_path / "r", "m", results_json("org/m"))
+    card = tmp_path / "README.md"
+    card.write_bytes("\ufeff---\nlicense: apache-2.0\ntags:\n- mi\n---\n# My model\n".encode("utf-8"))
+    assert main(["card", str(results), "--update", str(card)]) == 0
+    text = card.read_bytes().decode("utf-8")
+    assert text.startswith("\ufeff---\nlicense: apache-2.0\ntags:\n- mi\nmodel-index:") and text.count("---\n") == 2
+    assert text.endswith("---\n# My model\n")
