@@ -19,6 +19,17 @@ from ..states.source import PassInputs
 from .result import LayerResult
 
 
+@dataclass(frozen=True)
+class MinimumInputs:
+    """What a family's numbers need: ``texts`` (each with at least ``tokens_per_text`` tokens, those the
+    pass reduces: special tokens only where ``include_special``), and views that differ (``distinct_views``).
+    Checked for every family alike (:mod:`mi_tasks.metrics.inputs`); below it the family is skipped, saying why."""
+
+    texts: int = 1
+    tokens_per_text: int = 1
+    distinct_views: bool = False
+
+
 @dataclass
 class Skipped:
     """A family that cannot score this model (IE on an encoder): the reason, and NaN everywhere."""
@@ -47,6 +58,8 @@ class MetricFamily(ABC):
     best_key: ClassVar[str] = ""
     """The metric ``headline_layer: best`` maximises."""
     lower_is_better: ClassVar[tuple[str, ...]] = ()
+    minimum: ClassVar[MinimumInputs] = MinimumInputs()
+    """The least input its numbers mean something on (below it: skipped, with the reason)."""
 
     @classmethod
     def metrics(cls) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ...states.layers import normalized_depth
 from ...states.source import PassInputs
-from ..family import MetricFamily
+from ..family import MetricFamily, MinimumInputs
 from ..result import LayerResult
 from .reducers import CURVATURE
 from .settings import GeometrySettings, ViewSettings
@@ -55,6 +55,9 @@ class GeometryFamily(MetricFamily):
     table_metrics: ClassVar[tuple[str, ...]] = ("curvature", "twonn", "gride")
     extra_metrics: ClassVar[tuple[str, ...]] = ("cka_to_last",)
     best_key = "twonn"
+    # TwoNN's ratio needs each point's two nearest neighbours (3 texts); curvature needs 3 tokens a text,
+    # and its texts below that are dropped and counted (all dropped: flagged as not measured, with the count)
+    minimum: ClassVar[MinimumInputs] = MinimumInputs(texts=3)
 
     def compute(self, inputs: PassInputs) -> LayerResult:
         from .cka import cka_matrix
@@ -88,6 +91,9 @@ class ViewsFamily(MetricFamily):
     table_metrics: ClassVar[tuple[str, ...]] = ("lidar", "dime", "infonce")
     lower_is_better: ClassVar[tuple[str, ...]] = ("infonce",)
     best_key = "lidar"
+    # below 3 texts LiDAR's between-text scatter has rank 1 (LiDAR is 0 by construction) and InfoNCE/DiME
+    # contrast a text with one other; identical views make every metric compare a text with itself
+    minimum: ClassVar[MinimumInputs] = MinimumInputs(texts=3, distinct_views=True)
 
     def compute(self, inputs: PassInputs) -> LayerResult:
         from ...data.augment import augment_texts
