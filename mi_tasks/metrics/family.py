@@ -62,6 +62,11 @@ class MetricFamily(ABC):
     """The least input its numbers mean something on (below it: skipped, with the reason)."""
 
     @classmethod
+    def minimum_inputs(cls, settings: Settings | None) -> MinimumInputs:
+        """Its minimum under ``settings`` (its own settings family): ``minimum`` unless a setting raises it."""
+        return cls.minimum
+
+    @classmethod
     def metrics(cls) -> tuple[str, ...]:
         """Every metric it reports per layer: the printed ones, then the ones a ``metric_list`` may add."""
         return (*cls.table_metrics, *cls.extra_metrics)

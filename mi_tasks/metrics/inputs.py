@@ -36,13 +36,19 @@ def _tokens(stream: Any) -> list[int]:
     return [sum(1 for m in mask if not m) for mask in enc.special_masks]
 
 
-def shortfall(family: MetricFamily, texts: Sequence[str], stream: Any = None) -> str | None:
+def _minimum(family: MetricFamily, settings: Any) -> MinimumInputs:
+    declared = getattr(family, "minimum_inputs", None)
+    return declared(settings) if declared is not None else MinimumInputs()
+
+
+def shortfall(family: MetricFamily, texts: Sequence[str], stream: Any = None, settings: Any = None) -> str | None:
     """Why ``texts`` cannot support ``family`` (its declared minimum), or None; ``stream`` adds the token check."""
-    need: MinimumInputs = getattr(family, "minimum", MinimumInputs())
-    name = family.name
-    if len(texts) < need.texts:
-        return (f"{name} needs at least {need.texts} eval texts, got {len(texts)}: its numbers would not be measured "
-                "but made by the shortage; use more texts (eval_limit, a larger eval_corpus)")
+    need = _minimum(family, settings)
+    name, distinct = family.name, len(set(texts))
+    if distinct < need.texts:
+        got = f"{distinct} distinct" if distinct < len(texts) else str(distinct)
+        return (f"{name} needs at least {need.texts} distinct eval texts, got {got}: its numbers would not be "
+                "measured but made by the shortage; use more texts (eval_limit, a larger eval_corpus)")
     if stream is not None and need.tokens_per_text > 1:
         enough = sum(1 for n in _tokens(stream) if n >= need.tokens_per_text)
         if enough < need.texts:
@@ -67,8 +73,8 @@ def _guard_views(stream: Callable[[Sequence[str], str], Any], name: str) -> Call
 
 def compute_checked(family: MetricFamily, inputs: Any, texts: Sequence[str]) -> LayerResult | Skipped:
     """``family.compute(inputs)`` held to the family's minimum inputs, its non-finite values flagged."""
-    need: MinimumInputs = getattr(family, "minimum", MinimumInputs())
-    reason = shortfall(family, texts, inputs.evaluation)
+    need = _minimum(family, inputs.settings)
+    reason = shortfall(family, texts, inputs.evaluation, inputs.settings)
     if reason:
         return Skipped(reason)
     if need.distinct_views:

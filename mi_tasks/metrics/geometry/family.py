@@ -59,6 +59,12 @@ class GeometryFamily(MetricFamily):
     # and its texts below that are dropped and counted (all dropped: flagged as not measured, with the count)
     minimum: ClassVar[MinimumInputs] = MinimumInputs(texts=3)
 
+    @classmethod
+    def minimum_inputs(cls, settings: Any) -> MinimumInputs:
+        """GRIDE needs 2·n1 + 2 distinct points (its neighbours of order 2·n1 and the point itself)."""
+        n1 = getattr(settings, "gride_n1", None) or GeometrySettings().gride_n1
+        return MinimumInputs(texts=max(cls.minimum.texts, 2 * n1 + 2))
+
     def compute(self, inputs: PassInputs) -> LayerResult:
         from .cka import cka_matrix
         from .curvature import curvature_from_values
