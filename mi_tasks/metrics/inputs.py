@@ -7,7 +7,7 @@ A family declares what its numbers need (:class:`MinimumInputs`, the class attri
   the family): the family is skipped, with one line saying what it needs and what it got;
 - views that are all the same texts (a family that needs views which differ): skipped before the
   second view's pass;
-- a NaN or infinity in a result row: kept out of every number (``null`` in results files, ``N/A``
+- a NaN or infinity of one of its metrics (``metrics()``): kept out of every number (``null`` in results files, ``N/A``
   in lm-eval's table), logged once per metric naming family, metric and layers, and recorded with
   its reason in ``meta["not_measured"]``, which tables, reports and cards show as a flag.
 """
@@ -84,7 +84,7 @@ def compute_checked(family: MetricFamily, inputs: Any, texts: Sequence[str]) -> 
     except _ViewsIdentical as e:
         return Skipped(str(e))
     if isinstance(result, LayerResult):
-        flag_non_finite(family.name, result)
+        flag_non_finite(family.name, result, family.metrics())
     return result
 
 
@@ -99,12 +99,13 @@ def _reason(row: dict[str, Any], metric: str, value: float) -> str:
     return f"the family returned {value}: its input cannot support this metric"
 
 
-def flag_non_finite(name: str, result: LayerResult) -> None:
-    """Record (``meta["not_measured"]``) and log, once per metric, every NaN or infinity in the rows."""
+def flag_non_finite(name: str, result: LayerResult, metrics: Sequence[str]) -> None:
+    """Record (``meta["not_measured"]``) and log, once per metric, every NaN or infinity of the family's
+    ``metrics`` in the rows (other row entries, such as metrics a setting turned off, are only written null)."""
     found: dict[str, dict[str, Any]] = {}
     for row in result.layers:
         for key, value in row.items():
-            if key in ("layer", "depth") or key.endswith("_stderr") or isinstance(value, bool):
+            if key not in metrics or isinstance(value, bool):
                 continue
             if isinstance(value, (int, float)) and not math.isfinite(value):
                 entry = found.setdefault(key, {"layers": [], "reason": _reason(row, key, value)})
