@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mi_tasks import evaluate
+from mi_tasks import MiTasksError, evaluate
 from mi_tasks.metrics.family import MetricFamily, Skipped
 from mi_tasks.metrics.registry import _REGISTERED, family_class, register_family
 from mi_tasks.metrics.result import NOT_MEASURED, LayerResult
@@ -127,3 +127,41 @@ def test_suite_results_files_are_strict_json(suite_run):
     """The tiny suite (recoverability to geometry, two models): no bare NaN/Infinity in what lm-eval wrote."""
     for f in suite_run["files"]:
         json.loads(f.read_text(), parse_constant=lambda c: pytest.fail(f"{f}: bare {c}"))
+
+
+class _Entropy(MetricFamily):
+    name = "entropy"
+
+    def compute(self, inputs):
+        return LayerResult(layers=[])
+
+
+class _NoName(MetricFamily):
+    def compute(self, inputs):
+        return LayerResult(layers=[])
+
+
+class _NoCompute(MetricFamily):
+    name = "test_no_compute"
+
+
+@pytest.mark.parametrize("cls, says", [
+    (_Entropy, "register_family: 'entropy' is a built-in family; name yours differently, or register_family(..., "
+               "replace=True)"),
+    (_NoName, "register_family: _NoName has no name: set the class attribute name"),
+    (_NoCompute, "register_family: _NoCompute (test_no_compute) has no compute: define compute(self, inputs)"),
+    (dict, "register_family: <class 'dict'> is not a MetricFamily: subclass mi_tasks.metrics.family.MetricFamily"),
+])
+def test_register_family_refuses_with_one_line(cls, says):
+    with pytest.raises(MiTasksError) as e:
+        register_family(cls)
+    assert str(e.value).startswith(says) and "\n" not in str(e.value)
+    assert family_class("entropy").__module__ == "mi_tasks.metrics.entropy.family"  # the built-in stays
+
+
+def test_register_family_replaces_a_builtin_only_when_asked():
+    builtin = family_class("entropy")
+    try:
+        assert register_family(replace=True)(_Entropy) is _Entropy and family_class("entropy") is _Entropy
+    finally:
+        _REGISTERED["entropy"] = builtin
