@@ -23,6 +23,7 @@ from lm_eval.filters import build_filter_ensemble
 from ..data.corpora import load_corpus
 from ..errors import MiTasksError
 from ..metrics.family import MetricFamily, Skipped
+from ..metrics.inputs import missing_extra
 from ..metrics.registry import family_class
 from ..metrics.result import LayerResult, strict_json
 from .lm_eval_compat import REQUEST_TYPE, install_runtime_patches, manager_metadata, task_config_class
@@ -34,6 +35,7 @@ from .stderr_hook import with_stderr
 NOT_MEASURED_CELL = "N/A"  # what lm-eval's table and results JSON hold for a value that was not measured
 
 log = logging.getLogger("mi_tasks")
+_SAID_MISSING: set[str] = set()  # tasks whose missing extra was said in this process
 
 install_runtime_patches(handle_requests)
 TaskConfig = task_config_class()
@@ -62,6 +64,10 @@ class MITask(Task):
         self._filters = [build_filter_ensemble("none", [["take_first", None]])]
         self.fewshot_rnd = None
         self.settings = TaskSettings.from_metadata(self.config.metadata, self.config.task)
+        missing = missing_extra(self.family)
+        if missing and self.config.task not in _SAID_MISSING:  # said once, when the tasks are built
+            _SAID_MISSING.add(self.config.task)
+            log.warning("%s is skipped (no model work): %s", self.config.task, missing)
         self._key = register_task(self)
         self._docs: list[dict[str, str]] | None = None
         self.mi_result: LayerResult | Skipped | None = None
@@ -129,7 +135,7 @@ class MITask(Task):
     def compute(self, source: Any, texts: list[str]) -> LayerResult | Skipped:
         """The task's result for the full list of eval texts (``source``: the model's passes and cache)."""
         result = compute_family(source, self.family, self.settings, texts)
-        if isinstance(result, Skipped):
+        if isinstance(result, Skipped) and result.reason != missing_extra(self.family):  # that one: said at the start
             log.warning(result.reason)
         return result
 

@@ -60,6 +60,8 @@ class MetricFamily(ABC):
     lower_is_better: ClassVar[tuple[str, ...]] = ()
     minimum: ClassVar[MinimumInputs] = MinimumInputs()
     """The least input its numbers mean something on (below it: skipped, with the reason)."""
+    requires: ClassVar[tuple[tuple[str, str, str], ...]] = ()
+    """(module, package, mi-tasks extra) it imports beyond the core install; missing: skipped, saying what to install."""
 
     @classmethod
     def minimum_inputs(cls, settings: Settings | None) -> MinimumInputs:

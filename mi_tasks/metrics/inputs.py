@@ -3,6 +3,7 @@
 A family declares what its numbers need (:class:`MinimumInputs`, the class attribute ``minimum``);
 :func:`compute_checked` holds every family to it the same way:
 
+- a package it needs that is not installed (``requires``): skipped, naming the extra that adds it;
 - too few texts, or too few texts with enough tokens (from the tokenizer, before any model pass of
   the family): the family is skipped, with one line saying what it needs and what it got;
 - views that are all the same texts (a family that needs views which differ): skipped before the
@@ -14,6 +15,7 @@ A family declares what its numbers need (:class:`MinimumInputs`, the class attri
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -34,6 +36,18 @@ def _tokens(stream: Any) -> list[int]:
     if stream.extractor.include_special:
         return [len(ids) for ids in enc.input_ids]
     return [sum(1 for m in mask if not m) for mask in enc.special_masks]
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def missing_extra(family: MetricFamily) -> str | None:
+    """What ``family`` needs installed and is not (with the pip command that adds it), or None."""
+    for module, package, extra in getattr(family, "requires", ()):
+        if not _installed(module):
+            return f"{family.name} needs {package}, which is not installed: pip install 'mi-tasks[{extra}]' adds it"
+    return None
 
 
 def _minimum(family: MetricFamily, settings: Any) -> MinimumInputs:
@@ -74,7 +88,7 @@ def _guard_views(stream: Callable[[Sequence[str], str], Any], name: str) -> Call
 def compute_checked(family: MetricFamily, inputs: Any, texts: Sequence[str]) -> LayerResult | Skipped:
     """``family.compute(inputs)`` held to the family's minimum inputs, its non-finite values flagged."""
     need = _minimum(family, inputs.settings)
-    reason = shortfall(family, texts, inputs.evaluation, inputs.settings)
+    reason = missing_extra(family) or shortfall(family, texts, inputs.evaluation, inputs.settings)
     if reason:
         return Skipped(reason)
     if need.distinct_views:

@@ -150,6 +150,7 @@ def layer_sweep(
 
 def checked_families(metrics: str | Sequence[str], values: dict[str, Any] | None) -> list[str]:
     """``layer_sweep``'s metric families (one name or several) and their settings, checked before any model work."""
+    from ..metrics.inputs import missing_extra
     from ..metrics.registry import family_class
     from ..settings import TaskSettings
 
@@ -157,7 +158,9 @@ def checked_families(metrics: str | Sequence[str], values: dict[str, Any] | None
     for name in names:
         if not isinstance(name, str):
             raise MiTasksError(f"layer_sweep(metrics=...) takes family names, got {name!r}; e.g. metrics=['geometry']")
-        family_class(name)  # an unknown name: one line listing the known families
+        missing = missing_extra(family_class(name)())  # an unknown name: one line listing the known families
+        if missing:
+            raise MiTasksError(f"layer_sweep(metrics=...): {missing}")
     if names:
         TaskSettings.given(None, " for layer_sweep(metrics=...)", **(values or {}))
     return names

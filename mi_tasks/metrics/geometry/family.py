@@ -58,6 +58,7 @@ class GeometryFamily(MetricFamily):
     # TwoNN's ratio needs each point's two nearest neighbours (3 texts); curvature needs 3 tokens a text,
     # and its texts below that are dropped and counted (all dropped: flagged as not measured, with the count)
     minimum: ClassVar[MinimumInputs] = MinimumInputs(texts=3)
+    requires: ClassVar[tuple[tuple[str, str, str], ...]] = (("skdim", "scikit-dimension", "geometry"),)
 
     @classmethod
     def minimum_inputs(cls, settings: Any) -> MinimumInputs:
