@@ -184,3 +184,4 @@ def test_a_new_board_gets_the_umask_mode(tmp_path, capsys, umask):
     finally:
         os.umask(old)
     assert (tmp_path / "board" / "board.json").stat().st_mode & 0o777 == 0o666 & ~umask
+
