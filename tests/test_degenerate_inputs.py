@@ -165,3 +165,20 @@ def test_register_family_replaces_a_builtin_only_when_asked():
         assert register_family(replace=True)(_Entropy) is _Entropy and family_class("entropy") is _Entropy
     finally:
         _REGISTERED["entropy"] = builtin
+
+
+def test_report_shows_a_not_measured_flag_never_nan(tmp_path, capsys):
+    from mi_tasks.cli.main import main
+
+    from .leaderboard_results import results_json, write_results
+
+    data = results_json("org/m")
+    mi = data["configs"]["mi_entropy"]["mi_results"]
+    for p in mi["curves"]["prompt_effective_rank"]:
+        p["value"] = None  # strict JSON: not measured
+    mi["meta"][NOT_MEASURED] = {"prompt_effective_rank": {"layers": list(range(7)), "reason": "every text has one token"}}
+    data["results"]["mi_entropy"]["prompt_effective_rank,none"] = "N/A"
+    f = write_results(tmp_path / "r", "m", data)
+    assert main(["report", str(f), "--out", str(tmp_path / "rep"), "--no-figures"]) == 0
+    md = (tmp_path / "rep" / "headline.md").read_text()
+    assert "not measured*" in md and "every text has one token" in md and "nan" not in md.lower()
