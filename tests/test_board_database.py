@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mi_tasks.cli.main import main as cli_main
@@ -38,6 +38,7 @@ def _submit(board: str, files: list[str], start) -> None:
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(writers=st.integers(2, 6), per_writer=st.integers(1, 2))
+@example(writers=6, per_writer=2)  # always the largest case: 6 processes, 12 files at one instant
 def test_concurrent_adds_keep_exactly_the_union(tmp_path_factory, writers, per_writer):
     root = tmp_path_factory.mktemp("concurrent")
     board = root / "board"
