@@ -27,7 +27,7 @@ def test_every_setting_refuses_a_value_of_another_type(name, value):
 
 def test_eval_columns_given_a_number_says_what_it_takes():
     with pytest.raises(MiTasksError, match=r"^eval_columns for task mi_recoverability must be comma list of names, "
-                                           r"or null \(.*\), got 3$"):
+                                           r"or null \(.*\), got int 3$"):
         TaskSettings.from_metadata({"eval_columns": 3}, "mi_recoverability")
 
 

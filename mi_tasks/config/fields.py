@@ -95,20 +95,22 @@ def _flag(name: str, spec: Spec, value: Any, where: str) -> bool | None:
     raise MiTasksError(f"{name} must be true or false{where}, got {value!r}")
 
 
+def _is_scalar(x: Any) -> bool:
+    return isinstance(x, (str, int, float)) and not isinstance(x, bool)
+
+
 def _text(name: str, spec: Spec, value: Any, where: str) -> str | tuple[str, ...] | None:
     if value is None:
         if spec.nullable:
             return None
         raise MiTasksError(f"{name}{where} must be {spec.range_text()} ({spec.what}), got None")
-    # a text, a number written bare in YAML/JSON (headline_layer: 3), or a list of those (layers: [0, -1])
-    scalar = (str, int, float)
-    ok = (isinstance(value, scalar) or (isinstance(value, (list, tuple)) and all(isinstance(x, scalar) for x in value)))
-    if not ok or isinstance(value, bool) or (isinstance(value, (list, tuple)) and any(isinstance(x, bool) for x in value)):
+    # a text, a number written bare in YAML/JSON (headline_layer: 3), or a list of those (layers: [0, -1]);
+    # a list setting (columns) takes a text or a list, never a bare number
+    items = value if isinstance(value, (list, tuple)) else [value]
+    if (not all(_is_scalar(x) for x in items)) or (spec.kind is tuple and not isinstance(value, (str, list, tuple))):
         raise MiTasksError(f"{name}{where} must be {spec.range_text()} ({spec.what}), got {type(value).__name__} "
                            f"{one_line(repr(value), 60)}")
-    if spec.kind is tuple:  # columns: a comma list or a YAML list
-        if not isinstance(value, (str, list, tuple)):
-            raise MiTasksError(f"{name}{where} must be {spec.range_text()} ({spec.what}), got {value!r}")
+    if spec.kind is tuple:
         parts = value.split(",") if isinstance(value, str) else [str(x) for x in value]
         return tuple(c.strip() for c in parts)
     text = ",".join(str(x) for x in value) if isinstance(value, (list, tuple)) else str(value)
