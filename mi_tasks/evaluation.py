@@ -13,6 +13,7 @@ from typing import Any
 from . import __version__
 from .errors import translate_errors
 from .metrics.family import MetricFamily, Skipped
+from .metrics.inputs import compute_checked
 from .metrics.registry import family_class
 from .metrics.result import LayerResult
 from .settings import TaskSettings
@@ -29,7 +30,7 @@ def compute_family(source: StateSource, family: MetricFamily, s: TaskSettings,
            train.key() if train is not None else "", s.seed, texts_digest(texts))
 
     def make() -> LayerResult | Skipped:
-        res = family.compute(source.inputs(family, s.states, own, train, s.seed, texts))
+        res = compute_checked(family, source.inputs(family, s.states, own, train, s.seed, texts), texts)
         res.meta.update({"eval_texts_sha256": texts_digest(texts), "mi_tasks_version": __version__,
                          "model_dtype": str(next(source.model.parameters()).dtype),
                          "world_size": getattr(source.group, "world", 1)})

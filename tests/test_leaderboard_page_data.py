@@ -70,7 +70,7 @@ def test_board_rows_carry_the_headline_error_and_the_site_loads_details_per_mode
     assert {r["value_stderr"] for r in saved if r["metric"] == "recall_at_k"} == {0.01} and saved == board.rows
     index = build_site(tmp_path / "board", tmp_path / "site")
     site = index.parent
-    assert sorted(p.name for p in site.iterdir()) == ["assets", "board-data.js", "index.html", "models"]
+    assert sorted(p.name for p in site.iterdir()) == [".mi-tasks-board-site", "assets", "board-data.js", "index.html", "models"]
     assert sorted(p.name for p in (site / "models").iterdir()) == ["0.js", "1.js", "2.js"]
     text = (site / "models" / "0.js").read_text()
     assert text.startswith("window.MI_BOARD_MODEL(0, {") and text.endswith("});\n")

@@ -23,7 +23,10 @@ def add_subparser(sub: Any) -> None:
     a.set_defaults(func=run)
     b = actions.add_parser("build", help="write the board's static page (index.html, assets, CSV/JSON downloads)")
     b.add_argument("--board", required=True, metavar="DIR", help="board folder written by `leaderboard add`")
-    b.add_argument("--out", required=True, metavar="SITE", help="folder for the page (open SITE/index.html)")
+    b.add_argument("--out", required=True, metavar="SITE",
+                   help="folder for the page (open SITE/index.html): new, empty, or written by an earlier build")
+    b.add_argument("--force", action="store_true", help="write the page into a non-empty --out folder that "
+                                                        "`leaderboard build` did not write (its files are overwritten)")
     b.set_defaults(func=run)
 
 
@@ -37,32 +40,38 @@ def _submissions(paths: list[str]) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``add``: 0 when every file went in, 1 when some were refused (each named on stderr); ``build``: 0."""
+    """``add``: 0 when every file went in, 1 when some were refused (each named on stderr); ``build``: 0.
+
+    ``add`` reads and checks every submitted file first, then merges them under the board's lock
+    (read, merge, write), so concurrent adds each keep their submissions.
+    """
     from ..reporting.leaderboard.page import build_site
     from ..reporting.leaderboard.rows import rows_from_file
-    from ..reporting.leaderboard.store import Board
+    from ..reporting.leaderboard.store import Board, locked
     from .reporting import _labels
 
     if args.action == "build":
-        index = build_site(args.board, args.out)
+        index = build_site(args.board, args.out, force=args.force)
         print(f"leaderboard page: {index}")
         return 0
     labels = _labels(args.label)
-    board = Board.open(args.board, create=True)
+    submissions: list[tuple[Path, list[Any]]] = []
     refused = added = 0
     for path in _submissions(args.results):
         try:
-            rows = rows_from_file(path, labels=labels)
+            submissions.append((path, rows_from_file(path, labels=labels)))
         except MiTasksError as e:
             print(f"refused {path}: {e}", file=sys.stderr)
             refused += 1
-            continue
-        outcome = board.add(rows, str(path))
-        refused += outcome.refused is not None
-        added += outcome.refused is None
-        print(outcome.line(), file=sys.stderr if outcome.refused else sys.stdout)
-    if added:
-        print(f"board: {board.save()} ({len(board.rows)} rows)")
-    else:
-        print(f"board unchanged: nothing added to {board.path}")
+    with locked(args.board):
+        board = Board.open(args.board, create=True)
+        for path, rows in submissions:
+            outcome = board.add(rows, str(path))
+            refused += outcome.refused is not None
+            added += outcome.refused is None
+            print(outcome.line(), file=sys.stderr if outcome.refused else sys.stdout)
+        if added:
+            print(f"board: {board.save()} ({len(board.rows)} rows)")
+        else:
+            print(f"board unchanged: nothing added to {board.path}")
     return 1 if refused else 0

@@ -9,11 +9,12 @@ value and the range, and a family's cache key is derived from its fields, never 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import Field, asdict, dataclass, field, fields
 from typing import Any, ClassVar, TypeVar
 
-from ..errors import MiTasksError
+from ..errors import MiTasksError, one_line
 
 _NULLS = ("null", "none")
 S = TypeVar("S", bound="Settings")
@@ -77,7 +78,7 @@ def _number(name: str, spec: Spec, value: Any, where: str) -> int | float | None
         raise _bad_number(name, spec, value, where) from None
     low = spec.low if spec.low is not None else float("-inf")
     too_low = number <= low if spec.open_low else number < low
-    if too_low or (spec.below is not None and number >= spec.below) or number != number:
+    if too_low or (spec.below is not None and number >= spec.below) or not math.isfinite(number):
         raise _bad_number(name, spec, value, where)
     return number
 
@@ -94,13 +95,24 @@ def _flag(name: str, spec: Spec, value: Any, where: str) -> bool | None:
     raise MiTasksError(f"{name} must be true or false{where}, got {value!r}")
 
 
+def _is_scalar(x: Any) -> bool:
+    return isinstance(x, (str, int, float)) and not isinstance(x, bool)
+
+
 def _text(name: str, spec: Spec, value: Any, where: str) -> str | tuple[str, ...] | None:
     if value is None:
         if spec.nullable:
             return None
         raise MiTasksError(f"{name}{where} must be {spec.range_text()} ({spec.what}), got None")
-    if spec.kind is tuple:  # columns: a comma list or a YAML list
-        return tuple(c.strip() for c in value.split(",")) if isinstance(value, str) else tuple(value)
+    # a text, a number written bare in YAML/JSON (headline_layer: 3), or a list of those (layers: [0, -1]);
+    # a list setting (columns) takes a text or a list, never a bare number
+    items = value if isinstance(value, (list, tuple)) else [value]
+    if (not all(_is_scalar(x) for x in items)) or (spec.kind is tuple and not isinstance(value, (str, list, tuple))):
+        raise MiTasksError(f"{name}{where} must be {spec.range_text()} ({spec.what}), got {type(value).__name__} "
+                           f"{one_line(repr(value), 60)}")
+    if spec.kind is tuple:
+        parts = value.split(",") if isinstance(value, str) else [str(x) for x in value]
+        return tuple(c.strip() for c in parts)
     text = ",".join(str(x) for x in value) if isinstance(value, (list, tuple)) else str(value)
     if spec.choices and text not in spec.choices:
         use = " or ".join(spec.choices) if len(spec.choices) == 2 else "one of " + ", ".join(spec.choices)

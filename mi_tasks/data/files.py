@@ -1,4 +1,11 @@
-"""Reading rows and lines from local corpus files (.jsonl, .csv, .tsv, .txt, .raw) into dicts and texts."""
+"""Reading rows and lines from local corpus files (.jsonl, .csv, .tsv, .txt, .raw) into dicts and texts.
+
+Files are read strictly, so that a text is never cut or merged silently: CSV and TSV through the
+``csv`` module, every row with exactly as many fields as the header (else an error naming the file
+and line); a .csv's fields may be quoted (RFC 4180, as spreadsheets and ``csv.writer`` write them),
+a .tsv's are taken as they stand (tab-separated files do not quote: a text may start with ``"``).
+UTF-8 with or without a byte-order mark reads alike (``utf-8-sig``), as spreadsheets save "CSV UTF-8".
+"""
 from __future__ import annotations
 
 import csv
@@ -111,28 +118,32 @@ def checked_path(path: str | os.PathLike) -> Path:
     return p
 
 
+ENCODING = "utf-8-sig"  # UTF-8, with its byte-order mark dropped where a file starts with one
+
+
 def read_rows(path: str | os.PathLike, *, header: bool | None = None, columns: tuple[str, ...] | None = None,
-              quoting: bool = True) -> list[dict[str, Any]]:
+              quoting: bool | None = None) -> list[dict[str, Any]]:
     """Rows of a .jsonl/.csv/.tsv file as dicts; .txt/.raw lines as ``{"text": line}`` (every line, blank ones too).
 
-    ``header`` None: a .csv/.tsv has a header row unless ``columns`` name its columns.
+    ``header`` None: a .csv/.tsv has a header row unless ``columns`` name its columns. ``quoting``
+    None: on for .csv, off for .tsv.
     """
     p = checked_path(path)
     suffix = p.suffix.lower()
     try:
         if suffix in (".txt", ".raw"):
-            with p.open(encoding="utf-8") as f:
+            with p.open(encoding=ENCODING) as f:
                 return [{"text": line.rstrip("\n")} for line in f]
         if suffix == ".jsonl":
             return _jsonl(p)
-        return _delimited(p, header, columns, quoting)
+        return _delimited(p, header, columns, suffix == ".csv" if quoting is None else quoting)
     except UnicodeDecodeError:
         raise not_utf8(p) from None
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding=ENCODING) as f:
         for n, line in enumerate(f, 1):
             if line.strip():
                 try:
@@ -144,26 +155,46 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def _delimited(path: Path, header: bool | None, columns: tuple[str, ...] | None, quoting: bool) -> list[dict[str, Any]]:
+    """The rows of a .csv/.tsv file; a row whose field count differs from the header's (or the first row's,
+    or ``columns``') is an error naming the file and line, not a text cut at a comma or rows merged."""
     csv.field_size_limit(sys.maxsize)
     delim = "\t" if path.suffix.lower() == ".tsv" else ","
-    with path.open(encoding="utf-8", newline="") as f:
-        raw = list(csv.reader(f, delimiter=delim, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE))
+    with path.open(encoding=ENCODING, newline="") as f:
+        reader = csv.reader(f, delimiter=delim, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE, strict=quoting)
+        raw, line = [], 1
+        try:
+            for r in reader:
+                if r:
+                    raw.append((line, r))
+                line = reader.line_num + 1
+        except csv.Error as e:
+            raise MiTasksError(f"{path}:{line}: {e}; quote fields as a spreadsheet or Python's csv.writer does") from None
     if not raw:
         return []
     if header is None:
         header = columns is None
     if header:
-        names, body = raw[0], raw[1:]
+        names, body = raw[0][1], raw[1:]
     else:
-        width = max(len(r) for r in raw)
-        names = list(columns) if columns else [str(i) for i in range(width)]
-        body = raw
-    return [dict(zip(names, r)) for r in body if r]
+        names, body = list(columns) if columns else [str(i) for i in range(len(raw[0][1]))], raw
+    for line, r in body:
+        if len(r) != len(names):
+            raise MiTasksError(f"{path}:{line}: {len(r)} fields where the {'header has' if header else 'rows have'} "
+                               f"{len(names)} ({', '.join(names)}): {_field_hint(delim, quoting)}")
+    return [dict(zip(names, r)) for _, r in body]
+
+
+def _field_hint(delim: str, quoting: bool) -> str:
+    if delim == ",":
+        what = "a text holding a comma must be quoted (\"Stocks rose, then fell\")" if quoting else "quoting is off"
+        return f"{what}; save the file with a spreadsheet or Python's csv.writer, or as .jsonl"
+    return ("a tab-separated file holds no tab inside a field (quotes are not special in .tsv); "
+            "replace tabs in texts with spaces, or save the file as .jsonl")
 
 
 def read_local(path: str | os.PathLike, *, text_field: str | None = None, fields: tuple[str, ...] | None = None,
                template: str | None = None, joiner: str = ". ", header: bool | None = None,
-               columns: tuple[str, ...] | None = None, quoting: bool = True) -> list[str]:
+               columns: tuple[str, ...] | None = None, quoting: bool | None = None) -> list[str]:
     """Texts of a ``.jsonl``/``.csv``/``.tsv`` file (rows with fields) or ``.txt``/``.raw`` file (text lines)."""
     p = checked_path(path)
     check_template(template)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from dataclasses import asdict
 from typing import Any
 
@@ -22,15 +23,19 @@ from lm_eval.filters import build_filter_ensemble
 from ..data.corpora import load_corpus
 from ..errors import MiTasksError
 from ..metrics.family import MetricFamily, Skipped
+from ..metrics.inputs import missing_extra
 from ..metrics.registry import family_class
-from ..metrics.result import LayerResult
+from ..metrics.result import LayerResult, strict_json
 from .lm_eval_compat import REQUEST_TYPE, install_runtime_patches, manager_metadata, task_config_class
 from ..evaluation import compute_family
 from .runner import handle_requests, register_task
 from ..settings import TaskSettings
 from .stderr_hook import with_stderr
 
+NOT_MEASURED_CELL = "N/A"  # what lm-eval's table and results JSON hold for a value that was not measured
+
 log = logging.getLogger("mi_tasks")
+_SAID_MISSING: set[str] = set()  # tasks whose missing extra was said in this process
 
 install_runtime_patches(handle_requests)
 TaskConfig = task_config_class()
@@ -59,6 +64,10 @@ class MITask(Task):
         self._filters = [build_filter_ensemble("none", [["take_first", None]])]
         self.fewshot_rnd = None
         self.settings = TaskSettings.from_metadata(self.config.metadata, self.config.task)
+        missing = missing_extra(self.family)
+        if missing and self.config.task not in _SAID_MISSING:  # said once, when the tasks are built
+            _SAID_MISSING.add(self.config.task)
+            log.warning("%s is skipped (no model work): %s", self.config.task, missing)
         self._key = register_task(self)
         self._docs: list[dict[str, str]] | None = None
         self.mi_result: LayerResult | Skipped | None = None
@@ -126,7 +135,7 @@ class MITask(Task):
     def compute(self, source: Any, texts: list[str]) -> LayerResult | Skipped:
         """The task's result for the full list of eval texts (``source``: the model's passes and cache)."""
         result = compute_family(source, self.family, self.settings, texts)
-        if isinstance(result, Skipped):
+        if isinstance(result, Skipped) and result.reason != missing_extra(self.family):  # that one: said at the start
             log.warning(result.reason)
         return result
 
@@ -195,23 +204,28 @@ class MITask(Task):
         return int(meta.get("n_eval", meta.get("n_texts", len(self.test_docs()))))
 
     def _corpus_level(self, key: str):
-        def agg(items: list[float]) -> float:
+        def agg(items: list[float]) -> float | str:
             res = self.mi_result
             if res is None or isinstance(res, Skipped):
-                return float("nan")
+                return NOT_MEASURED_CELL
             if len(items) != self._n_scored():
                 raise RuntimeError(f"{key}: {len(items)} per-text values but {self._n_scored()} texts scored")
-            return self.family.corpus_value(res, self.mi_slot, key)
+            value = self.family.corpus_value(res, self.mi_slot, key)
+            return value if math.isfinite(value) else NOT_MEASURED_CELL  # the reason is logged and in mi_results
 
         def stderr(items: list[float]) -> float | str:
             res = self.mi_result
             value = None if res is None or isinstance(res, Skipped) else self.family.corpus_stderr(res, self.mi_slot, key)
-            return "N/A" if value is None else value  # no interval for this metric (lm-eval prints N/A)
+            # no interval for this metric (lm-eval prints N/A); never a bare NaN in the results JSON
+            return value if isinstance(value, (int, float)) and math.isfinite(value) else "N/A"
         return with_stderr(agg, stderr)
 
     def aggregation(self) -> dict[str, Any]:
-        # Per-text metrics use lm-eval's own mean, so lm-eval computes their standard error as for its tasks.
-        return {m: (lm_eval_mean if m in self.family.per_text_metrics else self._corpus_level(m)) for m in self.METRICS}
+        # Per-text metrics use lm-eval's own mean, so lm-eval computes their standard error as for its tasks;
+        # a skipped family has no per-text values to average, so every metric reads N/A.
+        skipped = isinstance(self.mi_result, Skipped)
+        return {m: (lm_eval_mean if m in self.family.per_text_metrics and not skipped else self._corpus_level(m))
+                for m in self.METRICS}
 
     def higher_is_better(self) -> dict[str, bool]:
         return {m: self.family.higher_is_better(m) for m in self.METRICS}
@@ -226,7 +240,8 @@ class MITask(Task):
         # numbers become curves; words in the rows (how an error was estimated) stay in the rows only
         numeric = [k for k in rows[0] if k not in ("layer", "depth")
                    and all(isinstance(r.get(k), (int, float)) for r in rows)]
-        out["curves"] = {k: [{"layer": r["layer"], "depth": r["depth"], "value": r[k]} for r in rows] for k in numeric}
+        out["curves"] = strict_json({k: [{"layer": r["layer"], "depth": r["depth"], "value": r[k]} for r in rows]
+                                     for k in numeric})
         corpus = getattr(self, "eval_corpus", None)
         if corpus is not None:
             out["meta"]["eval_corpus"] = {**corpus.describe(), "scored_rows": self._n_scored()}

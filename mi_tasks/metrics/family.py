@@ -19,6 +19,17 @@ from ..states.source import PassInputs
 from .result import LayerResult
 
 
+@dataclass(frozen=True)
+class MinimumInputs:
+    """What a family's numbers need: ``texts`` (each with at least ``tokens_per_text`` tokens, those the
+    pass reduces: special tokens only where ``include_special``), and views that differ (``distinct_views``).
+    Checked for every family alike (:mod:`mi_tasks.metrics.inputs`); below it the family is skipped, saying why."""
+
+    texts: int = 1
+    tokens_per_text: int = 1
+    distinct_views: bool = False
+
+
 @dataclass
 class Skipped:
     """A family that cannot score this model (IE on an encoder): the reason, and NaN everywhere."""
@@ -58,6 +69,16 @@ class MetricFamily(ABC):
         """The metric's direction, the one every reader uses: lm-eval's ``higher_is_better``, ``headline_layer:
         best``, the leaderboard's arrows and ranks, and the layer-choice study's best layer."""
         return metric not in cls.lower_is_better
+
+    minimum: ClassVar[MinimumInputs] = MinimumInputs()
+    """The least input its numbers mean something on (below it: skipped, with the reason)."""
+    requires: ClassVar[tuple[tuple[str, str, str], ...]] = ()
+    """(module, package, mi-tasks extra) it imports beyond the core install; missing: skipped, saying what to install."""
+
+    @classmethod
+    def minimum_inputs(cls, settings: Settings | None) -> MinimumInputs:
+        """Its minimum under ``settings`` (its own settings family): ``minimum`` unless a setting raises it."""
+        return cls.minimum
 
     @classmethod
     def metrics(cls) -> tuple[str, ...]:

@@ -6,6 +6,7 @@ one line in :data:`BUILTIN`; its task YAML names it (``family: <name>``).
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from ..errors import MiTasksError
 from .family import MetricFamily
@@ -20,17 +21,48 @@ BUILTIN: dict[str, str] = {
 _REGISTERED: dict[str, type[MetricFamily]] = {}
 
 
-def register_family(cls: type[MetricFamily]) -> type[MetricFamily]:
-    """Make ``cls`` known by its ``name`` (usable as a class decorator by families outside the package)."""
-    _REGISTERED[cls.name] = cls
-    return cls
+def _registration_problem(cls: Any, replace: bool) -> str | None:
+    """Why ``cls`` cannot be registered (one phrase and the fix), or None."""
+    if not (isinstance(cls, type) and issubclass(cls, MetricFamily)):
+        return (f"{cls!r} is not a MetricFamily: subclass mi_tasks.metrics.family.MetricFamily "
+                "(name, compute and the metrics it reports)")
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name.strip():
+        return f"{cls.__name__} has no name: set the class attribute name = \"my_family\" (its YAML's family:)"
+    if getattr(cls, "__abstractmethods__", None):
+        return (f"{cls.__name__} ({name}) has no {', '.join(sorted(cls.__abstractmethods__))}: define "
+                "compute(self, inputs) returning a LayerResult")
+    if name in BUILTIN and not replace:
+        return (f"{name!r} is a built-in family; name yours differently, or register_family(..., replace=True) "
+                "to replace the built-in on purpose")
+    old = _REGISTERED.get(name)
+    if old is not None and not replace and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+        return (f"a family {name!r} is already registered ({old.__module__}.{old.__qualname__}); name yours "
+                "differently, or pass replace=True")
+    return None
+
+
+def register_family(cls: Any = None, *, replace: bool = False) -> Any:
+    """Make ``cls`` known by its ``name``; a class decorator for families outside the package.
+
+    ``@register_family`` or ``@register_family(replace=True)`` (the only way to replace a built-in).
+    A class that is no :class:`MetricFamily`, has no ``name`` or no ``compute``, or takes a known
+    name is refused with one line.
+    """
+    def register(c: Any) -> type[MetricFamily]:
+        problem = _registration_problem(c, replace)
+        if problem:
+            raise MiTasksError(f"register_family: {problem}")
+        _REGISTERED[c.name] = c
+        return c
+    return register if cls is None else register(cls)
 
 
 def family_class(name: str) -> type[MetricFamily]:
     """The family called ``name``, or a one-line error listing the known ones."""
     if name not in _REGISTERED and name in BUILTIN:
         module, attr = BUILTIN[name].split(":")
-        register_family(getattr(importlib.import_module(module), attr))
+        _REGISTERED[name] = getattr(importlib.import_module(module), attr)
     if name not in _REGISTERED:
         raise MiTasksError(f"unknown metric family {name!r}: known families are {', '.join(known_families())}")
     return _REGISTERED[name]

@@ -14,6 +14,19 @@ from typing import Any, ClassVar
 from ..errors import MiTasksError
 
 ROW_KEYS = ("layer", "depth")
+NOT_MEASURED = "not_measured"
+"""``meta`` key: {metric: {"layers": [...], "reason": ...}} for values a family could not measure (NaN, inf)."""
+
+
+def strict_json(obj: Any) -> Any:
+    """``obj`` with every NaN or infinity as None, so that its JSON is strict (``null``; reasons kept beside it)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    return obj
 
 
 @dataclass
@@ -41,8 +54,10 @@ class LayerResult:
         return [(int(r["layer"]), float(r["depth"]), _as_float(r.get(metric))) for r in self.layers]
 
     def to_dict(self) -> dict[str, Any]:
-        """``layers``, the subclass's extra keys (:meth:`_extras`), then ``meta``: what results files store."""
-        return {"layers": [dict(r) for r in self.layers], **self._extras(), "meta": dict(self.meta)}
+        """``layers``, the subclass's extra keys (:meth:`_extras`), then ``meta``: what results files store.
+
+        Strict JSON: a value that is not finite is ``null`` (``meta["not_measured"]`` says why)."""
+        return strict_json({"layers": [dict(r) for r in self.layers], **self._extras(), "meta": dict(self.meta)})
 
     def table(self, metrics: Sequence[str] | None = None) -> str:
         """A plain-text table: one row per layer (then any extra rows), one column per metric, then notes."""
@@ -54,7 +69,13 @@ class LayerResult:
         for label, depth, r in rows:
             cells = (f"{self._cell(r, m):>{w}}" for m, w in zip(cols, widths))
             lines.append("  ".join([f"{label:>5}", f"{depth:>6}", *cells]))
-        return "\n".join([*lines, *self._notes(cols)])
+        return "\n".join([*lines, *self._notes(cols), *self._not_measured(cols)])
+
+    def _not_measured(self, metrics: Sequence[str]) -> list[str]:
+        """A line per shown metric the family could not measure (its cells read ``-``)."""
+        flagged = self.meta.get(NOT_MEASURED) or {}
+        return [f"{m}: not measured at layers {', '.join(map(str, flagged[m]['layers']))}: {flagged[m]['reason']}"
+                for m in metrics if m in flagged]
 
     def _default_metrics(self) -> list[str]:
         names = self.metric_names()

@@ -9,6 +9,8 @@ layer when an mteb ResultCache is given).
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,10 +19,13 @@ from typing import Any
 
 from .. import __version__
 from ..errors import MiTasksError
+from ..metrics.result import NOT_MEASURED, strict_json
 from ..states.extraction import HiddenStateExtractor
 from ..states.layers import LayerSpec, normalized_depth
 from ..states.modeling import load_model
 from .encoder import LayerEncoder, PooledStateCache, default_max_length, resolve_settings
+
+log = logging.getLogger("mi_tasks")
 
 
 def main_scores(model_result: Any, tasks: Iterable[Any]) -> dict[str, tuple[str, float]]:
@@ -53,7 +58,7 @@ class LayerSweepResult:
     def save(self, path: str | os.PathLike) -> Path:
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps(self.to_dict(), indent=2))
+        p.write_text(json.dumps(strict_json(self.to_dict()), indent=2, allow_nan=False))  # NaN: null
         return p
 
     def scores(self, task: str) -> dict[int, float]:
@@ -94,7 +99,7 @@ def layer_sweep(
     progress: bool = True,
     model: Any = None,
     tokenizer: Any = None,
-    metrics: Sequence[str] = (),
+    metrics: str | Sequence[str] = (),
     metric_settings: dict[str, Any] | None = None,
     **load_kwargs: Any,
 ) -> LayerSweepResult:
@@ -113,6 +118,7 @@ def layer_sweep(
     task_list: Sequence[Any] = [tasks] if not isinstance(tasks, Iterable) else list(tasks)
     if not task_list:
         raise MiTasksError("layer_sweep got no tasks: pass MTEB tasks, e.g. mi_tasks.mteb.stsb_dev()")
+    metrics = checked_families(metrics, metric_settings)
     d, pooling, normalize, include_special, max_text_length, load_kwargs = resolve_settings(
         str(model_name_or_path), pooling, normalize, include_special, max_text_length, load_kwargs)
     if model is None:
@@ -142,6 +148,24 @@ def layer_sweep(
     return result
 
 
+def checked_families(metrics: str | Sequence[str], values: dict[str, Any] | None) -> list[str]:
+    """``layer_sweep``'s metric families (one name or several) and their settings, checked before any model work."""
+    from ..metrics.inputs import missing_extra
+    from ..metrics.registry import family_class
+    from ..settings import TaskSettings
+
+    names = [metrics] if isinstance(metrics, str) else list(metrics)
+    for name in names:
+        if not isinstance(name, str):
+            raise MiTasksError(f"layer_sweep(metrics=...) takes family names, got {name!r}; e.g. metrics=['geometry']")
+        missing = missing_extra(family_class(name)())  # an unknown name: one line listing the known families
+        if missing:
+            raise MiTasksError(f"layer_sweep(metrics=...): {missing}")
+    if names:
+        TaskSettings.given(None, " for layer_sweep(metrics=...)", **(values or {}))
+    return names
+
+
 def _metric_rows(result: LayerSweepResult, model: Any, tokenizer: Any, extractor: HiddenStateExtractor,
                  families: Sequence[str], values: dict[str, Any], batch_size: int, progress: bool) -> None:
     """Each family's table metrics at the sweep's layers, as rows ``mi:<family>.<metric>`` (with any standard error)."""
@@ -158,11 +182,15 @@ def _metric_rows(result: LayerSweepResult, model: Any, tokenizer: Any, extractor
     got = evaluate(model, tokenizer, texts, families, s, batch_size=batch_size, progress=progress)
     for name, res in got.items():
         if isinstance(res, Skipped):
+            log.warning("layer_sweep: %s", res.reason)
             continue
         fam = family_class(name)
+        unmeasured = res.meta.get(NOT_MEASURED) or {}
         for row in res.layers:
             for metric in fam.metrics():
                 if metric in row:
+                    # a value the family could not measure is saved as null with the reason beside it
+                    why = unmeasured.get(metric, {}).get("reason") if not math.isfinite(float(row[metric])) else None
                     result.rows.append({"layer": int(row["layer"]), "depth": float(row["depth"]), "task": f"mi:{name}.{metric}",
                                         "metric": metric, "value": float(row[metric]),
-                                        "stderr": row.get(f"{metric}_stderr")})
+                                        "stderr": row.get(f"{metric}_stderr"), **({"not_measured": why} if why else {})})

@@ -119,6 +119,8 @@ def update_card(card_path: str | Path, results: Results, model: str | None = Non
     if not path.is_file():
         raise MiTasksError(f"model card {path} does not exist; run without --update to print a header to start one")
     raw = path.read_bytes().decode("utf-8")
+    bom = "\ufeff" if raw.startswith("\ufeff") else ""  # an editor's byte-order mark: read past it, keep it
+    raw = raw[len(bom):]
     run = pick_run(results, model)
     ours = eval_results(results.for_run(run))
     m = _HEADER.match(raw)
@@ -158,7 +160,7 @@ def update_card(card_path: str | Path, results: Results, model: str | None = Non
     parsed = ModelCard(new).data.eval_results or []
     if [e for e in parsed if _ours(e)] != ours:
         raise MiTasksError(f"{path}: the updated model-index does not read back as written; card left unchanged")
-    path.write_bytes(new.encode("utf-8"))
+    path.write_bytes((bom + new).encode("utf-8"))
     return new
 
 

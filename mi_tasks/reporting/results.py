@@ -134,11 +134,16 @@ def _torch_version(env_info: Any) -> str | None:
     return m.group(1) if m else None
 
 
+def _number(value: Any) -> float:
+    """A results file's number; ``null`` (strict JSON) and ``"N/A"`` (lm-eval's table) read as NaN, as bare NaN does."""
+    return math.nan if value is None or value == "N/A" else float(value)
+
+
 def _curves_of(mi: dict[str, Any], task: str, path: Path) -> dict[str, list[tuple[int, float, float]]]:
     curves = mi.get("curves")
     if isinstance(curves, dict) and curves:
         try:
-            return {m: [(int(p["layer"]), float(p["depth"]), float(p["value"])) for p in pts] for m, pts in curves.items()}
+            return {m: [(int(p["layer"]), float(p["depth"]), _number(p["value"])) for p in pts] for m, pts in curves.items()}
         except (KeyError, TypeError, ValueError) as e:
             raise MiTasksError(f"{path}: task {task} has malformed curves ({e}); re-run lm_eval with this mi-tasks version") from None
     layers = mi.get("layers") or []
@@ -192,8 +197,8 @@ def _lm_eval_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
     out = []
     for task, meta in metas.items():
         mi, tcfg = mi_of[task], configs[task]
-        headline = {k.split(",", 1)[0]: float(val) for k, val in (data.get("results", {}).get(task) or {}).items()
-                    if "," in k and "_stderr" not in k and isinstance(val, (int, float))}
+        headline = {k.split(",", 1)[0]: _number(val) for k, val in (data.get("results", {}).get(task) or {}).items()
+                    if "," in k and "_stderr" not in k and (isinstance(val, (int, float)) or val in (None, "N/A"))}
         hl = mi.get("headline_layer")
         out.append(TaskCurves(run=run, task=task, curves=_curves_of(mi, task, path), headline=headline,
                               headline_layer=int(hl) if hl is not None else None,
@@ -282,7 +287,7 @@ def _mteb_mi_file(path: Path, data: dict[str, Any], scores: dict[str, Any]) -> l
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise MiTasksError(f"cannot read {path} as JSON ({e}); give lm-eval results_*.json files or their folders") from None
 
@@ -307,7 +312,7 @@ def _head(p: Path, size: int = 4096) -> str:
     try:
         if p.stat().st_size > 20_000_000:
             return ""
-        with p.open("r", encoding="utf-8") as f:
+        with p.open("r", encoding="utf-8-sig") as f:
             return f.read(size)
     except (OSError, UnicodeDecodeError):
         return ""

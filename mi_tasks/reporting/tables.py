@@ -60,7 +60,8 @@ def headline_entries(results: Results) -> list[dict[str, Any]]:
     for t in results.tasks:
         for metric, value in t.headline.items():
             pts = t.curves.get(metric, [])
-            peak = max(pts, key=lambda p: p[2]) if pts else None
+            finite = [p for p in pts if math.isfinite(p[2])]
+            peak = max(finite, key=lambda p: p[2]) if finite else None
             se = next((v for lay, _, v in (t.stderr(metric) or []) if lay == t.headline_layer), None)
             vacuous = vacuous_at(t, metric, t.headline_layer)
             entries.append({"task": t.task, "metric": metric, "model": t.run.label, "run_date": t.run.date,
@@ -68,8 +69,15 @@ def headline_entries(results: Results) -> list[dict[str, Any]]:
                             "headline_layer": t.headline_layer,
                             "num_layers": t.meta.get("num_layers"),
                             "peak_value": peak[2] if peak else None, "peak_layer": peak[0] if peak else None,
-                            "peak_depth": peak[1] if peak else None})
+                            "peak_depth": peak[1] if peak else None,
+                            "not_measured": None if math.isfinite(value) else _why_not(t, metric)})
     return entries
+
+
+def _why_not(t: Any, metric: str) -> str:
+    """The reason a task's metric has no number (its results' ``not_measured``, or a skipped family's)."""
+    entry = (t.meta.get("not_measured") or {}).get(metric) or {}
+    return str(entry.get("reason") or "no number in the results (see the run's log)")
 
 
 def _headline_grid(results: Results) -> tuple[list[Run], list[tuple[str, str]], dict[tuple[str, str, str], dict[str, Any]]]:
@@ -94,7 +102,7 @@ def headline_markdown(results: Results) -> str:
     """Compact table: (task, metric) rows, one column per model with 'headline (peak @ depth)'."""
     runs, rows, cells = _headline_grid(results)
     header = ["task", "metric"] + [r.label for r in runs]
-    body = []
+    body, unmeasured = [], []
     for task, metric in rows:
         line: list[Any] = [task, metric]
         for r in runs:
@@ -103,8 +111,12 @@ def headline_markdown(results: Results) -> str:
                 line.append("")
             else:
                 se = e.get("stderr")
-                cell = "vacuous (0)" if e.get("vacuous") else \
-                    f"{e['value']:.4f}" + (f" ± {se:.4f}" if se is not None and math.isfinite(se) else "")
+                if e.get("not_measured"):
+                    cell = "not measured*"
+                    unmeasured.append(f"- \\* {r.label}, {task}, {metric}: {e['not_measured']}")
+                else:
+                    cell = "vacuous (0)" if e.get("vacuous") else \
+                        f"{e['value']:.4f}" + (f" ± {se:.4f}" if se is not None and math.isfinite(se) else "")
                 if e["peak_value"] is not None:
                     cell += f" (peak {e['peak_value']:.4f} @ {e['peak_depth']:.2f})"
                 line.append(cell)
@@ -115,7 +127,7 @@ def headline_markdown(results: Results) -> str:
             return "its output embedding is scored"
         return f"layer {'?' if layer is None else layer} of " \
                f"{next((t.meta.get('num_layers') for t in results.for_run(r)), '?')} is the headline layer"
-    notes = [f"- {r.label}: {where(r)}; {r.model}" for r in runs]
+    notes = [f"- {r.label}: {where(r)}; {r.model}" for r in runs] + unmeasured
     vacuous = any(e.get("vacuous") for e in cells.values())
     text = _md(header, body) + ("\n\nValue at the headline layer ± its standard error where the metric has one "
                                 "(peak over layers @ its normalized depth)." +

@@ -1,11 +1,16 @@
 """Pooled states of a stream kept on disk, to replay the same batches for one group of layers at a time.
 
 Layer-major float32 ``.npy`` memmap (layers, texts, D) in a temporary folder that is removed with
-the store, so a group reads only its own layers. Replayed batches hold the very same values, indices
+the store, so a group reads only its own layers. A run killed before it could remove its folder (at
+70B one holds many GiB) leaves it behind: the folder names host and process, and the next store on
+that host removes the folders of processes that no longer run. Replayed batches hold the very same values, indices
 and targets as the stream they came from, in the same order: sums built from them are bit-identical.
 """
 from __future__ import annotations
 
+import os
+import shutil
+import socket
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -17,12 +22,36 @@ from ..errors import MiTasksError
 from .extraction import StateBatch
 
 
+_PREFIX = "mi_tasks_states_"
+_HOST = socket.gethostname().replace("_", "-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _remove_stale(directory: str | Path | None) -> None:
+    """Remove this host's state folders whose process has ended (killed runs cannot remove their own)."""
+    root = Path(directory if directory is not None else tempfile.gettempdir())
+    for d in root.glob(f"{_PREFIX}{_HOST}_*_*"):
+        pid = d.name[len(f"{_PREFIX}{_HOST}_"):].split("_", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+
+
 class StateStore:
     """States of every layer of a batch stream, written once and replayed per group of layer slots."""
 
     def __init__(self, layers: list[int], n_texts: int, hidden: int, directory: str | Path | None = None) -> None:
         self.layers = list(layers)
-        self._tmp = tempfile.TemporaryDirectory(prefix="mi_tasks_states_", dir=directory)
+        _remove_stale(directory)
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"{_PREFIX}{_HOST}_{os.getpid()}_", dir=directory)
         path = Path(self._tmp.name) / "states.npy"
         self.states = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32,
                                                 shape=(len(self.layers), int(n_texts), int(hidden)))

@@ -14,7 +14,7 @@ import numpy as np
 
 from ...states.layers import normalized_depth
 from ...states.source import PassInputs
-from ..family import MetricFamily
+from ..family import MetricFamily, MinimumInputs
 from ..result import LayerResult
 from .reducers import CURVATURE
 from .settings import GeometrySettings, ViewSettings
@@ -59,6 +59,16 @@ class GeometryFamily(MetricFamily):
     best_key = "twonn"
     units: ClassVar[dict[str, str]] = {"curvature": "radians", "twonn": "dimensions", "gride": "dimensions",
                                        "cka_to_last": "similarity (0 to 1)"}
+    # TwoNN's ratio needs each point's two nearest neighbours (3 texts); curvature needs 3 tokens a text,
+    # and its texts below that are dropped and counted (all dropped: flagged as not measured, with the count)
+    minimum: ClassVar[MinimumInputs] = MinimumInputs(texts=3)
+    requires: ClassVar[tuple[tuple[str, str, str], ...]] = (("skdim", "scikit-dimension", "geometry"),)
+
+    @classmethod
+    def minimum_inputs(cls, settings: Any) -> MinimumInputs:
+        """GRIDE needs 2·n1 + 2 distinct points (its neighbours of order 2·n1 and the point itself)."""
+        n1 = getattr(settings, "gride_n1", None) or GeometrySettings().gride_n1
+        return MinimumInputs(texts=max(cls.minimum.texts, 2 * n1 + 2))
 
     def compute(self, inputs: PassInputs) -> LayerResult:
         from .cka import cka_matrix
@@ -94,6 +104,9 @@ class ViewsFamily(MetricFamily):
     best_key = "lidar"
     units: ClassVar[dict[str, str]] = {"lidar": "fraction of ln min(n, D)", "dime": "fraction of ln min(n, D)",
                                        "infonce": "nats"}
+    # below 3 texts LiDAR's between-text scatter has rank 1 (LiDAR is 0 by construction) and InfoNCE/DiME
+    # contrast a text with one other; identical views make every metric compare a text with itself
+    minimum: ClassVar[MinimumInputs] = MinimumInputs(texts=3, distinct_views=True)
 
     def compute(self, inputs: PassInputs) -> LayerResult:
         from ...data.augment import augment_texts

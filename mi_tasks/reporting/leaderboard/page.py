@@ -27,7 +27,7 @@ import numpy as np
 from ...metrics.registry import family_class, known_families
 from .rows import headline_stderr
 from .schema import corpus_keys, kind_of, model_key
-from .store import Board
+from .store import Board, claim_site_folder
 
 ASSETS = ("leaderboard.js", "leaderboard.css")
 # fields that are the row's number or its identity, not provenance
@@ -194,15 +194,16 @@ def _json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
 
 
-def build_site(board_dir: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
+def build_site(board_dir: str | os.PathLike, out_dir: str | os.PathLike, force: bool = False) -> Path:
     """Write the page of the board in ``board_dir`` into ``out_dir``; returns its index.html.
 
+    ``out_dir`` is checked first (:func:`claim_site_folder`: not the board's folder, nobody else's files).
     The page makes its downloads (the view, or the whole table: values, errors, ranks, flags) itself; every
     row with its provenance and full-precision curve is the board folder's board.json, published beside the
     site where wanted. A 1,000-model board of 21 columns is a site of a few megabytes.
     """
     board = Board.open(board_dir)
-    out = Path(out_dir)
+    out = claim_site_folder(board_dir, out_dir, force)
     (out / "assets").mkdir(parents=True, exist_ok=True)
     (out / "models").mkdir(exist_ok=True)
     files = resources.files(__package__) / "assets"

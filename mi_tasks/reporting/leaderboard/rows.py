@@ -49,7 +49,8 @@ def curve_of(t: TaskCurves, metric: str) -> dict[str, list[Any]] | None:
         return None
     err = {lay: v for lay, _, v in (t.stderr(metric) or [])}
     layer, depth, value = zip(*pts)
-    out: dict[str, list[Any]] = {"layer": list(layer), "depth": _nums(depth), "value": _nums(value)}
+    # a value that is not finite stays so, and the board refuses it naming the layer; a missing error bar is null
+    out: dict[str, list[Any]] = {"layer": list(layer), "depth": _nums(depth), "value": list(value)}
     if err:
         out["stderr"] = _nums(err.get(lay, math.nan) for lay in layer)
     return out
@@ -108,7 +109,7 @@ def rows_from_file(path: str | Path, labels: dict[str, str] | None = None) -> li
     """Every row one submitted file holds (unchecked: the board checks them)."""
     p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        data = json.loads(p.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise MiTasksError(f"cannot read {p} as JSON ({e}); submit results_*.json, MTEB results or leaderboard.json") from None
     rows = _rows_file(data)
@@ -121,8 +122,6 @@ def rows_from_file(path: str | Path, labels: dict[str, str] | None = None) -> li
     out = []
     for row in leaderboard_rows(res):
         t = curves[(row["source"], row["task"])]
-        if not isinstance(row.get("value"), (int, float)) or not math.isfinite(row["value"]):
-            continue  # a metric the run could not score: no number to rank
         curve = curve_of(t, row["metric"])
         out.append({**row, "value_stderr": headline_stderr(curve, row.get("headline_layer")), "source_sha256": sha,
                     "curve": curve})

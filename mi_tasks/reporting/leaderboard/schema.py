@@ -53,7 +53,12 @@ def check_row(row: Any) -> str | None:
             return f"{k} is missing or not text"
     value = row.get("value")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return f"value {value!r} is not a finite number"
+        at = f" at layer {row['headline_layer']}" if row.get("headline_layer") is not None else ""
+        return (f"value {value!r}{at} is not a finite number: the run did not measure it (its log says why); "
+                "a board holds measured numbers only: re-run with inputs that support the metric")
+    problem = non_finite(row)
+    if problem:
+        return problem
     err = row.get("value_stderr")
     if err is not None and (isinstance(err, bool) or not isinstance(err, (int, float)) or not math.isfinite(err) or err < 0):
         return f"value_stderr {err!r} is not a finite number >= 0 (or null where the task records none)"
@@ -79,6 +84,24 @@ def check_row(row: Any) -> str | None:
 
 
 _CURVE_TYPES = {int, float, type(None)}
+
+
+def non_finite(row: dict[str, Any]) -> str | None:
+    """The first NaN or infinity anywhere in ``row`` (a field, or a curve's point with its layer), or None.
+
+    Non-finite numbers are refused, not kept as missing: a board and its downloads are strict JSON,
+    and a missing point is written ``null`` by whoever knows why it is missing."""
+    for k, v in row.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            return f"{k} is {v!r}, not a finite number (write null where there is no number)"
+    curve = row.get("curve")
+    if isinstance(curve, dict) and isinstance(curve.get("layer"), list):
+        for col, values in curve.items():
+            for i, v in enumerate(values if isinstance(values, list) else []):
+                if isinstance(v, float) and not math.isfinite(v):
+                    layer = curve["layer"][i] if i < len(curve["layer"]) else i
+                    return f"curve {col} is {v!r} at layer {layer}, not a finite number (null where it was not measured)"
+    return None
 
 
 def _curve_ok(curve: Any) -> bool:

@@ -1,23 +1,71 @@
 """The board on disk: one ``board.json`` of checked rows, merged one submission at a time, written atomically.
 
 A submission (the rows of one file) is taken whole or refused whole. It replaces the board's rows of
-the same model (model_args and revision) and task, and only those; every other row stays. Writes go
-to a temporary file beside the board, flushed to disk, then renamed over it: a write interrupted at
-any point leaves the board as it was.
+the same model (model_args and revision) and task, and only those; every other row stays.
+
+The board is a small database shared by everyone who submits to it:
+
+- read-merge-write runs under an exclusive lock (:func:`locked`, the ``filelock`` package: a kernel
+  lock (``flock``/``LockFileEx``) that the system releases when its process dies, so an interrupted
+  ``add`` never leaves the board locked, and concurrent adds from any number of processes each
+  see the board the one before them wrote);
+- writes go to a temporary file beside the board's real file (a ``board.json`` that is a symbolic
+  link is written through, at its target), flushed to disk, given the old file's mode, then renamed
+  over it: a write interrupted at any point leaves the board as it was;
+- temporary files of interrupted writes are removed by the next writer (under the lock no other
+  write can be in flight);
+- ``build`` writes its page only into a folder it wrote before (a marker file says so) or an empty
+  one, never into the board's own folder (:func:`claim_site_folder`).
 """
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+from filelock import FileLock, Timeout
 
 from ...errors import MiTasksError
 from .schema import SCHEMA_VERSION, check_row, comparability_problem, model_key
 
 BOARD_FILE = "board.json"
+_TMP_PREFIX, _TMP_SUFFIX = ".board-", ".json.tmp"
+SITE_MARKER = ".mi-tasks-board-site"  # written by ``build`` into its --out folder
+LOCK_WAIT_S = 600.0  # how long an ``add`` waits for another one to finish
+
+
+def board_file(folder: str | os.PathLike) -> Path:
+    """The file that holds the board's rows: ``folder/board.json``, or the file it links to."""
+    return Path(os.path.realpath(Path(folder) / BOARD_FILE))
+
+
+@contextmanager
+def locked(folder: str | os.PathLike, wait_s: float | None = None) -> Iterator[None]:
+    """Hold the board's exclusive lock (beside its real file, so boards linking to one file share it).
+
+    The lock file is ``.board.json.lock`` beside the board (``filelock`` may leave it between writes).
+    """
+    wait_s = LOCK_WAIT_S if wait_s is None else wait_s
+    target = board_file(folder)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # the board's own mode, so whoever may write the board may take its lock
+    mode = target.stat().st_mode & 0o666 if target.exists() else _default_mode()
+    lock = FileLock(str(target.parent / f".{target.name}.lock"), timeout=wait_s, mode=mode)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise MiTasksError(f"{target} stayed locked by another `mi-tasks leaderboard add` for {wait_s:.0f} s; "
+                           "wait for it to finish and submit again") from None
+    try:
+        for stale in target.parent.glob(f"{_TMP_PREFIX}*{_TMP_SUFFIX}"):  # no write is in flight but ours
+            stale.unlink(missing_ok=True)
+        yield
+    finally:
+        lock.release()
 
 
 @dataclass
@@ -87,7 +135,7 @@ class Board:
                 return cls(folder, [])
             raise MiTasksError(f"no board at {path}; add results first with `mi-tasks leaderboard add FILES --board {folder}`")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise MiTasksError(f"{path} does not read as a board ({e}); restore it from its last good copy") from None
         if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION or not isinstance(data.get("rows"), list):
@@ -133,9 +181,15 @@ class Board:
         return out
 
     def save(self) -> Path:
-        """Write the board atomically (temporary file, fsync, rename)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".board-", suffix=".json.tmp", dir=self.folder)
+        """Write the board atomically (temporary file, fsync, rename) at its real file; call it under :func:`locked`.
+
+        The new file gets the old one's permission bits (a group-writable board stays group-writable;
+        a new board gets the umask's default).
+        """
+        target = board_file(self.folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        mode = target.stat().st_mode & 0o7777 if target.exists() else _default_mode()
+        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX, dir=target.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 # one row a line, each by json's C encoder (an indented dump runs its pure-Python one: 5x slower)
@@ -143,8 +197,35 @@ class Board:
                 f.write(f'{{"schema_version": {SCHEMA_VERSION}, "rows": [\n{lines}\n]}}\n')
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            os.chmod(tmp, mode)
+            os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
         return self.path
+
+
+def _default_mode() -> int:
+    """The mode a new file gets (0o666 less the umask), which ``mkstemp``'s private 0o600 would not give."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def claim_site_folder(board_dir: str | os.PathLike, out_dir: str | os.PathLike, force: bool = False) -> Path:
+    """The page's folder, once it is safe to write: never the board's folder; a non-empty folder only if
+    ``build`` wrote it before (its marker file) or ``force``. Marks the folder as the page's."""
+    out, board = Path(out_dir), Path(board_dir)
+    if out.resolve() == board.resolve() or out.resolve() == board_file(board).parent:
+        raise MiTasksError(f"--out {out} is the board's own folder: the page would overwrite board.json; "
+                           "give the page a folder of its own (e.g. --out site)")
+    if out.exists() and not out.is_dir():
+        raise MiTasksError(f"--out {out} is a file; give a folder for the page")
+    if out.is_dir() and any(out.iterdir()) and not (out / SITE_MARKER).is_file() and not force:
+        raise MiTasksError(f"--out {out} holds files `leaderboard build` did not write (it would overwrite "
+                           "index.html, board.json, board.csv, assets/); give an empty or new folder, "
+                           "or add --force to write there anyway")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / SITE_MARKER).write_text("written by `mi-tasks leaderboard build`; its files are replaced on the next build\n",
+                                   encoding="utf-8")
+    return out
