@@ -167,7 +167,7 @@ def test_register_family_replaces_a_builtin_only_when_asked():
         _REGISTERED["entropy"] = builtin
 
 
-def test_report_shows_a_not_measured_flag_never_nan(tmp_path, capsys):
+def test_report_shows_a_not_measured_flag_never_nan(tmp_path, capsys, caplog):
     from mi_tasks.cli.main import main
 
     from .leaderboard_results import results_json, write_results
@@ -182,3 +182,10 @@ def test_report_shows_a_not_measured_flag_never_nan(tmp_path, capsys):
     assert main(["report", str(f), "--out", str(tmp_path / "rep"), "--no-figures"]) == 0
     md = (tmp_path / "rep" / "headline.md").read_text()
     assert "not measured*" in md and "every text has one token" in md and "nan" not in md.lower()
+    capsys.readouterr()
+    assert main(["card", str(f)]) == 0  # a model-index holds numbers only: left out, and said so
+    out = capsys.readouterr()
+    assert "prompt_effective_rank" not in out.out and "nan" not in out.out.lower()
+    said = [r.getMessage() for r in caplog.records if "is not on the card" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("mi_entropy prompt_effective_rank is not on the card: not measured")
+    assert "every text has one token" in said[0]

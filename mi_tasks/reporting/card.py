@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import re
 from pathlib import Path
@@ -29,6 +30,9 @@ from ..metrics.recoverability.coverage import FLAGS_KEY
 from .comparability import comparable, describe_targets, token_target_clashes, vacuous_at
 from .leaderboard.schema import SCHEMA_VERSION
 from .results import Results, Run, TaskCurves, default_label, revision_of
+from .tables import why_not_measured
+
+log = logging.getLogger("mi_tasks")
 
 TOOL = "mi-tasks"
 _HEADER = re.compile(r"\A---[ \t]*\r?\n(.*?)(^---[ \t]*(?:\r?\n|\Z))", re.S | re.M)
@@ -60,7 +64,10 @@ def pick_run(results: Results, model: str | None = None) -> Run:
 
 
 def eval_results(tasks: list[TaskCurves]) -> list[EvalResult]:
-    """One EvalResult per (task, headline metric) of one run; non-finite values are left out."""
+    """One EvalResult per (task, headline metric) of one run.
+
+    A model-index holds numbers only, so a metric the run did not measure is left out of the card, and
+    said so in one line naming the task, the metric and the reason (never dropped without a word)."""
     out = []
     for t in tasks:
         ev = _corpus(t.meta, "eval")
@@ -82,7 +89,9 @@ def eval_results(tasks: list[TaskCurves]) -> list[EvalResult]:
             args["caveats"] = list(t.meta[FLAGS_KEY])
         args = {k: v for k, v in args.items() if v is not None}
         for metric, value in t.headline.items():
-            if not math.isfinite(value):  # a card carries numbers only (e.g. a task that could not score a layer)
+            if not math.isfinite(value):
+                log.warning("%s %s is not on the card: not measured at layer %s (%s)", t.task, metric, layer,
+                            why_not_measured(t, metric))
                 continue
             vacuous = vacuous_at(t, metric, layer)
             dataset_type = ev.get("hub_id") or hub_id(base) or base or name  # model-index wants the hub id

@@ -70,11 +70,11 @@ def headline_entries(results: Results) -> list[dict[str, Any]]:
                             "num_layers": t.meta.get("num_layers"),
                             "peak_value": peak[2] if peak else None, "peak_layer": peak[0] if peak else None,
                             "peak_depth": peak[1] if peak else None,
-                            "not_measured": None if math.isfinite(value) else _why_not(t, metric)})
+                            "not_measured": None if math.isfinite(value) else why_not_measured(t, metric)})
     return entries
 
 
-def _why_not(t: Any, metric: str) -> str:
+def why_not_measured(t: Any, metric: str) -> str:
     """The reason a task's metric has no number (its results' ``not_measured``, or a skipped family's)."""
     entry = (t.meta.get("not_measured") or {}).get(metric) or {}
     return str(entry.get("reason") or "no number in the results (see the run's log)")
