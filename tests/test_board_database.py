@@ -121,8 +121,12 @@ def test_non_finite_values_refused_naming_file_row_and_layer_good_file_kept(tmp_
     data["configs"]["mi_recoverability"]["mi_results"]["curves"]["recall_at_k"][-1]["value"] = float("inf")
     data["results"]["mi_recoverability"]["recall_at_k,none"] = float("inf")
     inf_headline = write_results(tmp_path / "i", "inf", data)
-    rc, out, err = _add(capsys, tmp_path / "board", good, nan_curve, inf_headline)
-    assert rc == 1 and out[0].startswith(f"added {good}: 5 rows") and len(err) == 2, (out, err)
+    data = results_json("org/nan-standard")
+    data["results"]["hellaswag"]["acc,none"] = float("nan")  # a standard task's score: refused too, not dropped
+    nan_standard = write_results(tmp_path / "s", "std", data)
+    rc, out, err = _add(capsys, tmp_path / "board", good, nan_curve, inf_headline, nan_standard)
+    assert rc == 1 and out[0].startswith(f"added {good}: 5 rows") and len(err) == 3, (out, err)
+    assert err[2].startswith(f"refused {nan_standard}: row ") and "(nan-standard, hellaswag, acc)" in err[2]
     assert err[0].startswith(f"refused {nan_curve}: row ") and "(nan-curve, mi_entropy, prompt_effective_rank)" in err[0]
     assert "curve value is nan at layer 3" in err[0]
     assert err[1].startswith(f"refused {inf_headline}: row 1 (inf-headline, mi_recoverability, recall_at_k): value inf "

@@ -83,8 +83,7 @@ def standard_rows(data: dict[str, Any], like: dict[str, Any]) -> list[dict[str, 
             metric, _, flt = key.partition(",")
             if not flt or metric.endswith("_stderr") or isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
-            if not math.isfinite(value):
-                continue
+            # a NaN or infinity stays, so the board refuses the file naming task and metric (never dropped unsaid)
             err = scores.get(f"{metric}_stderr,{flt}")
             name = metric if flt == "none" else f"{metric},{flt}"
             hib = (better.get(task) or {}).get(metric) if isinstance(better.get(task), dict) else None
