@@ -88,3 +88,27 @@ def test_views_family_keeps_its_views_on_the_model_device_and_scores_them(tiny, 
         ref = lidar(views[j])
         assert row["lidar"] == pytest.approx(ref.value, rel=1e-6)
         assert row["lidar_stderr"] == pytest.approx(ref.stderr, rel=1e-4)
+
+
+def test_every_family_states_its_memory_before_it_runs(tiny, sentences, caplog):
+    """Each built-in family's estimate is in its result's meta and logged before the pass; LiDAR's has no D × D term."""
+    import logging
+
+    from mi_tasks.evaluation import evaluate
+    from mi_tasks.metrics.family import RunShape
+    from mi_tasks.metrics.registry import family_class
+
+    model, tok = tiny["gpt2"]
+    with caplog.at_level(logging.INFO, logger="mi_tasks"):
+        got = evaluate(model, tok, sentences, ["entropy", "geometry"], layers="all", progress=False)
+    for name in ("entropy", "geometry"):
+        assert sum(got[name].meta["memory_estimate_bytes"].values()) > 0
+        assert f"{name} memory estimate" in caplog.text
+    for name in ("recoverability", "entropy", "geometry", "views", "emergence"):
+        assert sum(family_class(name)().memory_bytes(RunShape(33, 4096, 300), None).values()) > 0
+    views = family_class("views")()
+
+    def lidar_part(d):
+        return [v for k, v in views.memory_bytes(RunShape(1, d, 300), None).items() if "LiDAR" in k][0]
+
+    assert lidar_part(16384) < 2.1 * lidar_part(8192)  # 300 texts x 8 views span 2,400 dimensions: linear in D

@@ -15,7 +15,7 @@ import torch
 
 from ...states.layers import normalized_depth
 from ...states.source import PassInputs
-from ..family import MetricFamily
+from ..family import MetricFamily, RunShape
 from ..result import LayerResult
 from .reducers import CURVATURE
 from .settings import GeometrySettings, ViewSettings
@@ -89,6 +89,10 @@ class GeometryFamily(MetricFamily):
         value = result.layers[slot].get(f"{metric}_stderr")
         return None if value is None or not math.isfinite(value) else float(value)
 
+    def memory_bytes(self, shape: RunShape, settings: Any) -> dict[str, int]:
+        from .memory import geometry_bytes
+        return geometry_bytes(shape)
+
 
 class ViewsFamily(MetricFamily):
     """``lidar``, ``dime``, ``infonce`` per layer on augmented views (``mi_views``)."""
@@ -124,6 +128,10 @@ class ViewsFamily(MetricFamily):
     def corpus_stderr(self, result: Any, slot: int, metric: str) -> float | str | None:
         value = result.layers[slot].get(f"{metric}_stderr")
         return None if value is None or not math.isfinite(value) else float(value)
+
+    def memory_bytes(self, shape: RunShape, settings: Any) -> dict[str, int]:
+        from .memory import views_bytes
+        return views_bytes(shape, int(getattr(settings, "n_views", ViewSettings().n_views)))
 
 
 DEFINITIONS = {
