@@ -18,6 +18,8 @@ def geometry_bytes(shape: RunShape) -> dict[str, int]:
     return {"held: pooled states (float32, every layer)": big_l * n * d * F32,
             "held: CKA Gram matrices (float64, every layer)": cka_held,
             "held: curvature per text": big_l * n * F64,
+            # in the pass: float32 copy, centred unit rows, steps and their neighbours
+            f"per layer: curvature of one batch (float32, on {shape.device})": 4 * shape.batch_size * shape.max_tokens * d * F32,
             # float64 copy, unique rows and the neighbour search's distance block (scikit-learn)
             "per layer: intrinsic dimension": 2 * n * d * F64 + n * n * F64,
             "per layer: CKA centring (float64)": 2 * n * d * F64 + min(n, d) ** 2 * F64}
