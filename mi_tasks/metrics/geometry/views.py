@@ -55,23 +55,22 @@ def _lda_eigenvalues(means: torch.Tensor, within_scatter: torch.Tensor, n_rows: 
     return torch.linalg.eigvalsh(small / b.shape[0])
 
 
-def _lidar_leave_group_out(c: torch.Tensor, delta: float, groups: int) -> list[np.ndarray]:
+def _lidar_leave_group_out(means: torch.Tensor, within: torch.Tensor, total: torch.Tensor, delta: float,
+                           groups: int) -> list[np.ndarray]:
     """LDA eigenvalues with each group of texts left out (text i in group i mod groups), from one basis.
 
-    The rows of a subset span a subspace of the whole set's span, so the coordinates ``c`` (n, V, r)
-    serve every subset; a text's view mean does not depend on the others, and the within-text
-    scatter of a subset is the total minus the left-out group's: each group costs one r × r
-    Cholesky factorisation, never a pass over D.
+    The rows of a subset span a subspace of the whole set's span, so the coordinates of the whole
+    set serve every subset: ``means`` (n, r) the texts' view means (a text's does not depend on
+    the others), ``within`` (n, V, r) the views about them, ``total`` their r × r scatter. A
+    subset's within-text scatter is the total minus the left-out group's: each group costs one
+    r × r Cholesky factorisation, never a pass over D.
     """
-    n, v, r = c.shape
-    means = c.mean(1)
-    w = c - means[:, None]
-    total = torch.einsum("nvi,nvj->ij", w, w)
-    idx = torch.arange(n, device=c.device)
+    n, v, r = within.shape
+    idx = torch.arange(n, device=within.device)
     out = []
     for k in range(groups):
         out_k, keep = idx % groups == k, idx % groups != k
-        wk = w[out_k].reshape(-1, r)
+        wk = within[out_k].reshape(-1, r)
         scatter = total - wk.T @ wk
         out.append(_lda_eigenvalues(means[keep], scatter, int(keep.sum()) * v, delta).cpu().numpy())
     return out
@@ -100,11 +99,15 @@ def lidar(views: np.ndarray | torch.Tensor, delta: float = LIDAR_DELTA, alpha: f
         return max_entropy_normalised(h, n_texts, d) if normalise else h
 
     c = _span_coordinates(x.reshape(n * v, d)).reshape(n, v, -1)
-    w = (c - c.mean(1, keepdim=True)).reshape(n * v, -1)
-    value = stat(_lda_eigenvalues(c.mean(1), w.T @ w, n * v, delta).cpu().numpy(), n)
+    means = c.mean(1)
+    within = c - means[:, None]
+    flat = within.reshape(n * v, -1)
+    total = flat.T @ flat
+    value = stat(_lda_eigenvalues(means, total, n * v, delta).cpu().numpy(), n)
     g = min(jackknife_groups, n)
     if g >= 2:
-        thetas = [stat(e, n - len(range(k, n, g))) for k, e in enumerate(_lidar_leave_group_out(c, delta, g))]
+        left_out = _lidar_leave_group_out(means, within, total, delta, g)
+        thetas = [stat(e, n - len(range(k, n, g))) for k, e in enumerate(left_out)]
         return Estimate(value, jackknife_stderr(thetas), f"jackknife over {g} groups of texts", n)
     return Estimate(value, float("nan"), "none: jackknife switched off (jackknife_groups < 2)", n)
 
