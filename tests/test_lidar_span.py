@@ -129,3 +129,16 @@ def test_lidar_jackknife_error_matches_the_spread_over_independent_draws(n, d):
     # the sd of 60 draws is itself uncertain by ~10 %; the delete-a-group jackknife errs on the wide
     # side for this entropy (measured 1.3x at n·V > D, 1.8x at n·V < D): never too small
     assert 0.7 < ratio < 2.5, ratio
+
+
+def test_bad_tensor_views_get_one_line_errors():
+    from mi_tasks.errors import MiTasksError
+
+    bad = torch.zeros(6, 3, 4)
+    bad[0, 0, 0] = float("nan")
+    with pytest.raises(MiTasksError, match="NaN"):
+        lidar(bad)
+    with pytest.raises(MiTasksError, match="3 dimensions"):
+        lidar(torch.zeros(6, 4))
+    with pytest.raises(MiTasksError, match="real numeric"):
+        lidar(torch.zeros(6, 3, 4, dtype=torch.bool))
