@@ -17,6 +17,7 @@ def geometry_bytes(shape: RunShape) -> dict[str, int]:
     cka_held = big_l * n * n * F64 if n <= d else 2 * d * d * F64
     return {"held: pooled states (float32, every layer)": big_l * n * d * F32,
             "held: CKA Gram matrices (float64, every layer)": cka_held,
+            "held: CKA's centred states (float64, every layer, while the matrix is built)": big_l * n * d * F64,
             "held: curvature per text": big_l * n * F64,
             # in the pass: float32 copy, centred unit rows, steps and their neighbours
             f"per layer: curvature of one batch (float32, on {shape.device})": 4 * shape.batch_size * shape.max_tokens * d * F32,
