@@ -7,17 +7,33 @@ task YAML's names, and back one :class:`~mi_tasks.metrics.result.LayerResult` pe
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
 from .errors import translate_errors
-from .metrics.family import MetricFamily, Skipped
+from .metrics.family import MetricFamily, RunShape, Skipped
 from .metrics.inputs import compute_checked
 from .metrics.registry import family_class
 from .metrics.result import LayerResult
 from .settings import TaskSettings
-from .states.source import StateSource, texts_digest
+from .states.source import PassInputs, StateSource, texts_digest
+
+log = logging.getLogger("mi_tasks")
+
+
+def memory_estimate(family: MetricFamily, inputs: PassInputs, s: TaskSettings, own: Any, n_train: int) -> dict[str, int]:
+    """The family's own estimate of its peak (bytes by part) for this run's shape, logged before any pass."""
+    ev = inputs.evaluation
+    shape = RunShape(n_layers=len(inputs.layers), hidden=ev.hidden_size, n_texts=len(ev.texts),
+                     max_tokens=s.states.max_text_length, batch_size=inputs.batch_size, vocab=ev.vocab_size,
+                     n_train=n_train, device=str(ev.device))
+    parts = family.memory_bytes(shape, own)
+    if parts:
+        log.info("%s memory estimate: %.2f GiB at its peak (%s)", family.name, sum(parts.values()) / 1024 ** 3,
+                 "; ".join(f"{k} {v / 1024 ** 3:.2f} GiB" for k, v in parts.items()))
+    return parts
 
 
 def compute_family(source: StateSource, family: MetricFamily, s: TaskSettings,
@@ -30,8 +46,10 @@ def compute_family(source: StateSource, family: MetricFamily, s: TaskSettings,
            train.key() if train is not None else "", s.seed, texts_digest(texts))
 
     def make() -> LayerResult | Skipped:
-        res = compute_checked(family, source.inputs(family, s.states, own, train, s.seed, texts), texts)
-        res.meta.update({"eval_texts_sha256": texts_digest(texts), "mi_tasks_version": __version__,
+        inputs = source.inputs(family, s.states, own, train, s.seed, texts)
+        memory = memory_estimate(family, inputs, s, own, (train.limit or 0) if train is not None else 0)
+        res = compute_checked(family, inputs, texts)
+        res.meta.update({"memory_estimate_bytes": memory, "eval_texts_sha256": texts_digest(texts), "mi_tasks_version": __version__,
                          "model_dtype": str(next(source.model.parameters()).dtype),
                          "world_size": getattr(source.group, "world", 1)})
         return res

@@ -30,6 +30,20 @@ class MinimumInputs:
     distinct_views: bool = False
 
 
+@dataclass(frozen=True)
+class RunShape:
+    """What a family's memory depends on, known before any pass: layers, width, texts, tokens, vocabulary."""
+
+    n_layers: int
+    hidden: int
+    n_texts: int
+    max_tokens: int = 128
+    batch_size: int = 32
+    vocab: int = 32_000
+    n_train: int = 0
+    device: str = "cpu"
+
+
 @dataclass
 class Skipped:
     """A family that cannot score this model (IE on an encoder): the reason, and NaN everywhere."""
@@ -88,6 +102,14 @@ class MetricFamily(ABC):
     @abstractmethod
     def compute(self, inputs: PassInputs) -> LayerResult | Skipped:
         """The per-layer result of the eval corpus (rows with ``layer``, ``depth``, metrics, ``<metric>_stderr``)."""
+
+    def memory_bytes(self, shape: RunShape, settings: Any) -> dict[str, int]:
+        """Bytes it holds at its peak, by part ("held": all layers; "per layer": one layer's transient work).
+
+        Each family states its own estimate in its folder, so a run can print its peak before it
+        starts; ``{}`` when it has none.
+        """
+        return {}
 
     def per_text_values(self, result: LayerResult, slot: int, pos: int) -> dict[str, float]:
         """Small per-text values of text ``pos`` at row ``slot`` (lm-eval's per-document results, ``--log_samples``)."""

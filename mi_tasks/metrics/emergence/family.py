@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ...states.source import PassInputs
-from ..family import MetricFamily, Skipped
+from ..family import MetricFamily, RunShape, Skipped
 from .settings import EmergenceSettings
 
 
@@ -46,3 +46,7 @@ class EmergenceFamily(MetricFamily):
         """Every text carries the corpus values (IE is one number per layer for the whole corpus)."""
         return {"layer": int(result.layers[slot]["layer"]),
                 **{m: self.corpus_value(result, slot, m) for m in self.table_metrics}}
+
+    def memory_bytes(self, shape: RunShape, settings: Any) -> dict[str, int]:
+        from .memory import emergence_bytes
+        return emergence_bytes(shape, int((settings if settings is not None else EmergenceSettings()).n_windows))

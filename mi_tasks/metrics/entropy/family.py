@@ -5,7 +5,7 @@ import math
 from typing import Any, ClassVar
 
 from ...states.source import PassInputs
-from ..family import MetricFamily
+from ..family import MetricFamily, RunShape
 from .settings import EntropySettings
 from .spectra import SPECTRA
 
@@ -51,3 +51,9 @@ class EntropyFamily(MetricFamily):
         if metric in ("prompt_entropy", "prompt_effective_rank"):  # means over texts (NaN ones left out)
             return super().corpus_stderr(result, slot, metric)
         return None  # dataset-level spectra: no cheap interval, lm-eval prints N/A
+
+    def memory_bytes(self, shape: RunShape, settings: Any) -> dict[str, int]:
+        from .memory import entropy_bytes
+        s = settings if settings is not None else EntropySettings()
+        random_texts = min(shape.n_texts, s.random_limit or shape.n_texts) if s.random_baseline else 0
+        return entropy_bytes(shape, random_texts)

@@ -11,10 +11,11 @@ import math
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 
 from ...states.layers import normalized_depth
 from ...states.source import PassInputs
-from ..family import MetricFamily, MinimumInputs
+from ..family import MetricFamily, MinimumInputs, RunShape
 from ..result import LayerResult
 from .reducers import CURVATURE
 from .settings import GeometrySettings, ViewSettings
@@ -31,6 +32,15 @@ def _pooled(stream: Any, reduced: str | None = None) -> tuple[np.ndarray, np.nda
         if per_text is not None:
             per_text[:, b.indices] = b.reduced[reduced].double().numpy()
     return pooled, per_text
+
+
+def _pooled_on_device(stream: Any) -> torch.Tensor:
+    """(layers, N, D) float32 pooled states of a pass, left on the model's device (the views' LiDAR runs there)."""
+    pooled = torch.zeros((len(stream.layers), stream.n_texts, stream.hidden_size), dtype=torch.float32,
+                         device=stream.device)
+    for b in stream.batches(keep_on_device=True):
+        pooled[:, torch.as_tensor(b.indices, device=stream.device)] = b.states.to(pooled.device, torch.float32)
+    return pooled
 
 
 def _row(layer: int, num_layers: int, **estimates: Any) -> dict[str, Any]:
@@ -93,6 +103,10 @@ class GeometryFamily(MetricFamily):
         value = result.layers[slot].get(f"{metric}_stderr")
         return None if value is None or not math.isfinite(value) else float(value)
 
+    def memory_bytes(self, shape: RunShape, settings: Any) -> dict[str, int]:
+        from .memory import geometry_bytes
+        return geometry_bytes(shape)
+
 
 class ViewsFamily(MetricFamily):
     """``lidar``, ``dime``, ``infonce`` per layer on augmented views (``mi_views``)."""
@@ -115,13 +129,15 @@ class ViewsFamily(MetricFamily):
         s: ViewSettings = inputs.settings  # type: ignore[assignment]
         texts = inputs.evaluation.texts
         drawn = augment_texts(texts, s.n_views, seed=inputs.seed, word_p=s.augment_word_p)
-        per_view = [_pooled(inputs.stream([d[v] for d in drawn], f"view {v + 1} of {s.n_views}"))[0]
-                    for v in range(s.n_views)]
-        views = np.stack(per_view, axis=2)  # (layers, N, V, D)
+        # pooled views stay where the model put them; LiDAR's solve runs there, and the two views DiME
+        # and InfoNCE read (n × n products) leave the device once, for every layer at the same time
+        views = torch.stack([_pooled_on_device(inputs.stream([d[v] for d in drawn], f"view {v + 1} of {s.n_views}"))
+                             for v in range(s.n_views)], dim=2)  # (layers, N, V, D)
+        pair = views[:, :, :2].cpu().numpy()
         layers, num_layers = inputs.layers, inputs.num_layers
         rows = [_row(layer, num_layers, lidar=lidar(views[j]),
-                     dime=dime(views[j, :, 0], views[j, :, 1], seed=inputs.seed, n_shuffles=s.dime_shuffles),
-                     infonce=infonce(views[j, :, 0], views[j, :, 1], temperature=s.infonce_temperature))
+                     dime=dime(pair[j, :, 0], pair[j, :, 1], seed=inputs.seed, n_shuffles=s.dime_shuffles),
+                     infonce=infonce(pair[j, :, 0], pair[j, :, 1], temperature=s.infonce_temperature))
                 for j, layer in enumerate(layers)]
         meta = {"n_texts": len(texts), "num_layers": num_layers, "n_views": s.n_views, "augment_seed": inputs.seed,
                 "augmenter": "mi_tasks.data.augment (seeded typos, keyboard neighbours, word splits)",
@@ -131,6 +147,10 @@ class ViewsFamily(MetricFamily):
     def corpus_stderr(self, result: Any, slot: int, metric: str) -> float | str | None:
         value = result.layers[slot].get(f"{metric}_stderr")
         return None if value is None or not math.isfinite(value) else float(value)
+
+    def memory_bytes(self, shape: RunShape, settings: Any) -> dict[str, int]:
+        from .memory import views_bytes
+        return views_bytes(shape, int(getattr(settings, "n_views", ViewSettings().n_views)))
 
 
 DEFINITIONS = {

@@ -9,52 +9,106 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.linalg
+import torch
 from scipy.special import logsumexp
 
 from ...errors import MiTasksError
 from ..uncertainty import mean_stderr
-from .arrays import as_states, grouped_jackknife, max_entropy_normalised, psd_entropy, spectrum_entropy
+from .arrays import (as_states, as_tensor_states, jackknife_stderr, max_entropy_normalised, psd_entropy,
+                     spectrum_entropy)
 from .estimate import Estimate
 
 LIDAR_DELTA = 1e-4
 """Ridge added to the within-text scatter (the LiDAR paper's and the study's δ)."""
 
 
-def _lda_entropy(views: np.ndarray, delta: float, alpha: float) -> float:
-    n, v, d = views.shape
-    class_means = views.mean(axis=1)
-    between = class_means - class_means.mean(axis=0)
-    s_b = between.T @ between / n
-    within = (views - class_means[:, None, :]).reshape(n * v, d)
-    s_w = within.T @ within / (n * v) + delta * np.eye(d)
-    # eigenvalues of Sw^-1/2 Sb Sw^-1/2 are the generalised eigenvalues of (Sb, Sw): one solve
-    return spectrum_entropy(scipy.linalg.eigh(s_b, s_w, eigvals_only=True), alpha)
+def _span_coordinates(rows: torch.Tensor) -> torch.Tensor:
+    """(N, r) coordinates of the centred rows in an orthonormal basis of the space they span, r ≤ min(N, D).
+
+    LiDAR is unchanged by a rotation of the state space, and in the directions no row reaches the
+    between-text scatter is zero, so those directions add only zero eigenvalues: the whole
+    problem lives in the rows' span. With fewer rows than dimensions the coordinates come from
+    the N × N Gram matrix (XXᵀ = P Σ Pᵀ gives X = (P Σ^½) Qᵀ with Q orthonormal), cost N²·D + N³
+    instead of D³; otherwise the rows are their own coordinates. Directions whose Gram eigenvalue is
+    at round-off level (below λ_max · max(N, D) · ε, as a numerical rank is decided) carry nothing.
+    """
+    x = rows - rows.mean(0)
+    n_rows, d = x.shape
+    if n_rows > d:
+        return x
+    evals, evecs = torch.linalg.eigh(x @ x.T)
+    keep = evals > evals[-1].clamp_min(0) * max(n_rows, d) * torch.finfo(x.dtype).eps
+    return evecs[:, keep] * evals[keep].sqrt()
 
 
-def lidar(views: np.ndarray, delta: float = LIDAR_DELTA, alpha: float = 1.0, normalise: bool = True,
+def _lda_eigenvalues(means: torch.Tensor, within_scatter: torch.Tensor, n_rows: int, delta: float) -> torch.Tensor:
+    """Eigenvalues of Sw^-½ Sb Sw^-½ (nonzero ones, plus round-off zeros) from the texts' view means.
+
+    Sb = B'B/n with B the means about their mean; Sw = within_scatter / n_rows + δI = LLᵀ. The
+    matrix L⁻¹ Sb L⁻ᵀ = YYᵀ/n, Y = L⁻¹Bᵀ, has the nonzero eigenvalues of YᵀY/n: the smaller of the two.
+    """
+    b = means - means.mean(0)
+    eye = torch.eye(within_scatter.shape[0], dtype=b.dtype, device=b.device)
+    chol = torch.linalg.cholesky(within_scatter / n_rows + delta * eye)
+    y = torch.linalg.solve_triangular(chol, b.T, upper=False)
+    small = y.T @ y if y.shape[1] <= y.shape[0] else y @ y.T
+    return torch.linalg.eigvalsh(small / b.shape[0])
+
+
+def _lidar_leave_group_out(means: torch.Tensor, within: torch.Tensor, total: torch.Tensor, delta: float,
+                           groups: int) -> list[np.ndarray]:
+    """LDA eigenvalues with each group of texts left out (text i in group i mod groups), from one basis.
+
+    The rows of a subset span a subspace of the whole set's span, so the coordinates of the whole
+    set serve every subset: ``means`` (n, r) the texts' view means (a text's does not depend on
+    the others), ``within`` (n, V, r) the views about them, ``total`` their r × r scatter. A
+    subset's within-text scatter is the total minus the left-out group's: each group costs one
+    r × r Cholesky factorisation, never a pass over D.
+    """
+    n, v, r = within.shape
+    idx = torch.arange(n, device=within.device)
+    out = []
+    for k in range(groups):
+        out_k, keep = idx % groups == k, idx % groups != k
+        wk = within[out_k].reshape(-1, r)
+        scatter = total - wk.T @ wk
+        out.append(_lda_eigenvalues(means[keep], scatter, int(keep.sum()) * v, delta).cpu().numpy())
+    return out
+
+
+def lidar(views: np.ndarray | torch.Tensor, delta: float = LIDAR_DELTA, alpha: float = 1.0, normalise: bool = True,
           jackknife_groups: int = 10) -> Estimate:
     """LiDAR (Thilak et al. 2023) of (n_texts, V, D) views: entropy of the LDA matrix Sw^-1/2 Sb Sw^-1/2.
 
     Sb is the scatter of the texts' view means about their mean (÷ n), Sw the scatter of views about
     their text's mean (÷ n·V) plus δ·I. Normalised by ln min(n, D) as in the study. Standard error:
     delete-a-group jackknife over texts (``jackknife_groups`` groups; 0 for none).
+
+    Computed in the span of the n·V rows (no D × D matrix when n·V < D) and, for a tensor, on its
+    device in float64; the jackknife reuses that span and updates the within-text scatter per group.
     """
-    x = as_states(views, "views", ndim=3, min_rows=2)
+    x = as_tensor_states(views, "views", ndim=3, min_rows=2)
     n, v, d = x.shape
     if v < 2:
         raise MiTasksError(f"LiDAR needs at least 2 views per text, got {v}; raise the number of views")
     if delta <= 0:
         raise MiTasksError(f"LiDAR's delta must be > 0, got {delta}")
 
-    def stat(rows: np.ndarray) -> float:
-        h = _lda_entropy(x[rows], delta, alpha)
-        return max_entropy_normalised(h, rows.size, d) if normalise else h
+    def stat(eigenvalues: np.ndarray, n_texts: int) -> float:
+        h = spectrum_entropy(eigenvalues, alpha)
+        return max_entropy_normalised(h, n_texts, d) if normalise else h
 
-    value = stat(np.arange(n))
-    if jackknife_groups >= 2:
-        return Estimate(value, grouped_jackknife(stat, n, jackknife_groups),
-                        f"jackknife over {min(jackknife_groups, n)} groups of texts", n)
+    c = _span_coordinates(x.reshape(n * v, d)).reshape(n, v, -1)
+    means = c.mean(1)
+    within = c - means[:, None]
+    flat = within.reshape(n * v, -1)
+    total = flat.T @ flat
+    value = stat(_lda_eigenvalues(means, total, n * v, delta).cpu().numpy(), n)
+    g = min(jackknife_groups, n)
+    if g >= 2:
+        left_out = _lidar_leave_group_out(means, within, total, delta, g)
+        thetas = [stat(e, n - len(range(k, n, g))) for k, e in enumerate(left_out)]
+        return Estimate(value, jackknife_stderr(thetas), f"jackknife over {g} groups of texts", n)
     return Estimate(value, float("nan"), "none: jackknife switched off (jackknife_groups < 2)", n)
 
 

@@ -5,7 +5,7 @@ import math
 from typing import Any, ClassVar
 
 from ...states.source import PassInputs
-from ..family import MetricFamily
+from ..family import MetricFamily, RunShape
 from .bounds import fano_mi_bits
 from .settings import RecoverabilitySettings
 
@@ -72,3 +72,11 @@ class RecoverabilityFamily(MetricFamily):
                 for key in ("fano_mi_bits", "fano_mi_bits_empirical")
                 if row.get(f"{key}_vacuous") and any(m.startswith(key) for m in metrics)]
 
+    def memory_bytes(self, shape: RunShape, settings: Any) -> dict[str, int]:
+        """Its memory plan (:mod:`.memory_plan`) with the tokenizer's vocabulary as the decoder vocabulary's bound."""
+        from .memory_plan import plan_recoverability
+        budget = getattr(settings, "memory_budget_gb", None) if settings is not None else RecoverabilitySettings().memory_budget_gb
+        plan = plan_recoverability(shape.n_layers, shape.hidden, shape.vocab, shape.n_train, shape.n_texts,
+                                   budget_gb=budget, device=shape.device)
+        return {f"held: decoders of one group of {plan.group_size} layers, with one solve": plan.decoder_peak_bytes,
+                "held: eval states (float32, every layer)": plan.eval_states_bytes}
