@@ -16,21 +16,27 @@ from ...states.layers import normalized_depth
 from ...states.source import PassInputs
 from ..family import MetricFamily
 from ..result import LayerResult
-from .reducers import CURVATURE
+from .reducers import CURVATURE, UNIT_TOKEN_MEAN
 from .settings import GeometrySettings, ViewSettings
 
-NO_STDERR = {"cka_to_last": "none: one similarity of two fixed point clouds (no sampling of texts is modelled)"}
 
-
-def _pooled(stream: Any, reduced: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """(layers, N, D) pooled states of a pass, with one reducer's (layers, N) output when named."""
+def _pooled(stream: Any, reduced: str | None = None, shape: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray | None]:
+    """(layers, N, D) pooled states of a pass, with one reducer's (layers, N, *shape) output when named."""
     pooled = np.zeros((len(stream.layers), stream.n_texts, stream.hidden_size), dtype=np.float32)
-    per_text = np.full((len(stream.layers), stream.n_texts), np.nan) if reduced else None
+    per_text = np.full((len(stream.layers), stream.n_texts, *shape), np.nan) if reduced else None
     for b in stream.batches():
         pooled[:, b.indices] = b.states.float().numpy()
         if per_text is not None:
             per_text[:, b.indices] = b.reduced[reduced].double().numpy()
     return pooled, per_text
+
+
+def _view_vectors(stream: Any, pooling: str) -> np.ndarray:
+    """(layers, N, D) vectors of one view's pass: the study's unit-token mean, or the task's pooled state."""
+    if pooling == "task":
+        return _pooled(stream)[0]
+    stream.with_reducers([UNIT_TOKEN_MEAN])
+    return _pooled(stream, UNIT_TOKEN_MEAN.name, (stream.hidden_size,))[1]
 
 
 def _row(layer: int, num_layers: int, **estimates: Any) -> dict[str, Any]:
@@ -57,22 +63,23 @@ class GeometryFamily(MetricFamily):
     best_key = "twonn"
 
     def compute(self, inputs: PassInputs) -> LayerResult:
-        from .cka import cka_matrix
+        from .cka import cka_matrix, cka_with_error
         from .curvature import curvature_from_values
         from .intrinsic_dim import gride, twonn
         stream = inputs.evaluation
-        pooled, curv = _pooled(stream, CURVATURE.name)
+        s: GeometrySettings = inputs.settings  # type: ignore[assignment]
+        pooled, curv = _pooled(stream, CURVATURE.name, (2,))
+        form = 0 if s.absolute_cosine else 1  # the reducer gives both angles
         cka = cka_matrix(list(pooled))
-        n1 = inputs.settings.gride_n1  # type: ignore[union-attr]
         rows = []
         for j, layer in enumerate(stream.layers):
-            rows.append(_row(layer, stream.num_layers, curvature=curvature_from_values(curv[j]),
-                             twonn=twonn(pooled[j]), gride=gride(pooled[j], n1=n1), cka_to_last=cka[j, -1]))
-            rows[-1]["cka_to_last_stderr"] = math.nan
+            rows.append(_row(layer, stream.num_layers, curvature=curvature_from_values(curv[j, :, form]),
+                             twonn=twonn(pooled[j], seed=inputs.seed), gride=gride(pooled[j], n1=s.gride_n1, seed=inputs.seed),
+                             cka_to_last=cka_with_error(pooled[j], pooled[-1])))
         meta = {"n_texts": stream.n_texts, "num_layers": stream.num_layers, **stream.describe(),
                 "eval_truncated": stream.n_truncated, "cka_layers": list(stream.layers), "cka_matrix": cka.tolist(),
                 "point_cloud": "pooled vectors of the eval texts (intrinsic dimension, CKA); token states (curvature)",
-                "no_stderr": NO_STDERR, "definitions": DEFINITIONS}
+                "curvature_angle": "arccos|cos|" if s.absolute_cosine else "arccos(cos)", "definitions": DEFINITIONS}
         return LayerResult(layers=rows, meta=meta)
 
     def corpus_stderr(self, result: Any, slot: int, metric: str) -> float | str | None:
@@ -96,16 +103,18 @@ class ViewsFamily(MetricFamily):
         s: ViewSettings = inputs.settings  # type: ignore[assignment]
         texts = inputs.evaluation.texts
         drawn = augment_texts(texts, s.n_views, seed=inputs.seed, word_p=s.augment_word_p)
-        per_view = [_pooled(inputs.stream([d[v] for d in drawn], f"view {v + 1} of {s.n_views}"))[0]
+        per_view = [_view_vectors(inputs.stream([d[v] for d in drawn], f"view {v + 1} of {s.n_views}"), s.view_pooling)
                     for v in range(s.n_views)]
         views = np.stack(per_view, axis=2)  # (layers, N, V, D)
         layers, num_layers = inputs.layers, inputs.num_layers
         rows = [_row(layer, num_layers, lidar=lidar(views[j]),
                      dime=dime(views[j, :, 0], views[j, :, 1], seed=inputs.seed, n_shuffles=s.dime_shuffles),
-                     infonce=infonce(views[j, :, 0], views[j, :, 1], temperature=s.infonce_temperature))
+                     infonce=infonce(views[j, :, 0], views[j, :, 1], temperature=s.infonce_temperature,
+                                     cosine=s.infonce_cosine))
                 for j, layer in enumerate(layers)]
         meta = {"n_texts": len(texts), "num_layers": num_layers, "n_views": s.n_views, "augment_seed": inputs.seed,
                 "augmenter": "mi_tasks.data.augment (seeded typos, keyboard neighbours, word splits)",
+                "view_pooling": s.view_pooling,
                 "definitions": DEFINITIONS}
         return LayerResult(layers=rows, meta=meta)
 
@@ -116,11 +125,13 @@ class ViewsFamily(MetricFamily):
 
 DEFINITIONS = {
     "curvature": "mean over texts of the mean angle (radians) between successive token-difference vectors, "
-                 "arccos|cos|, rows centred and unit-scaled (Skean et al.'s code)",
+                 "arccos|cos| (absolute_cosine: true, the study's code) or arccos(cos) (false, the paper's formula), "
+                 "rows centred and unit-scaled (Skean et al.'s code)",
     "twonn": "TwoNN intrinsic dimension of the pooled vectors, 10% largest ratios discarded (scikit-dimension)",
     "gride": "GRIDE intrinsic dimension of the pooled vectors at neighbour orders n1, 2·n1 (scikit-dimension)",
     "cka_to_last": "linear CKA between this layer's and the last requested layer's pooled vectors",
-    "lidar": "entropy of Sw^-1/2 Sb Sw^-1/2 over the views (Sw + 1e-4 I), / ln min(n, D)",
+    "lidar": "entropy of Sw^-1/2 Sb Sw^-1/2 over the views (Sw + 1e-4 I), / ln min(n, D); a view's vector is "
+             "set by view_pooling (default: its token rows centred, unit length, averaged, as the study)",
     "dime": "mean over shuffles of H(Ka∘P Kb Pᵀ) − H(Ka∘Kb), Grams of two views over texts, / ln min(n, D)",
     "infonce": "InfoNCE loss of two matched views at temperature infonce_temperature (lower: views more alike)",
 }
