@@ -43,7 +43,7 @@ def _texts_error(stat, n: int, half_splits: int, seed: int) -> tuple[float, str]
     """The half-sampling error over the points and how it was obtained (or why there is none)."""
     se = half_sample_stderr(stat, n, half_splits, seed) if half_splits >= 1 else float("nan")
     if math.isfinite(se):
-        return se, f"half-sampling over texts ({half_splits} splits into halves)"
+        return se, f"half-sampling over texts ({half_splits} splits into disjoint halves)"
     return se, "none: half-sampling switched off or too few points for a half"
 
 
