@@ -5,7 +5,7 @@ independent draws from a known generator (tests/error_calibration.py: persistent
 curvature, a 4-d Gaussian for TwoNN and GRIDE, noisy copies for CKA, latent-plus-noise views for
 LiDAR, DiME and InfoNCE, token states of random rank for prompt entropy, Zipf token texts through
 a fixed fitted decoder for recoverability). Real part (``--real minilm``): the same ratio over
-disjoint samples of AG News through ``mi_tasks.evaluate`` (all-MiniLM-L6-v2, last layer), the
+disjoint samples of AG News through ``mi_tasks.evaluate`` (all-MiniLM-L6-v2, layer 3 of 6), the
 recoverability decoder fitted once on DBpedia-14. The baseline is the observed spread itself: a
 ratio of 1 is an error bar that holds. Writes benchmarks/results/error_calibration.md.
 Usage: python benchmarks/error_calibration.py [--draws 200] [--real minilm --real-draws 16 --real-size 200]
@@ -53,11 +53,11 @@ def real(alias: str, draws: int, size: int, n_views: int) -> list[Calibration]:
     got: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for d in range(draws):
         part = texts[d * size:(d + 1) * size]
-        res = evaluate(m, tok, part, list(REAL_METRICS), source=source, layers="-1", train_corpus="dbpedia14",
+        res = evaluate(m, tok, part, list(REAL_METRICS), source=source, layers="3,-1", train_corpus="dbpedia14",
                        train_limit=1000, random_baseline=False, text_metrics=False, n_views=n_views, seed=d,
                        progress=False)
         for fam, metrics in REAL_METRICS.items():
-            row = res[fam].layers[-1]
+            row = res[fam].layers[0]  # the middle layer (CKA with the last is not a constant 1 there)
             for metric in metrics:
                 got.setdefault((fam, metric), []).append((row[metric], row[f"{metric}_stderr"]))
         print(f"real draw {d + 1}/{draws}", flush=True)

@@ -85,3 +85,31 @@ def test_task_pooling_is_a_named_option(tiny, sentences):
     task = evaluate(model, tok, sentences[:16], ["views"], view_pooling="task", **kw)["views"]
     assert task.meta["view_pooling"] == "task"
     assert [r["dime"] for r in study.layers] != [r["dime"] for r in task.layers]
+
+
+def test_a_regular_polygon_has_curvature_two_pi_over_n_under_the_defaults():
+    """The known answer that holds with the defaults (centred, unit rows): N points evenly on a circle turn by 2π/N."""
+    from mi_tasks.metrics.geometry import text_curvature
+    from mi_tasks.metrics.geometry.reducers import batch_curvature
+
+    n = 9
+    angle = 2 * math.pi * np.arange(n) / n
+    basis = np.linalg.qr(np.random.default_rng(0).standard_normal((16, 2)))[0].T
+    polygon = 5.0 + 3.0 * np.stack([np.cos(angle), np.sin(angle)], 1) @ basis
+    assert text_curvature(polygon) == pytest.approx(2 * math.pi / n, abs=1e-6)
+    assert text_curvature(polygon, absolute_cosine=False) == pytest.approx(2 * math.pi / n, abs=1e-6)
+    both = batch_curvature(torch.as_tensor(polygon[None], dtype=torch.float32), torch.ones(1, n, dtype=torch.bool))
+    assert both[0].tolist() == pytest.approx([2 * math.pi / n] * 2, abs=1e-4)
+    back = torch.tensor([[[0.0, 0.0], [1.0, 0.0], [0.0, 0.0], [1.0, 0.0]]])  # turns straight back: π signed, 0 with |cos|
+    turns = batch_curvature(back, torch.ones(1, 4, dtype=torch.bool))[0].tolist()
+    assert turns == pytest.approx([0.0, math.pi], abs=1e-3)
+
+
+def test_signed_curvature_is_a_task_setting(tiny, sentences):
+    model, tok = tiny["gpt2"]
+    kw = dict(layers="all", progress=False, max_text_length=64)
+    plain = evaluate(model, tok, sentences[:20], ["geometry"], **kw)["geometry"]
+    signed = evaluate(model, tok, sentences[:20], ["geometry"], absolute_cosine=False, **kw)["geometry"]
+    assert signed.meta["curvature_angle"] == "arccos(cos)" and plain.meta["curvature_angle"] == "arccos|cos|"
+    for a, b in zip(plain.layers, signed.layers):
+        assert b["curvature"] >= a["curvature"] - 1e-9 and math.isfinite(a["cka_to_last_stderr"])

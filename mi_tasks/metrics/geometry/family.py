@@ -2,8 +2,9 @@
 
 ``geometry``: curvature (from the token states, in the pass), TwoNN and GRIDE intrinsic dimension
 of the texts' pooled vectors, and linear CKA between every pair of requested layers (the matrix in
-the results' meta, each layer's CKA with the last as a curve). ``views``: LiDAR over all views,
-DiME and InfoNCE over the first two; every view is one more pass over the eval texts.
+the results' meta, each layer's CKA with the last as a curve, with a jackknife error over texts).
+``views``: LiDAR over all views, DiME and InfoNCE over the first two; every view is one more pass
+over the eval texts. Every standard error covers the sampling of the texts (docs/geometry.md).
 """
 from __future__ import annotations
 
@@ -88,7 +89,12 @@ class GeometryFamily(MetricFamily):
 
 
 class ViewsFamily(MetricFamily):
-    """``lidar``, ``dime``, ``infonce`` per layer on augmented views (``mi_views``)."""
+    """``lidar``, ``dime``, ``infonce`` per layer on augmented views (``mi_views``).
+
+    A view's vector is the study's by default (its token rows centred over the text, scaled to unit
+    length, averaged; computed in the view's pass by a token reducer); ``view_pooling: task`` takes
+    the task's pooled state instead.
+    """
 
     name = "views"
     settings = ViewSettings

@@ -1,8 +1,10 @@
 """Metrics on augmented views of the same texts: LiDAR, DiME and InfoNCE (as the study computes them).
 
-Each takes pooled states of V views per text (V = 2 for DiME and InfoNCE). The views come from
+Each takes one vector per view of each text (V views; 2 for DiME and InfoNCE). The views come from
 ``mi_tasks.data.augment``; each view costs one extra forward pass, which is why these metrics are
-a separate task from the ones read off the main pass.
+a separate task from the ones read off the main pass. ``mi_views`` gives them the study's vectors by
+default (a view's token rows centred, unit length, averaged: the ``unit_token_mean`` reducer).
+Every standard error here covers the sampling of the texts (and DiME's shuffles).
 """
 from __future__ import annotations
 
