@@ -98,12 +98,12 @@ def dime(view_a: np.ndarray, view_b: np.ndarray, seed: int = 0, n_shuffles: int 
     ka, kb = a @ a.T, b @ b.T
     rng = np.random.default_rng(seed)
 
-    def stat(rows: np.ndarray) -> float:
-        h = _dime_nats(ka[np.ix_(rows, rows)], kb[np.ix_(rows, rows)], rng, n_shuffles, alpha)
-        return max_entropy_normalised(h, rows.size, d) if normalise else h
+    def nats(rows: np.ndarray) -> float:
+        return _dime_nats(ka[np.ix_(rows, rows)], kb[np.ix_(rows, rows)], rng, n_shuffles, alpha)
 
-    value = stat(np.arange(n))
-    se = half_sample_stderr(stat, n, half_splits, seed) if half_splits >= 1 else float("nan")
+    scale = max_entropy_normalised(1.0, n, d) if normalise else 1.0  # the full sample's ln min(n, D), halves included
+    value = nats(np.arange(n)) * scale
+    se = half_sample_stderr(nats, n, half_splits, seed) * scale if half_splits >= 1 else float("nan")
     if math.isfinite(se):
         return Estimate(value, se, f"half-sampling over texts ({half_splits} splits into halves; "
                                    f"{n_shuffles} shuffles each)", n)
