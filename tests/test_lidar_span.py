@@ -73,13 +73,14 @@ def test_tensor_input_gives_the_array_answer_on_its_device():
 
 
 def test_views_family_keeps_its_views_on_the_model_device_and_scores_them(tiny, sentences):
-    """The family's LiDAR equals LiDAR of the same pooled views read back as arrays (one pass per view)."""
+    """With the task's pooling, the family's LiDAR equals LiDAR of the same pooled views read back as arrays."""
     from mi_tasks.data.augment import augment_texts
     from mi_tasks.evaluation import evaluate
     from mi_tasks.states.extraction import HiddenStateExtractor
 
     model, tok = tiny["llama"]
-    got = evaluate(model, tok, sentences, ["views"], layers="all", n_views=3, seed=0, progress=False)["views"]
+    got = evaluate(model, tok, sentences, ["views"], layers="all", n_views=3, seed=0, view_pooling="task",
+                   progress=False)["views"]
     drawn = augment_texts(sentences, 3, seed=0)
     ext = HiddenStateExtractor(model, tok, layers="all", pooling="mean", max_text_length=128, progress=False)
     per_view = [ext.extract([d[v] for d in drawn])[0] for v in range(3)]  # (layers, N, D) each

@@ -221,8 +221,8 @@ class HiddenStateExtractor:
                       keep_on_device: bool = False) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor | None]:
         """Pooled states (n_layers, B, D) float32 for the texts ``idx`` from one forward pass.
 
-        Also each reducer's output per layer (on the CPU) and the token count it saw, or ({}, None)
-        when no reducer is asked for. The pooled states come back on the CPU, or with
+        Also each reducer's output per layer and the token count it saw, or ({}, None) when no
+        reducer is asked for. Pooled states and reductions come back on the CPU, or with
         ``keep_on_device`` on the device of the model's first parameters (so statistics built from
         them need not cross to the host).
         """
@@ -235,7 +235,9 @@ class HiddenStateExtractor:
             if reducers:
                 tokens = content_tokens(attn, content)  # the tokens mean pooling averages
                 for r in reducers:
-                    reduced[r.name] = torch.stack([r(hs[l], tokens.to(hs[l].device)).to(device) for l in self.layers]).cpu()
+                    reduced[r.name] = torch.stack([r(hs[l], tokens.to(hs[l].device)).to(device) for l in self.layers])
+                    if not keep_on_device:
+                        reduced[r.name] = reduced[r.name].cpu()
                 n_tok = tokens.sum(1).cpu()
         check_finite(pooled, self.layers, self.model)
         if not keep_on_device:

@@ -2,8 +2,9 @@
 
 CKA(X, Y) = ‖Ycᵀ Xc‖²_F / (‖Xcᵀ Xc‖_F · ‖Ycᵀ Yc‖_F) with Xc, Yc the column-centred states of the
 same n texts; equivalently the cosine between the centred Gram matrices. It is 1 for identical
-representations and invariant to orthogonal transforms and isotropic scaling. No standard error:
-CKA is a similarity of two fixed matrices, not an average over texts (the rows are the texts).
+representations and invariant to orthogonal transforms and isotropic scaling. CKA of the states of
+n sampled texts is a statistic of those texts like any other: :func:`cka_with_error` gives its
+delete-a-group jackknife error over the texts (it is a smooth function of second moments).
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...errors import MiTasksError
-from .arrays import as_states
+from .arrays import as_states, grouped_jackknife
+from .estimate import Estimate
 
 
 def _centred(x: np.ndarray, name: str) -> np.ndarray:
@@ -41,6 +43,27 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
         return _ratio((kx * ky).sum(), (kx * kx).sum(), (ky * ky).sum())
     cxy, cxx, cyy = yc.T @ xc, xc.T @ xc, yc.T @ yc
     return _ratio((cxy * cxy).sum(), (cxx * cxx).sum(), (cyy * cyy).sum())
+
+
+def cka_with_error(x: np.ndarray, y: np.ndarray, jackknife_groups: int = 10) -> Estimate:
+    """Linear CKA of two (n, D) state matrices of the same texts, with a jackknife error over the texts.
+
+    Standard error: delete-a-group jackknife, ``jackknife_groups`` groups of texts (0 for none);
+    each left-out fit re-centres the remaining texts. It covers the sampling of the texts (0 when
+    ``y`` is ``x``, whose CKA is 1 on every subset).
+    """
+    a, b = as_states(x, "x", min_rows=2), as_states(y, "y", min_rows=2)
+    _same_texts([a, b])
+    n = a.shape[0]
+
+    def stat(rows: np.ndarray) -> float:
+        return linear_cka(a[rows], b[rows])
+
+    value = stat(np.arange(n))
+    if jackknife_groups >= 2 and n >= 4:
+        return Estimate(value, grouped_jackknife(stat, n, jackknife_groups),
+                        f"jackknife over {min(jackknife_groups, n)} groups of texts", n)
+    return Estimate(value, float("nan"), "none: jackknife switched off or under 4 texts", n)
 
 
 def cka_matrix(states: Sequence[np.ndarray]) -> np.ndarray:

@@ -2,8 +2,9 @@
 
 ``geometry``: curvature (from the token states, in the pass), TwoNN and GRIDE intrinsic dimension
 of the texts' pooled vectors, and linear CKA between every pair of requested layers (the matrix in
-the results' meta, each layer's CKA with the last as a curve). ``views``: LiDAR over all views,
-DiME and InfoNCE over the first two; every view is one more pass over the eval texts.
+the results' meta, each layer's CKA with the last as a curve, with a jackknife error over texts).
+``views``: LiDAR over all views, DiME and InfoNCE over the first two; every view is one more pass
+over the eval texts. Every standard error covers the sampling of the texts (docs/geometry.md).
 """
 from __future__ import annotations
 
@@ -17,16 +18,14 @@ from ...states.layers import normalized_depth
 from ...states.source import PassInputs
 from ..family import MetricFamily, MinimumInputs, RunShape
 from ..result import LayerResult
-from .reducers import CURVATURE
+from .reducers import CURVATURE, UNIT_TOKEN_MEAN
 from .settings import GeometrySettings, ViewSettings
 
-NO_STDERR = {"cka_to_last": "none: one similarity of two fixed point clouds (no sampling of texts is modelled)"}
 
-
-def _pooled(stream: Any, reduced: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """(layers, N, D) pooled states of a pass, with one reducer's (layers, N) output when named."""
+def _pooled(stream: Any, reduced: str | None = None, shape: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray | None]:
+    """(layers, N, D) pooled states of a pass, with one reducer's (layers, N, *shape) output when named."""
     pooled = np.zeros((len(stream.layers), stream.n_texts, stream.hidden_size), dtype=np.float32)
-    per_text = np.full((len(stream.layers), stream.n_texts), np.nan) if reduced else None
+    per_text = np.full((len(stream.layers), stream.n_texts, *shape), np.nan) if reduced else None
     for b in stream.batches():
         pooled[:, b.indices] = b.states.float().numpy()
         if per_text is not None:
@@ -34,13 +33,17 @@ def _pooled(stream: Any, reduced: str | None = None) -> tuple[np.ndarray, np.nda
     return pooled, per_text
 
 
-def _pooled_on_device(stream: Any) -> torch.Tensor:
-    """(layers, N, D) float32 pooled states of a pass, left on the model's device (the views' LiDAR runs there)."""
-    pooled = torch.zeros((len(stream.layers), stream.n_texts, stream.hidden_size), dtype=torch.float32,
-                         device=stream.device)
+def _view_vectors(stream: Any, pooling: str) -> torch.Tensor:
+    """(layers, N, D) float32 vectors of one view's pass, left on the model's device (the views' LiDAR runs there):
+    the study's unit-token mean (the :data:`UNIT_TOKEN_MEAN` reduction), or the task's pooled state."""
+    if pooling != "task":
+        stream.with_reducers([UNIT_TOKEN_MEAN])
+    out = torch.zeros((len(stream.layers), stream.n_texts, stream.hidden_size), dtype=torch.float32,
+                      device=stream.device)
     for b in stream.batches(keep_on_device=True):
-        pooled[:, torch.as_tensor(b.indices, device=stream.device)] = b.states.to(pooled.device, torch.float32)
-    return pooled
+        vectors = b.states if pooling == "task" else b.reduced[UNIT_TOKEN_MEAN.name]
+        out[:, torch.as_tensor(b.indices, device=out.device)] = vectors.to(out.device, torch.float32)
+    return out
 
 
 def _row(layer: int, num_layers: int, **estimates: Any) -> dict[str, Any]:
@@ -81,22 +84,23 @@ class GeometryFamily(MetricFamily):
         return MinimumInputs(texts=max(cls.minimum.texts, 2 * n1 + 2))
 
     def compute(self, inputs: PassInputs) -> LayerResult:
-        from .cka import cka_matrix
+        from .cka import cka_matrix, cka_with_error
         from .curvature import curvature_from_values
         from .intrinsic_dim import gride, twonn
         stream = inputs.evaluation
-        pooled, curv = _pooled(stream, CURVATURE.name)
+        s: GeometrySettings = inputs.settings  # type: ignore[assignment]
+        pooled, curv = _pooled(stream, CURVATURE.name, (2,))
+        form = 0 if s.absolute_cosine else 1  # the reducer gives both angles
         cka = cka_matrix(list(pooled))
-        n1 = inputs.settings.gride_n1  # type: ignore[union-attr]
         rows = []
         for j, layer in enumerate(stream.layers):
-            rows.append(_row(layer, stream.num_layers, curvature=curvature_from_values(curv[j]),
-                             twonn=twonn(pooled[j]), gride=gride(pooled[j], n1=n1), cka_to_last=cka[j, -1]))
-            rows[-1]["cka_to_last_stderr"] = math.nan
+            rows.append(_row(layer, stream.num_layers, curvature=curvature_from_values(curv[j, :, form]),
+                             twonn=twonn(pooled[j], seed=inputs.seed), gride=gride(pooled[j], n1=s.gride_n1, seed=inputs.seed),
+                             cka_to_last=cka_with_error(pooled[j], pooled[-1])))
         meta = {"n_texts": stream.n_texts, "num_layers": stream.num_layers, **stream.describe(),
                 "eval_truncated": stream.n_truncated, "cka_layers": list(stream.layers), "cka_matrix": cka.tolist(),
                 "point_cloud": "pooled vectors of the eval texts (intrinsic dimension, CKA); token states (curvature)",
-                "no_stderr": NO_STDERR, "definitions": DEFINITIONS}
+                "curvature_angle": "arccos|cos|" if s.absolute_cosine else "arccos(cos)", "definitions": DEFINITIONS}
         return LayerResult(layers=rows, meta=meta)
 
     def corpus_stderr(self, result: Any, slot: int, metric: str) -> float | str | None:
@@ -109,7 +113,12 @@ class GeometryFamily(MetricFamily):
 
 
 class ViewsFamily(MetricFamily):
-    """``lidar``, ``dime``, ``infonce`` per layer on augmented views (``mi_views``)."""
+    """``lidar``, ``dime``, ``infonce`` per layer on augmented views (``mi_views``).
+
+    A view's vector is the study's by default (its token rows centred over the text, scaled to unit
+    length, averaged; computed in the view's pass by a token reducer); ``view_pooling: task`` takes
+    the task's pooled state instead.
+    """
 
     name = "views"
     settings = ViewSettings
@@ -129,18 +138,20 @@ class ViewsFamily(MetricFamily):
         s: ViewSettings = inputs.settings  # type: ignore[assignment]
         texts = inputs.evaluation.texts
         drawn = augment_texts(texts, s.n_views, seed=inputs.seed, word_p=s.augment_word_p)
-        # pooled views stay where the model put them; LiDAR's solve runs there, and the two views DiME
+        # the views stay where the model put them; LiDAR's solve runs there, and the two views DiME
         # and InfoNCE read (n × n products) leave the device once, for every layer at the same time
-        views = torch.stack([_pooled_on_device(inputs.stream([d[v] for d in drawn], f"view {v + 1} of {s.n_views}"))
-                             for v in range(s.n_views)], dim=2)  # (layers, N, V, D)
+        views = torch.stack([_view_vectors(inputs.stream([d[v] for d in drawn], f"view {v + 1} of {s.n_views}"),
+                                           s.view_pooling) for v in range(s.n_views)], dim=2)  # (layers, N, V, D)
         pair = views[:, :, :2].cpu().numpy()
         layers, num_layers = inputs.layers, inputs.num_layers
         rows = [_row(layer, num_layers, lidar=lidar(views[j]),
                      dime=dime(pair[j, :, 0], pair[j, :, 1], seed=inputs.seed, n_shuffles=s.dime_shuffles),
-                     infonce=infonce(pair[j, :, 0], pair[j, :, 1], temperature=s.infonce_temperature))
+                     infonce=infonce(pair[j, :, 0], pair[j, :, 1], temperature=s.infonce_temperature,
+                                     cosine=s.infonce_cosine))
                 for j, layer in enumerate(layers)]
         meta = {"n_texts": len(texts), "num_layers": num_layers, "n_views": s.n_views, "augment_seed": inputs.seed,
                 "augmenter": "mi_tasks.data.augment (seeded typos, keyboard neighbours, word splits)",
+                "view_pooling": s.view_pooling,
                 "definitions": DEFINITIONS}
         return LayerResult(layers=rows, meta=meta)
 
@@ -155,11 +166,13 @@ class ViewsFamily(MetricFamily):
 
 DEFINITIONS = {
     "curvature": "mean over texts of the mean angle (radians) between successive token-difference vectors, "
-                 "arccos|cos|, rows centred and unit-scaled (Skean et al.'s code)",
+                 "arccos|cos| (absolute_cosine: true, the study's code) or arccos(cos) (false, the paper's formula), "
+                 "rows centred and unit-scaled (Skean et al.'s code)",
     "twonn": "TwoNN intrinsic dimension of the pooled vectors, 10% largest ratios discarded (scikit-dimension)",
     "gride": "GRIDE intrinsic dimension of the pooled vectors at neighbour orders n1, 2·n1 (scikit-dimension)",
     "cka_to_last": "linear CKA between this layer's and the last requested layer's pooled vectors",
-    "lidar": "entropy of Sw^-1/2 Sb Sw^-1/2 over the views (Sw + 1e-4 I), / ln min(n, D)",
+    "lidar": "entropy of Sw^-1/2 Sb Sw^-1/2 over the views (Sw + 1e-4 I), / ln min(n, D); a view's vector is "
+             "set by view_pooling (default: its token rows centred, unit length, averaged, as the study)",
     "dime": "mean over shuffles of H(Ka∘P Kb Pᵀ) − H(Ka∘Kb), Grams of two views over texts, / ln min(n, D)",
     "infonce": "InfoNCE loss of two matched views at temperature infonce_temperature (lower: views more alike)",
 }

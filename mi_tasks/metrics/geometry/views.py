@@ -1,8 +1,10 @@
 """Metrics on augmented views of the same texts: LiDAR, DiME and InfoNCE (as the study computes them).
 
-Each takes pooled states of V views per text (V = 2 for DiME and InfoNCE). The views come from
+Each takes one vector per view of each text (V views; 2 for DiME and InfoNCE). The views come from
 ``mi_tasks.data.augment``; each view costs one extra forward pass, which is why these metrics are
-a separate task from the ones read off the main pass.
+a separate task from the ones read off the main pass. ``mi_views`` gives them the study's vectors by
+default (a view's token rows centred, unit length, averaged: the ``unit_token_mean`` reducer).
+Every standard error here covers the sampling of the texts (and DiME's shuffles).
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from scipy.special import logsumexp
 
 from ...errors import MiTasksError
 from ..uncertainty import mean_stderr
-from .arrays import (as_states, as_tensor_states, jackknife_stderr, max_entropy_normalised, psd_entropy,
+from .arrays import (HALF_SPLITS, as_states, as_tensor_states, half_sample_stderr, jackknife_stderr,
+                     max_entropy_normalised, psd_entropy,
                      spectrum_entropy)
 from .estimate import Estimate
 
@@ -120,32 +123,45 @@ def _pair(view_a: np.ndarray, view_b: np.ndarray, what: str) -> tuple[np.ndarray
     return a, b
 
 
+def _dime_nats(ka: np.ndarray, kb: np.ndarray, rng: np.random.Generator, n_shuffles: int, alpha: float) -> float:
+    """Mean over ``n_shuffles`` permutations P of H(Ka ∘ P·Kb·Pᵀ), minus H(Ka ∘ Kb) (nats)."""
+    n = ka.shape[0]
+    joint = psd_entropy(ka * kb, alpha)
+    shuffled = [psd_entropy(ka * kb[np.ix_(p, p)], alpha) for p in (rng.permutation(n) for _ in range(n_shuffles))]
+    return float(np.mean(shuffled) - joint)
+
+
 def dime(view_a: np.ndarray, view_b: np.ndarray, seed: int = 0, n_shuffles: int = 10, alpha: float = 1.0,
-         normalise: bool = True) -> Estimate:
+         normalise: bool = True, half_splits: int = HALF_SPLITS) -> Estimate:
     """DiME (Skean et al. 2023): mean over shuffles of H(Ka ∘ P·Kb·Pᵀ) − H(Ka ∘ Kb), Grams over texts.
 
     Ka = A·Aᵀ and Kb = B·Bᵀ are the linear Gram matrices of the two views (n × n), ∘ the
     elementwise product, H the matrix-based entropy and P a seeded random permutation of the texts
-    (``n_shuffles`` of them, the study's 10). Normalised by ln min(n, D). The standard error is the
-    spread of the shuffled entropies (sd/√n_shuffles): the only random part.
+    (``n_shuffles`` of them, the study's 10). Normalised by ln min(n, D).
+
+    Standard error: half-sampling over texts (:func:`half_sample_stderr`, ``half_splits`` splits;
+    0 for none), each half with its own ``n_shuffles`` shuffles, so it covers both the sampling of
+    the texts and the shuffles. The spread of the shuffles alone is 4-20× smaller than the spread
+    over texts; a bootstrap over texts would repeat texts, and a repeated row of a Gram matrix
+    raises its entropy terms, inflating the error.
     """
     a, b = _pair(view_a, view_b, "DiME")
     if n_shuffles < 1:
         raise MiTasksError(f"DiME needs n_shuffles >= 1, got {n_shuffles}")
     n, d = a.shape
     ka, kb = a @ a.T, b @ b.T
-    joint = psd_entropy(ka * kb, alpha)
     rng = np.random.default_rng(seed)
-    shuffled = np.empty(n_shuffles)
-    for s in range(n_shuffles):
-        p = rng.permutation(n)
-        shuffled[s] = psd_entropy(ka * kb[np.ix_(p, p)], alpha)
-    scale = max_entropy_normalised(1.0, n, d) if normalise else 1.0
-    value = (shuffled.mean() - joint) * scale
-    if n_shuffles >= 2:
-        return Estimate(float(value), float(shuffled.std(ddof=1) / math.sqrt(n_shuffles) * scale),
-                        f"spread over {n_shuffles} shuffles (sd/sqrt n_shuffles)", n)
-    return Estimate(float(value), float("nan"), "none: a single shuffle has no spread", n)
+
+    def nats(rows: np.ndarray) -> float:
+        return _dime_nats(ka[np.ix_(rows, rows)], kb[np.ix_(rows, rows)], rng, n_shuffles, alpha)
+
+    scale = max_entropy_normalised(1.0, n, d) if normalise else 1.0  # the full sample's ln min(n, D), halves included
+    value = nats(np.arange(n)) * scale
+    se = half_sample_stderr(nats, n, half_splits, seed) * scale if half_splits >= 1 else float("nan")
+    if math.isfinite(se):
+        return Estimate(value, se, f"half-sampling over texts ({half_splits} splits into halves; "
+                                   f"{n_shuffles} shuffles each)", n)
+    return Estimate(value, se, "none: half-sampling switched off or under 4 texts", n)
 
 
 def infonce(view_a: np.ndarray, view_b: np.ndarray, temperature: float = 0.1, cosine: bool = True) -> Estimate:

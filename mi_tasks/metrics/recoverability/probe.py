@@ -69,8 +69,14 @@ def _array_batches(states: np.ndarray | torch.Tensor, targets: Sequence[np.ndarr
     layers = list(range(X.shape[0]))
     for s in range(0, X.shape[1], batch):
         idx = np.arange(s, min(s + batch, X.shape[1]))
-        yield StateBatch(indices=idx, states=X[:, idx], targets=[np.asarray(targets[i], dtype=np.int64) for i in idx],
-                         layers=layers)
+        yield StateBatch(indices=idx, states=X[:, idx], targets=[_distinct(targets[i]) for i in idx], layers=layers)
+
+
+def _distinct(ids: Any) -> np.ndarray:
+    """A text's target ids, each once in order of first appearance: a target is a set (a token listed twice
+    would count twice in the prior's document frequencies and push them past 1)."""
+    arr = np.asarray(ids, dtype=np.int64)
+    return arr[np.sort(np.unique(arr, return_index=True)[1])]
 
 
 class RecoverabilityProbe:
