@@ -108,7 +108,7 @@ def test_run_tiny_model_results_overrides_samples_and_determinism(tiny_dir, corp
     ent = res["configs"]["mi_entropy"]["mi_results"]
     assert {"prompt_entropy", "dataset_entropy", "prompt_effective_rank", "diff_erank"} <= set(ent["curves"])
     assert [r["layer"] for r in ent["layers"]] == [0, 2, 3] and ent["meta"]["random_texts"] == 40
-    top = max(ent["layers"], key=lambda r: r["prompt_entropy"])
+    top = min(ent["layers"], key=lambda r: r["prompt_entropy"])  # headline_layer: best, in the family's direction (lower)
     assert res["results"]["mi_entropy"]["prompt_entropy,none"] == pytest.approx(top["prompt_entropy"])
     assert all(0 < r["prompt_entropy"] <= 1 and 0 < r["dataset_entropy"] <= 1 for r in ent["layers"])
     ie = res["configs"]["mi_emergence"]["mi_results"]
