@@ -50,7 +50,26 @@ def test_a_tsv_row_with_a_tab_in_its_text_names_the_line(tmp_path, capsys, tiny_
     f = tmp_path / "d.tsv"
     f.write_text("text\tlabel\nfirst\t0\nsecond\twith a tab\t1\n", encoding="utf-8")
     line = _one_line_error(capsys, _recoverability(tmp_path, tiny_dir["gpt2"], f))
-    assert f"{f}:3: 3 fields where the header has 2" in line and "no tab inside a field" in line
+    assert f"{f}:3: 3 fields where the header has 2" in line and "needs the field in double quotes" in line
+
+
+def test_a_tsv_quoting_its_tabs_as_csv_writer_does(tmp_path):
+    """DBpedia's sample quotes the abstracts holding a tab; read unquoted they would be rows of 6 fields."""
+    f = tmp_path / "q.tsv"
+    f.write_text('label\ttext\n1\t"an abstract with a\ttab"\n2\tplain "inner" quotes\n', encoding="utf-8")
+    assert load_corpus(f, text_field="text").texts == ["an abstract with a\ttab", 'plain "inner" quotes']
+    with pytest.raises(MiTasksError, match=r"q.tsv:2: 3 fields where the header has 2"):
+        load_corpus(f, text_field="text", quoting=False)
+
+
+def test_a_tsv_whose_quotes_read_two_ways_asks_which(tmp_path):
+    f = tmp_path / "two.tsv"
+    f.write_text('text\n"first\nsecond"\nthird\n', encoding="utf-8")  # one quoted text, or three plain ones
+    with pytest.raises(MiTasksError, match=r"two.tsv: its quotes can be read two ways \(2 rows with quotes .* 3 "
+                                           r"without\); set the setting train_quoting or eval_quoting"):
+        load_corpus(f)
+    assert load_corpus(f, quoting=False).texts == ['"first', 'second"', "third"]
+    assert load_corpus(f, quoting=True).texts == ["first\nsecond", "third"]
 
 
 def test_a_spreadsheets_csv_utf8_with_a_byte_order_mark(tmp_path):
@@ -89,8 +108,14 @@ def test_csv_writer_and_jsonl_texts_read_back_identically(tmp_path, texts, bom):
         w.writerows([t, i] for i, t in enumerate(texts))
     j = tmp_path / "drawn.jsonl"
     j.write_text(("\ufeff" if bom else "") + "".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    t = tmp_path / "drawn.tsv"
+    with t.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, delimiter="\t")
+        w.writerow(["text", "label"])
+        w.writerows([t, i] for i, t in enumerate(texts))
     assert load_corpus(c).texts == texts
     assert load_corpus(j).texts == texts
+    assert load_corpus(t).texts == texts
 
 
 def test_card_update_reads_past_a_byte_order_mark(tmp_path, capsys):

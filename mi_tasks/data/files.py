@@ -126,7 +126,7 @@ def read_rows(path: str | os.PathLike, *, header: bool | None = None, columns: t
     """Rows of a .jsonl/.csv/.tsv file as dicts; .txt/.raw lines as ``{"text": line}`` (every line, blank ones too).
 
     ``header`` None: a .csv/.tsv has a header row unless ``columns`` name its columns. ``quoting``
-    None: on for .csv, off for .tsv.
+    None: on for .csv; a .tsv is read the one way its rows fit (see ``_delimited``).
     """
     p = checked_path(path)
     suffix = p.suffix.lower()
@@ -136,7 +136,7 @@ def read_rows(path: str | os.PathLike, *, header: bool | None = None, columns: t
                 return [{"text": line.rstrip("\n")} for line in f]
         if suffix == ".jsonl":
             return _jsonl(p)
-        return _delimited(p, header, columns, suffix == ".csv" if quoting is None else quoting)
+        return _delimited(p, header, columns, quoting)
     except UnicodeDecodeError:
         raise not_utf8(p) from None
 
@@ -154,10 +154,40 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _delimited(path: Path, header: bool | None, columns: tuple[str, ...] | None, quoting: bool) -> list[dict[str, Any]]:
+def _delimited(path: Path, header: bool | None, columns: tuple[str, ...] | None,
+               quoting: bool | None) -> list[dict[str, Any]]:
     """The rows of a .csv/.tsv file; a row whose field count differs from the header's (or the first row's,
-    or ``columns``') is an error naming the file and line, not a text cut at a comma or rows merged."""
+    or ``columns``') is an error naming the file and line, not a text cut at a comma or rows merged.
+
+    ``quoting`` None reads a .csv with quotes and a .tsv both ways: .tsv files in the wild come either
+    quoted as ``csv.writer(delimiter="\\t")`` writes them (a tab or line break inside a quoted field) or
+    unquoted (a text may start with ``"``). The reading whose every row has the header's field count is
+    used; where both fit with the same rows it is the quoted one (the quotes were the file's), and where
+    they fit with different rows the file is ambiguous and the user says which.
+    """
     csv.field_size_limit(sys.maxsize)
+    tsv = path.suffix.lower() == ".tsv"
+    if quoting is not None or not tsv:
+        rows, problem = _fields(path, header, columns, quoting if quoting is not None else True)
+        if problem:
+            raise MiTasksError(problem)
+        return rows
+    quoted, quoted_problem = _fields(path, header, columns, True)
+    plain, plain_problem = _fields(path, header, columns, False)
+    if quoted_problem and plain_problem:
+        raise MiTasksError(plain_problem if "fields where" in plain_problem else quoted_problem)
+    if quoted_problem or plain_problem:
+        return plain if quoted_problem else quoted
+    if len(quoted) != len(plain):
+        raise MiTasksError(
+            f"{path}: its quotes can be read two ways ({len(quoted)} rows with quotes special, {len(plain)} "
+            "without); set the setting train_quoting or eval_quoting (load_corpus's quoting) to true or false, or save the file as .jsonl")
+    return quoted
+
+
+def _fields(path: Path, header: bool | None, columns: tuple[str, ...] | None,
+            quoting: bool) -> tuple[list[dict[str, Any]], str | None]:
+    """The rows read one way (quotes special or not), or the first problem as one line naming file and line."""
     delim = "\t" if path.suffix.lower() == ".tsv" else ","
     with path.open(encoding=ENCODING, newline="") as f:
         reader = csv.reader(f, delimiter=delim, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE, strict=quoting)
@@ -168,9 +198,9 @@ def _delimited(path: Path, header: bool | None, columns: tuple[str, ...] | None,
                     raw.append((line, r))
                 line = reader.line_num + 1
         except csv.Error as e:
-            raise MiTasksError(f"{path}:{line}: {e}; quote fields as a spreadsheet or Python's csv.writer does") from None
+            return [], f"{path}:{line}: {e}; quote fields as a spreadsheet or Python's csv.writer does"
     if not raw:
-        return []
+        return [], None
     if header is None:
         header = columns is None
     if header:
@@ -179,17 +209,17 @@ def _delimited(path: Path, header: bool | None, columns: tuple[str, ...] | None,
         names, body = list(columns) if columns else [str(i) for i in range(len(raw[0][1]))], raw
     for line, r in body:
         if len(r) != len(names):
-            raise MiTasksError(f"{path}:{line}: {len(r)} fields where the {'header has' if header else 'rows have'} "
-                               f"{len(names)} ({', '.join(names)}): {_field_hint(delim, quoting)}")
-    return [dict(zip(names, r)) for _, r in body]
+            return [], (f"{path}:{line}: {len(r)} fields where the {'header has' if header else 'rows have'} "
+                        f"{len(names)} ({', '.join(names)}): {_field_hint(delim, quoting)}")
+    return [dict(zip(names, r)) for _, r in body], None
 
 
 def _field_hint(delim: str, quoting: bool) -> str:
     if delim == ",":
         what = "a text holding a comma must be quoted (\"Stocks rose, then fell\")" if quoting else "quoting is off"
         return f"{what}; save the file with a spreadsheet or Python's csv.writer, or as .jsonl"
-    return ("a tab-separated file holds no tab inside a field (quotes are not special in .tsv); "
-            "replace tabs in texts with spaces, or save the file as .jsonl")
+    return ("a tab inside a field needs the field in double quotes, as csv.writer(delimiter='\\t') writes it "
+            "(or replace tabs in texts with spaces, or save the file as .jsonl)")
 
 
 def read_local(path: str | os.PathLike, *, text_field: str | None = None, fields: tuple[str, ...] | None = None,

@@ -17,6 +17,8 @@ class CorpusSettings(Settings):
     template: str | None = setting(None, str, "format string joining fields, e.g. '{title}. {content}'", nullable=True)
     header: bool | None = setting(None, bool, "whether a .csv/.tsv file has a header row (null: yes unless columns are given)", nullable=True)
     columns: tuple[str, ...] | None = setting(None, tuple, "column names of a header-less .csv/.tsv", nullable=True)
+    quoting: bool | None = setting(None, bool, "whether quotes are special in a .csv/.tsv file (null: yes in .csv; "
+                                   "a .tsv is read the one way all its rows fit)", nullable=True)
 
     def check(self, where: str = "") -> None:
         """A template must be a format string of named fields before any corpus is read."""
@@ -31,7 +33,8 @@ class CorpusSettings(Settings):
     def load_kwargs(self, seed: int) -> dict[str, Any]:
         """Keywords of :func:`~mi_tasks.data.corpora.load_corpus` (the source is ``corpus``)."""
         return {"text_field": self.text_field, "template": self.template, "limit": self.limit, "seed": seed,
-                "header": self.header, "columns": self.columns, "limit_name": f"{self.role}_limit"}
+                "header": self.header, "columns": self.columns, "quoting": self.quoting,
+                "limit_name": f"{self.role}_limit"}
 
 
 @dataclass(frozen=True)
