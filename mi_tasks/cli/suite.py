@@ -22,13 +22,12 @@ from typing import Any
 
 from ..states.bundled import DEFAULT_MODELS, display_name, resolve_model
 from ..errors import MiTasksError
-from ..settings import FAMILIES, TaskSettings
+from ..settings import TaskSettings, settings_groups
 from ..harness.lm_eval_compat import MODEL_NAME
-from ..states.modeling import check_model_source
+from ..states.modeling import check_model_source, resolve_dtype
 from ..reporting.report import Report, write_report
 from .options import add_settings, settings_from
 
-FAMILY_NAMES = tuple(FAMILIES)
 
 
 @dataclass
@@ -38,13 +37,14 @@ class SuiteConfig:
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
     labels: list[str] | None = None        # display names, one per model (default: alias name or folder)
     tasks: str = "mi_suite"
+    include_path: str | None = None        # lm_eval --include_path: a folder of the user's own task YAMLs
     metadata: dict[str, Any] = field(default_factory=dict)
     # recoverability targets unless metadata names them: words, so the report, cards and leaderboard rows
     # compare models (token targets of different tokenizers do not; docs/metrics.md measures why)
     targets: str = "words"
     out_dir: Path = Path("mi-report")
     device: str = "cpu"
-    dtype: str = "bfloat16"
+    dtype: str = "auto"                    # resolved here (lm-eval's own "auto" means the checkpoint's dtype)
     batch_size: str = "32"
     limit: int | None = None
     extra_model_args: str = ""
@@ -108,7 +108,8 @@ def run_suite(cfg: SuiteConfig) -> Report:
     """Run lm_eval once per model (streaming its progress), then write and return the report."""
     if not cfg.models:
         raise MiTasksError("no models given; pass --model (alias minilm/smollm2, or a model folder)")
-    prepared = [model_args_for(m, cfg.dtype, cfg.extra_model_args) for m in cfg.models]  # every model checked first
+    dtype = cfg.dtype if cfg.dtype != "auto" else str(resolve_dtype("auto", cfg.device)).removeprefix("torch.")
+    prepared = [model_args_for(m, dtype, cfg.extra_model_args) for m in cfg.models]  # every model checked first
     out = Path(cfg.out_dir)
     raw_dir = out / "lm_eval"
     raw_dir.mkdir(parents=True, exist_ok=True)
@@ -130,6 +131,8 @@ def run_suite(cfg: SuiteConfig) -> Report:
                                    "--output_path", str(target)]
         metadata = {"targets": cfg.targets, **cfg.metadata}
         cmd += ["--metadata", json.dumps(metadata)]
+        if cfg.include_path:
+            cmd += ["--include_path", str(cfg.include_path)]
         if cfg.limit is not None:
             cmd += ["--limit", str(cfg.limit)]
         print(f"\n== [{i + 1}/{len(prepared)}] {label or path}\n$ {shlex.join(cmd)}", file=sys.stderr, flush=True)
@@ -163,14 +166,16 @@ def add_subparser(sub: Any) -> None:
                    help="alias (minilm, smollm2), model folder or hub id, optionally 'PATH,gguf_file=F,...'; "
                         "repeatable (default: minilm and smollm2)")
     s.add_argument("--tasks", default="mi_suite", help="lm-eval tasks or groups, comma-separated (default mi_suite)")
+    s.add_argument("--include-path", default=None, help="a folder of your own task YAMLs (lm_eval --include_path)")
     s.add_argument("--metadata", default=None, help="more task settings as JSON, merged last (see task_configs/)")
-    s.add_argument("--dtype", default="bfloat16", help="model dtype passed in --model_args (default bfloat16)")
+    s.add_argument("--dtype", default="auto", help="model dtype passed in --model_args (default auto: bfloat16 where "
+                   "the device computes it natively, a CUDA GPU or a CPU with AMX/AVX512-BF16, else float32)")
     s.add_argument("--device", default="cpu")
     s.add_argument("--batch-size", default="32")
     s.add_argument("--limit", type=int, default=None, help="lm_eval --limit (eval texts per task)")
     s.add_argument("--out", default="mi-report", help="report folder; lm-eval's JSONs go to OUT/lm_eval/")
     s.add_argument("--quiet", action="store_true", help="no progress output from lm_eval")
-    add_settings(s, FAMILY_NAMES, defaults=SUITE_DEFAULTS)
+    add_settings(s, settings_groups(), defaults=SUITE_DEFAULTS)  # plugin families' settings too
     s.set_defaults(func=run)
 
 
@@ -191,7 +196,10 @@ def suite_metadata(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.include_path and not Path(args.include_path).is_dir():
+        raise MiTasksError(f"--include-path {args.include_path!r} is not a folder; name the folder holding your task YAMLs")
     cfg = SuiteConfig(models=args.model or list(DEFAULT_MODELS), tasks=args.tasks, metadata=suite_metadata(args),
+                      include_path=args.include_path,
                       out_dir=Path(args.out), device=args.device, dtype=args.dtype, batch_size=args.batch_size,
                       limit=args.limit, quiet=args.quiet)
     rep = run_suite(cfg)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from dataclasses import asdict
 from typing import Any
 
 from lm_eval.api.instance import Instance
@@ -249,6 +248,6 @@ class MITask(Task):
 
     def dump_config(self) -> dict[str, Any]:
         cfg = dict(super().dump_config())
-        cfg["mi_settings"] = asdict(self.settings)
+        cfg["mi_settings"] = self.settings.as_dict()
         cfg["mi_results"] = self._mi_results
         return cfg

@@ -1,34 +1,51 @@
-"""A metric family written outside mi-tasks: the mean L2 norm of the pooled states per layer.
+"""A metric family written outside mi-tasks: the mean norm of the pooled states per layer.
 
-It is what a user adds: this file (the family, registered here) and a task YAML beside it. No
-runner, task class or report of mi-tasks is edited for it.
+It is what a user adds: this file (the family with its own settings, direction and minimum,
+registered here) and a task YAML beside it. No runner, task class, settings table or report of
+mi-tasks is edited for it; its settings are task settings wherever settings are taken.
 """
-from __future__ import annotations
+# No `from __future__ import annotations` here: lm-eval executes a YAML's module without entering it in
+# sys.modules, and dataclasses then cannot resolve string annotations (an AttributeError at import).
+from dataclasses import dataclass
 
 import numpy as np
 
+from mi_tasks.config import Settings, setting
 from mi_tasks.harness.task import MITask  # noqa: F401  (the YAML's class)
-from mi_tasks.metrics.family import MetricFamily
+from mi_tasks.metrics.family import MetricFamily, MinimumInputs
 from mi_tasks.metrics.registry import register_family
 from mi_tasks.metrics.result import LayerResult
 from mi_tasks.metrics.uncertainty import mean_stderr
 from mi_tasks.states.layers import normalized_depth
 
 
+@dataclass(frozen=True)
+class StateNormSettings(Settings):
+    """Which norm, and a whole-number scale (a stand-in for any setting a family may need)."""
+
+    norm_order: str = setting("l2", str, "the norm of each pooled state", choices=("l2", "l1"))
+    norm_scale: int = setting(1, int, "the norm is multiplied by this", low=1)
+
+
 @register_family
 class StateNormFamily(MetricFamily):
     name = "state_norm"
+    settings = StateNormSettings
     table_metrics = ("mean_state_norm",)
     per_text_metrics = ("mean_state_norm",)
     best_key = "mean_state_norm"
-    units = {"mean_state_norm": "L2 norm"}
-    definitions = {"mean_state_norm": "mean over texts of the pooled hidden state's L2 norm"}
+    lower_is_better = ("mean_state_norm",)
+    minimum = MinimumInputs(texts=3)
+    units = {"mean_state_norm": "norm"}
+    definitions = {"mean_state_norm": "mean over texts of the pooled hidden state's norm, times norm_scale"}
 
     def compute(self, inputs):
+        own: StateNormSettings = inputs.settings
         stream = inputs.evaluation
         norms = np.zeros((len(stream.layers), stream.n_texts))
+        p = 2 if own.norm_order == "l2" else 1
         for b in stream.batches():
-            norms[:, b.indices] = b.states.double().norm(dim=-1).numpy()
+            norms[:, b.indices] = own.norm_scale * b.states.double().norm(p=p, dim=-1).numpy()
         rows = [{"layer": layer, "depth": normalized_depth(layer, stream.num_layers),
                  "mean_state_norm": float(norms[j].mean()), "mean_state_norm_stderr": mean_stderr(norms[j])}
                 for j, layer in enumerate(stream.layers)]
