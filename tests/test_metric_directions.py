@@ -1,10 +1,11 @@
 """One direction per metric: lm-eval's ``higher_is_better``, ``headline_layer: best``, the layer-choice study
 and the leaderboard page all read it from the metric's family."""
-import dataclasses
+from __future__ import annotations
 
 import pytest
 
 from mi_tasks.metrics.registry import builtin_families, metric_direction
+from mi_tasks.settings import TaskSettings
 from mi_tasks.reporting.layer_choice_report import direction_of
 from mi_tasks.reporting.leaderboard.page import metric_facts
 
@@ -53,6 +54,6 @@ def test_headline_best_follows_the_direction(lm_eval_tasks):
 
     task = lm_eval_tasks["mi_entropy"]
     rows = [{"layer": i, "depth": i / 2, "prompt_entropy": v} for i, v in enumerate([0.9, 0.4, 0.7])]
-    task.settings = dataclasses.replace(task.settings, headline_layer="best")
+    task.settings = TaskSettings.given(task.settings, headline_layer="best")
     result = LayerResult(layers=rows, meta={"num_layers": 2})
     assert task.headline_slot(result) == 1  # the lowest prompt entropy
