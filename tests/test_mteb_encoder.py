@@ -47,6 +47,28 @@ def test_encoder_embeds_the_extractors_states(tiny_dir, tiny):
         assert raw.layer == 2 and np.allclose(raw.embed(texts) / np.linalg.norm(raw.embed(texts), axis=1, keepdims=True), ref, atol=1e-5)
 
 
+def test_encoder_given_a_tasks_settings_reads_that_tasks_states(tiny_dir, tiny):
+    """The settings mi_entropy's YAML uses, with a length that truncates: the encoder's states are the pass's."""
+    from mi_tasks.settings import TaskSettings
+
+    from .test_settings import yaml_metadata
+
+    s = TaskSettings.from_metadata({**yaml_metadata("mi_entropy"), "max_text_length": 6, "pooling": "last",
+                                    "include_special": True}, "mi_entropy")
+    texts = make_sentences(10, seed=4)
+    model, tok = tiny["llama"]
+    ref, _ = HiddenStateExtractor(model, tok, layers=[3], pooling=s.pooling, max_text_length=s.max_text_length,
+                                  include_special=s.include_special, progress=False).extract(texts)
+    enc = LayerEncoder(tiny_dir["llama"], layer=3, settings=s, normalize=False, dtype="float32")
+    assert (enc.pooling, enc.include_special, enc.cache.extractor.max_text_length) == ("last", True, 6)
+    assert np.allclose(enc.embed(texts), ref[0], atol=1e-5)
+    plain = LayerEncoder(tiny_dir["llama"], layer=3, normalize=False, dtype="float32")  # no ST config: a task's defaults
+    assert plain.cache.extractor.max_text_length == TaskSettings().max_text_length
+    with pytest.raises(MiTasksError, match="pass pooling= to layer_sweep itself"):
+        layer_sweep(tiny_dir["bert"], [sts_task("T", ["a b"], ["c d"], [1.0])], metrics=("entropy",),
+                    metric_settings={"pooling": "last"})
+
+
 def test_mteb_evaluate_runs_all_task_kinds(tiny_dir, tiny_tasks):
     enc = LayerEncoder(tiny_dir["bert"], layer=-1, dtype="float32")
     from mteb.models.models_protocols import EncoderProtocol

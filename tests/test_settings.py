@@ -25,6 +25,11 @@ YAML_OVERRIDES = {
 CLI_OVERRIDES = {"train_corpus": "bbcnews:train", "eval_corpus": "bbcnews:test", "train_limit": None, "eval_limit": None}
 
 
+def yaml_metadata(task: str) -> dict:
+    """The ``metadata`` block of one task YAML (``version`` left out)."""
+    return {k: v for k, v in _metadata()[task].items() if k != "version"}
+
+
 def _metadata() -> dict[str, dict]:
     out = {}
     for path in sorted((REPO / "task_configs").glob("*.yaml")):

@@ -31,6 +31,7 @@ from ..errors import MiTasksError, translate_errors
 from ..states.extraction import HiddenStateExtractor, model_num_layers
 from ..states.layers import normalized_depth
 from ..states.modeling import is_encoder_only, load_model, text_config
+from ..states.settings import StateSettings
 from .st_config import EncoderDefaults, encoder_defaults
 
 
@@ -67,14 +68,6 @@ class PooledStateCache:
         self._states.clear()
 
 
-def default_max_length(model: torch.nn.Module, max_text_length: int | None) -> int:
-    """``max_text_length`` if given, else 512 capped at the model's positions (no warning for the default)."""
-    if max_text_length is not None:
-        return int(max_text_length)
-    limit = getattr(text_config(model.config), "max_position_embeddings", None)
-    return min(512, limit) if isinstance(limit, int) and limit > 1 else 512
-
-
 def _fingerprint(path: str, gguf_file: str | None) -> str:
     key = f"{os.path.abspath(path) if os.path.exists(path) else path}|{gguf_file or ''}"
     return hashlib.sha256(key.encode()).hexdigest()[:10]
@@ -96,14 +89,32 @@ def model_identity(model_name_or_path: str, revision: str | None = None,
     return f"mi-tasks/{short.replace(' ', '_')}", rev
 
 
-def resolve_settings(path: str, pooling: str | None, normalize: bool | None, include_special: bool | None,
-                     max_text_length: int | None, load_kwargs: dict[str, Any]
-                     ) -> tuple[EncoderDefaults, str, bool, bool, int | None, dict[str, Any]]:
-    """Fill the settings left as None from the model folder's sentence-transformers config (or mi-tasks' defaults)."""
+def encoder_defaults_for(path: str, load_kwargs: dict[str, Any]) -> tuple[EncoderDefaults, dict[str, Any]]:
+    """The folder's encoder defaults (:mod:`mi_tasks.mteb.st_config`, the one rule) and the load keywords."""
     d = encoder_defaults(path) if os.path.isdir(path) else EncoderDefaults()
-    return (d, d.pooling if pooling is None else pooling, d.normalize if normalize is None else bool(normalize),
-            d.include_special if include_special is None else bool(include_special),
-            d.max_length if max_text_length is None else max_text_length, {"dtype": d.dtype, **load_kwargs})
+    return d, {"dtype": d.dtype, **load_kwargs}
+
+
+def encoder_pass_settings(d: EncoderDefaults, model: torch.nn.Module, settings: Any, pooling: str | None,
+                          include_special: bool | None, max_text_length: int | None) -> StateSettings:
+    """The pass settings an encoder reads its states with.
+
+    A keyword given wins; then ``settings`` (a task's, as :class:`~mi_tasks.settings.TaskSettings` or
+    its pass settings), so an encoder given the settings a task uses reads that task's states; then the
+    folder's defaults ``d``, whose length is capped at the model's positions.
+    """
+    if settings is not None and hasattr(settings, "states") and not isinstance(settings, StateSettings):
+        settings = settings.states
+    if settings is not None and not isinstance(settings, StateSettings):
+        raise MiTasksError(f"settings must be TaskSettings or StateSettings, got {type(settings).__name__}")
+    base = settings if settings is not None else StateSettings(pooling=d.pooling, include_special=d.include_special,
+                                                               max_text_length=d.max_length)
+    given = {k: v for k, v in (("pooling", pooling), ("include_special", include_special),
+                               ("max_text_length", max_text_length)) if v is not None}
+    limit = getattr(text_config(model.config), "max_position_embeddings", None)
+    if settings is None and "max_text_length" not in given and isinstance(limit, int) and 1 < limit < base.max_text_length:
+        given["max_text_length"] = limit
+    return StateSettings.given(base, " for the MTEB encoder", **given)
 
 
 class LayerEncoder(AbsEncoder):
@@ -112,17 +123,19 @@ class LayerEncoder(AbsEncoder):
     ``layer``: state index (0 = embeddings, L = last block; negatives count from the end).
     ``pooling``: mean (over non-special tokens unless ``include_special``), last or first.
     ``normalize``: L2-normalise embeddings (cosine and dot products then agree).
-    ``max_text_length``: longer texts are truncated with a warning (default: 512 or the model's
-    positions).
+    ``max_text_length``: longer texts are truncated with a warning.
     ``include_special``: average CLS/SEP/BOS too, as sentence-transformers' mean pooling does.
+    ``settings``: a task's settings (:class:`~mi_tasks.settings.TaskSettings` or its pass
+    settings): the encoder then reads the states that task reads (keywords given still win).
     ``load_kwargs`` go to :func:`mi_tasks.states.modeling.load_model` (``gguf_file=``, ``dtype=``,
     ``device=``, ``revision=``, ``trust_remote_code=``).
 
     Settings left as None follow the model: where its folder holds a sentence-transformers
     configuration (``modules.json``), its pooling, normalisation, special-token handling and
     max_seq_length, in float32, so the last layer reproduces the model's own embeddings; elsewhere
-    mean pooling without special tokens, L2-normalised, 512 tokens, ``dtype="auto"`` (bf16 where the
-    hardware is fast at it). ``describe()`` and the MTEB model metadata record what was used.
+    the pass settings' defaults (those of a task YAML: mean pooling without special tokens, 128
+    tokens, capped at the model's positions), L2-normalised, ``dtype="auto"``. The rule lives in
+    :mod:`mi_tasks.mteb.st_config`; ``describe()`` and the MTEB model metadata record what was used.
     """
 
     def __init__(
@@ -135,6 +148,7 @@ class LayerEncoder(AbsEncoder):
         max_text_length: int | None = None,
         batch_size: int = 32,
         include_special: bool | None = None,
+        settings: Any = None,
         progress: bool = False,
         model: torch.nn.Module | None = None,
         tokenizer: Any = None,
@@ -145,8 +159,7 @@ class LayerEncoder(AbsEncoder):
             raise MiTasksError(f"layer must be one integer state index (negatives count from the end), got {layer!r}; "
                                "use mi_tasks.mteb.layer_sweep for several layers")
         self.model_name_or_path = str(model_name_or_path)
-        d, pooling, normalize, include_special, max_text_length, self.load_kwargs = resolve_settings(
-            self.model_name_or_path, pooling, normalize, include_special, max_text_length, load_kwargs)
+        d, self.load_kwargs = encoder_defaults_for(self.model_name_or_path, load_kwargs)
         self.defaults = d
         if cache is None:
             if model is None:
@@ -154,13 +167,13 @@ class LayerEncoder(AbsEncoder):
             elif tokenizer is None:
                 raise MiTasksError("LayerEncoder got a model without its tokenizer: pass tokenizer= too")
             n = model_num_layers(model)
-            max_text_length = default_max_length(model, max_text_length)
+            state = encoder_pass_settings(d, model, settings, pooling, include_special, max_text_length)
             if not -(n + 1) <= int(layer) <= n:
                 raise MiTasksError(f"layer {layer} is out of range for a model with {n} layers "
                                    f"(states 0..{n}, or -1..-{n + 1} from the end)")
-            extractor = HiddenStateExtractor(model, tokenizer, layers=[int(layer) % (n + 1)], pooling=pooling,
-                                             max_text_length=max_text_length, batch_size=batch_size,
-                                             include_special=include_special, progress=progress)
+            extractor = HiddenStateExtractor(model, tokenizer, layers=[int(layer) % (n + 1)], pooling=state.pooling,
+                                             max_text_length=state.max_text_length, batch_size=batch_size,
+                                             include_special=state.include_special, progress=progress)
             cache = PooledStateCache(extractor)
         ex = cache.extractor
         n = ex.num_layers
@@ -171,7 +184,7 @@ class LayerEncoder(AbsEncoder):
         if self.layer not in ex.layers:
             raise MiTasksError(f"layer {self.layer} is not among the shared cache's layers {ex.layers}")
         self.pooling = ex.pooling
-        self.normalize = bool(normalize)
+        self.normalize = d.normalize if normalize is None else bool(normalize)
         self.include_special = bool(ex.include_special)
         self.num_layers = n
         self.cache = cache

@@ -23,7 +23,7 @@ from ..metrics.result import NOT_MEASURED, strict_json
 from ..states.extraction import HiddenStateExtractor
 from ..states.layers import LayerSpec, normalized_depth
 from ..states.modeling import load_model
-from .encoder import LayerEncoder, PooledStateCache, default_max_length, resolve_settings
+from .encoder import LayerEncoder, PooledStateCache, encoder_defaults_for, encoder_pass_settings
 
 log = logging.getLogger("mi_tasks")
 
@@ -119,14 +119,16 @@ def layer_sweep(
     if not task_list:
         raise MiTasksError("layer_sweep got no tasks: pass MTEB tasks, e.g. mi_tasks.mteb.stsb_dev()")
     metrics = checked_families(metrics, metric_settings)
-    d, pooling, normalize, include_special, max_text_length, load_kwargs = resolve_settings(
-        str(model_name_or_path), pooling, normalize, include_special, max_text_length, load_kwargs)
+    d, load_kwargs = encoder_defaults_for(str(model_name_or_path), load_kwargs)
+    normalize = d.normalize if normalize is None else bool(normalize)
     if model is None:
         model, tokenizer = load_model(d.model_folder or str(model_name_or_path), **load_kwargs)
     elif tokenizer is None:
         raise MiTasksError("layer_sweep got a model without its tokenizer: pass tokenizer= too")
+    state = encoder_pass_settings(d, model, None, pooling, include_special, max_text_length)
+    pooling, include_special = state.pooling, state.include_special
     extractor = HiddenStateExtractor(model, tokenizer, layers=layers, pooling=pooling,
-                                     max_text_length=default_max_length(model, max_text_length),
+                                     max_text_length=state.max_text_length,
                                      batch_size=batch_size, include_special=include_special, progress=progress)
     cache = PooledStateCache(extractor)
     result = LayerSweepResult(model=str(model_name_or_path), num_layers=extractor.num_layers,
@@ -163,6 +165,12 @@ def checked_families(metrics: str | Sequence[str], values: dict[str, Any] | None
             raise MiTasksError(f"layer_sweep(metrics=...): {missing}")
     if names:
         TaskSettings.given(None, " for layer_sweep(metrics=...)", **(values or {}))
+        from ..states.settings import StateSettings
+
+        passed = sorted(set(values or {}) & set(StateSettings.specs()))
+        if passed:  # one pass serves the MTEB rows and the metric rows: its settings are layer_sweep's own
+            raise MiTasksError(f"layer_sweep(metric_settings=...) sets {', '.join(passed)}, which the sweep's one pass "
+                               f"takes: pass {', '.join(f'{k}=' for k in passed)} to layer_sweep itself")
     return names
 
 
