@@ -32,7 +32,7 @@ def one(path: str, kw: dict, dtype: str, length: int, blocks: int | None, steps:
     with tempfile.TemporaryDirectory() as out:
         t = time.perf_counter()
         res = enhance(path, out, corpus, steps=steps, eval_interval=10_000, eval_corpus=eval_corpus, eval_limit=16,
-                      corpus_limit=400, batch_size=batch_size, max_text_length=length, train_blocks=blocks, dtype=dtype,
+                      train_limit=400, batch_size=batch_size, max_text_length=length, train_blocks=blocks, dtype=dtype,
                       lr=2e-5, seed=0, resume=False, progress=False, **kw)
         total = time.perf_counter() - t
     secs = [r["seconds"] for r in res.losses][skip:]

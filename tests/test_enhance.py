@@ -135,10 +135,16 @@ def test_cli_and_errors(tiny_dir, corpus, tmp_path, capsys):
                "--quiet"])
     assert rc == 0 and "saved" in capsys.readouterr().out
     assert (tmp_path / "cli" / "model.safetensors").is_file() and (tmp_path / "cli" / "tokenizer.json").is_file()
-    with pytest.raises(MiTasksError, match="steps must be a positive integer"):
+    with pytest.raises(MiTasksError, match=r"steps for enhance\(\) must be a whole number >= 1"):
         enhance(tiny_dir["gpt2"], tmp_path / "x", str(corpus / "train.txt"), steps=0)
     with pytest.raises(MiTasksError, match="embedding output"):
         enhance(tiny_dir["gpt2"], tmp_path / "x", str(corpus / "train.txt"), steps=1, layer=0, dtype="float32")
+    with pytest.raises(MiTasksError, match=r"unknown keyword corpus_limit for enhance\(\): enhancement reads the task "
+                                           r"settings train_corpus, .*train_limit"):
+        enhance(tiny_dir["gpt2"], tmp_path / "x", str(corpus / "train.txt"), corpus_limit=10)
+    capsys.readouterr()
+    assert main(["enhance", tiny_dir["gpt2"], str(tmp_path / "z"), "--lr", "0"]) == 2
+    assert "lr (mi-tasks enhance --lr) must be a number > 0" in capsys.readouterr().err
     assert main(["enhance", str(tmp_path / "nope" / "model"), str(tmp_path / "y"), "--steps", "1"]) == 2
 
 

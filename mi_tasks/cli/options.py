@@ -18,9 +18,11 @@ def option_name(setting: str) -> str:
     return "--" + setting.replace("_", "-")
 
 
-def add_settings(p: argparse.ArgumentParser, families: Iterable[str], defaults: Mapping[str, Any] | None = None,
-                 skip: Iterable[str] = (), only: Iterable[str] | None = None) -> None:
-    """One option per setting of the named families (keys of :func:`mi_tasks.settings.settings_groups`).
+def add_settings(p: argparse.ArgumentParser, families: Iterable[str | type[Settings]],
+                 defaults: Mapping[str, Any] | None = None, skip: Iterable[str] = (),
+                 only: Iterable[str] | None = None) -> None:
+    """One option per setting of the named groups (keys of :func:`mi_tasks.settings.settings_groups`) or
+    settings classes of a command's own (enhancement's training settings).
 
     ``defaults`` replace a setting's default for this command (shown in the help); unset options
     stay None, meaning "the command's default"; ``skip``/``only`` leave settings out or keep just those.
@@ -28,15 +30,15 @@ def add_settings(p: argparse.ArgumentParser, families: Iterable[str], defaults: 
     defaults, skip, only = dict(defaults or {}), set(skip), None if only is None else set(only)
     groups = settings_groups()
     for name in families:
-        fam: type[Settings] = groups[name]
-        group = p.add_argument_group(f"{name} settings")
+        fam: type[Settings] = groups[name] if isinstance(name, str) else name
+        group = p.add_argument_group(f"{name if isinstance(name, str) else fam.__name__} settings")
         for flat, (f, spec) in fam.specs().items():
             if flat in skip or (only is not None and flat not in only):
                 continue
             shown = defaults.get(flat, f.default)
             group.add_argument(option_name(flat), dest=flat, default=None, metavar=flat.split("_")[-1].upper(),
                                help=f"{spec.what} [{spec.range_text()}] (default: {shown})")
-    p.set_defaults(_setting_defaults=defaults)
+    p.set_defaults(_setting_defaults={**(p.get_default("_setting_defaults") or {}), **defaults})
 
 
 def settings_from(args: argparse.Namespace, command: str) -> TaskSettings:

@@ -46,7 +46,9 @@ from ..data.corpora import Corpus, load_corpus
 from ..errors import MiTasksError
 from ..states.extraction import HiddenStateExtractor, model_num_layers
 from ..states.modeling import cpu_has_fast_bf16, hidden_state_module, is_encoder_only, load_config, prepare_tokenizer, resolve_dtype, text_config
-from ..states.pooling import check_pooling, pool
+from ..settings import TaskSettings
+from ..states.pooling import pool
+from .settings import ENHANCE_DEFAULTS, ENHANCE_TASK_SETTINGS, TrainingSettings
 
 log = logging.getLogger(__name__)
 
@@ -246,86 +248,93 @@ Fine-tuned with `mi-tasks enhance` (mi-tasks {__version__}) to maximise token re
 def enhance(
     model_name_or_path: str,
     output_dir: str | os.PathLike,
-    corpus: str | Corpus = "wikitext2",
+    train_corpus: str | Corpus | None = None,
     *,
-    steps: int = 200,
-    lr: float = 2e-5,
-    batch_size: int = 8,
-    max_text_length: int = 128,
-    seed: int = 0,
-    eval_interval: int = 50,
-    eval_corpus: str | Corpus | None = None,
-    eval_limit: int = 200,
-    corpus_limit: int | None = None,
-    text_field: str | None = None,
-    layer: int = -1,
-    pooling: str = "mean",
-    head_lr: float = 1e-3,
-    weight_decay: float = 0.0,
-    warmup_steps: int | None = None,
-    train_blocks: int | None = None,
+    settings: TaskSettings | None = None,
+    training: TrainingSettings | None = None,
     dtype: str = "auto",
     resume: bool = True,
     progress: bool = True,
-    **load_kwargs: Any,
+    gguf_file: str | None = None,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    **values: Any,
 ) -> EnhanceResult:
     """Fine-tune ``model_name_or_path`` for recoverability and save a Hugging Face checkpoint in ``output_dir``.
 
-    ``corpus``: a registered name or file (see :func:`mi_tasks.load_corpus`), or a Corpus. ``eval_corpus``:
-    held-out texts for the recall curve; None holds out ``eval_limit`` texts of ``corpus``.
-    ``train_blocks``: train only this many blocks just below the frozen last one (None: all L-1).
+    ``values`` are settings under the names a task YAML and ``mi-tasks enhance`` give them: the task
+    settings of :data:`~mi_tasks.training.settings.ENHANCE_TASK_SETTINGS` (``train_limit=``,
+    ``eval_corpus=``, ``max_text_length=``, ...; ``settings`` gives them all at once) and the training
+    settings (``steps=``, ``lr=``, ``train_blocks=``, ...; ``training`` gives them all at once), each
+    checked as a YAML value is. ``train_corpus``: a registered name, a file or a Corpus (default
+    WikiText-2, read whole). Unset ``eval_corpus``: ``eval_limit`` texts held out of the train corpus.
     ``dtype``: compute dtype of the forward/backward (``auto`` = bf16 autocast where the CPU is fast at
-    it); weights and optimiser stay float32. ``load_kwargs``: ``gguf_file=``, ``revision=``, ...
+    it); weights and optimiser stay float32.
     """
-    _check_numbers(steps, batch_size, eval_interval, lr, head_lr)
-    check_pooling(pooling)
+    s, t, eval_given = _enhance_settings(settings, training, values, train_corpus)
     out = Path(output_dir)
-    torch.manual_seed(seed)  # heads that the checkpoint lacks are initialised from it
+    torch.manual_seed(s.seed)  # heads that the checkpoint lacks are initialised from it
+    load_kwargs = {"gguf_file": gguf_file, "revision": revision, "trust_remote_code": trust_remote_code}
     model, tok, encoder = _load_trainable(str(model_name_or_path), dtype, load_kwargs)
     n = model_num_layers(model)
-    _check_layers(n, layer, train_blocks)
-    torch.manual_seed(seed)
-    enh = _Enhancer(model, tok, layer, pooling, max_text_length)
+    _check_layers(n, t.layer, t.train_blocks)
+    torch.manual_seed(s.seed)
+    enh = _Enhancer(model, tok, t.layer, s.pooling, s.max_text_length)
     if enh.layer == 0:
         raise MiTasksError("layer 0 is the embedding output, which no trainable block feeds; read a later layer")
-    trainable = enh.freeze(train_blocks)
-    first_trained = 1 if train_blocks is None else n - train_blocks
+    trainable = enh.freeze(t.train_blocks)
+    first_trained = 1 if t.train_blocks is None else n - t.train_blocks
     if enh.layer < first_trained:
         raise MiTasksError(f"layer {enh.layer} is below the first trained block ({first_trained}); no gradient would "
                            "reach a trained weight: read a later layer or raise train_blocks")
-    train_c, texts, eval_texts, eval_name = _split_corpora(corpus, eval_corpus, text_field, corpus_limit, eval_limit,
-                                                           seed)
+    corpus = train_corpus if isinstance(train_corpus, Corpus) else None
+    train_c, texts, eval_texts, eval_name = _split_corpora(corpus, s, eval_given)
     enc = enh.extractor.encode(texts, what="training corpus")
     eval_enc = enh.extractor.encode(eval_texts, what="eval corpus")
     vocab, head = _prior_head(enc, int(text_config(model.config).hidden_size))
-    warm = warmup_steps if warmup_steps is not None else min(10, max(1, steps // 10))
+    warm = t.warmup_steps if t.warmup_steps is not None else min(10, max(1, t.steps // 10))
     params = [p for p in model.parameters() if p.requires_grad]
     compute = ("bfloat16" if (dtype == "auto" and cpu_has_fast_bf16()) else
                ("float32" if dtype == "auto" else str(resolve_dtype(dtype)).replace("torch.", "")))
-    settings = {"model": str(model_name_or_path), "gguf_file": load_kwargs.get("gguf_file"),
-                "corpus": train_c.name, "corpus_source": train_c.source, "corpus_rows": len(texts),
-                "corpus_sha256": Corpus(name="", texts=texts, source="").sha256, "eval_corpus": eval_name,
-                "eval_corpus_sha256": Corpus(name="", texts=eval_texts, source="").sha256,
-                "lr": lr, "head_lr": head_lr, "batch_size": batch_size, "max_text_length": max_text_length, "seed": seed,
-                "layer": enh.layer, "pooling": pooling, "weight_decay": weight_decay, "warmup_steps": warm,
-                "train_blocks": train_blocks, "trained_blocks": [first_trained, n - 1], "num_layers": n,
-                "frozen_block": n, "head_vocab": len(vocab), "compute_dtype": compute,
-                "encoder_only": encoder, "n_trainable_params": sum(p.numel() for p in params),
-                "mi_tasks_version": __version__}
-    run = _TrainingRun(enh, head, vocab, params, trainable, lr, head_lr, weight_decay, warm, dtype,
-                       EnhanceResult(output_dir=str(out), steps=steps, settings=settings))
+    record = {"model": str(model_name_or_path), "gguf_file": gguf_file,
+              "corpus": train_c.name, "corpus_source": train_c.source, "corpus_rows": len(texts),
+              "corpus_sha256": Corpus(name="", texts=texts, source="").sha256, "eval_corpus": eval_name,
+              "eval_corpus_sha256": Corpus(name="", texts=eval_texts, source="").sha256,
+              "lr": t.lr, "head_lr": t.head_lr, "batch_size": t.batch_size, "max_text_length": s.max_text_length,
+              "seed": s.seed, "layer": enh.layer, "pooling": s.pooling, "weight_decay": t.weight_decay,
+              "warmup_steps": warm, "train_blocks": t.train_blocks, "trained_blocks": [first_trained, n - 1],
+              "num_layers": n, "frozen_block": n, "head_vocab": len(vocab), "compute_dtype": compute,
+              "encoder_only": encoder, "n_trainable_params": sum(p.numel() for p in params),
+              "mi_tasks_version": __version__}
+    run = _TrainingRun(enh, head, vocab, params, trainable, t.lr, t.head_lr, t.weight_decay, warm, dtype,
+                       EnhanceResult(output_dir=str(out), steps=t.steps, settings=record))
     start = run.resume(_latest_checkpoint(out / CHECKPOINTS) if resume else None)
-    run.train(enc, eval_enc, start, steps, batch_size, seed, eval_interval, progress)
-    _save_outputs(out, model, tok, settings, run.result)
+    run.train(enc, eval_enc, start, t.steps, t.batch_size, s.seed, t.eval_interval, progress)
+    _save_outputs(out, model, tok, record, run.result)
     return run.result
 
 
-def _check_numbers(steps: int, batch_size: int, eval_interval: int, lr: float, head_lr: float) -> None:
-    for name, v in (("steps", steps), ("batch_size", batch_size), ("eval_interval", eval_interval)):
-        if not isinstance(v, int) or v < 1:
-            raise MiTasksError(f"{name} must be a positive integer, got {v!r}")
-    if not (lr > 0 and head_lr > 0):
-        raise MiTasksError(f"learning rates must be > 0, got lr={lr}, head_lr={head_lr}")
+def _enhance_settings(settings: TaskSettings | None, training: TrainingSettings | None, values: dict[str, Any],
+                      train_corpus: Any) -> tuple[TaskSettings, TrainingSettings, bool]:
+    """(task settings, training settings, whether an eval corpus was given), every value checked before any
+    model work; a keyword that is neither names the settings enhancement reads."""
+    where = " for enhance()"
+    own = set(TrainingSettings.specs())
+    unknown = sorted(k for k in values if k not in own and k not in ENHANCE_TASK_SETTINGS)
+    if unknown:
+        raise MiTasksError(f"unknown keyword {', '.join(unknown)}{where}: enhancement reads the task settings "
+                           f"{', '.join(ENHANCE_TASK_SETTINGS)} and the training settings {', '.join(sorted(own))}")
+    task = {k: v for k, v in values.items() if k not in own}
+    if isinstance(train_corpus, (str, os.PathLike)):
+        task["train_corpus"] = str(train_corpus)
+    elif train_corpus is not None and not isinstance(train_corpus, Corpus):
+        raise MiTasksError(f"train_corpus{where} must be a corpus name, a file path or a Corpus, "
+                           f"got {type(train_corpus).__name__}")
+    base = settings if settings is not None else TaskSettings.given(None, where, **ENHANCE_DEFAULTS)
+    s = TaskSettings.given(base, where, **task)
+    t = TrainingSettings.given(training, where, **{k: v for k, v in values.items() if k in own})
+    eval_given = "eval_corpus" in task or (settings is not None and s.eval_corpus != TaskSettings().eval_corpus)
+    return s, t, eval_given
 
 
 def _check_layers(n: int, layer: int, train_blocks: int | None) -> None:
@@ -338,18 +347,17 @@ def _check_layers(n: int, layer: int, train_blocks: int | None) -> None:
         raise MiTasksError(f"layer {layer} is out of range for {n} layers (states 0..{n}, or negatives from the end)")
 
 
-def _split_corpora(corpus: str | Corpus, eval_corpus: str | Corpus | None, text_field: str | None,
-                   corpus_limit: int | None, eval_limit: int, seed: int) -> tuple[Corpus, list[str], list[str], str]:
-    """(train corpus, train texts, eval texts, eval name): eval_corpus, or a seeded held-out slice of the corpus."""
-    train_c = corpus if isinstance(corpus, Corpus) else load_corpus(corpus, text_field=text_field,
-                                                                       limit=corpus_limit, seed=seed)
+def _split_corpora(corpus: Corpus | None, s: TaskSettings, eval_given: bool) -> tuple[Corpus, list[str], list[str], str]:
+    """(train corpus, train texts, eval texts, eval name): the eval corpus, or a seeded held-out slice of the train corpus."""
+    train_c = corpus if corpus is not None else load_corpus(s.train_corpus, **s.corpus_kwargs("train"))
     texts = list(train_c.texts)
-    if eval_corpus is not None:
-        ev = eval_corpus if isinstance(eval_corpus, Corpus) else load_corpus(eval_corpus, limit=eval_limit, seed=seed)
+    if eval_given:
+        ev = load_corpus(s.eval_corpus, **s.corpus_kwargs("eval"))
         return train_c, texts, list(ev.texts), ev.name
+    eval_limit = s.eval_limit if s.eval_limit is not None else max(1, len(texts) // 5)
     if len(texts) < 2 * eval_limit:
         eval_limit = max(1, len(texts) // 5)
-    held = set(np.random.default_rng(seed).choice(len(texts), size=eval_limit, replace=False).tolist())
+    held = set(np.random.default_rng(s.seed).choice(len(texts), size=eval_limit, replace=False).tolist())
     eval_texts = [texts[i] for i in sorted(held)]
     texts = [t for i, t in enumerate(texts) if i not in held]
     return train_c, texts, eval_texts, f"{train_c.name} (held-out {len(eval_texts)})"
