@@ -58,7 +58,7 @@ def compute_family(source: StateSource, family: MetricFamily, s: TaskSettings,
 
 @translate_errors("evaluate() could not score these texts with this model",
                   "check the texts (a list of strings), the settings and that the model and tokenizer belong together")
-def evaluate(model: Any, tokenizer: Any, texts: Sequence[str], families: Sequence[str] = ("recoverability",),
+def evaluate(model: Any, tokenizer: Any, texts: Sequence[str], families: Sequence[str],
              settings: TaskSettings | None = None, *, batch_size: int = 32, progress: bool = True,
              source: StateSource | None = None, **values: Any) -> dict[str, LayerResult | Skipped]:
     """Each named family on ``texts`` (the eval corpus) with one shared pass.
@@ -69,7 +69,7 @@ def evaluate(model: Any, tokenizer: Any, texts: Sequence[str], families: Sequenc
     s = TaskSettings.given(settings, " for evaluate()", **values)
     source = source or StateSource(model, tokenizer, batch_size=batch_size, progress=progress)
     source.layers(s.layers)  # a bad spec fails before any pass
-    fams = [family_class(name)() for name in families]
+    fams = [family_class(name)() for name in ([families] if isinstance(families, str) else families)]
     for fam in fams:  # every family's token reductions join the one eval pass before it runs
         source.eval_stream(s.states, list(texts), fam.reducers)
     return {fam.name: compute_family(source, fam, s, texts) for fam in fams}

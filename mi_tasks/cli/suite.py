@@ -22,6 +22,7 @@ from typing import Any
 
 from ..states.bundled import DEFAULT_MODELS, display_name, resolve_model
 from ..errors import MiTasksError
+from ..metrics.registry import all_families
 from ..settings import TaskSettings, settings_groups
 from ..harness.lm_eval_compat import MODEL_NAME
 from ..states.modeling import check_model_source, resolve_dtype
@@ -39,9 +40,6 @@ class SuiteConfig:
     tasks: str = "mi_suite"
     include_path: str | None = None        # lm_eval --include_path: a folder of the user's own task YAMLs
     metadata: dict[str, Any] = field(default_factory=dict)
-    # recoverability targets unless metadata names them: words, so the report, cards and leaderboard rows
-    # compare models (token targets of different tokenizers do not; docs/metrics.md measures why)
-    targets: str = "words"
     out_dir: Path = Path("mi-report")
     device: str = "cpu"
     dtype: str = "auto"                    # resolved here (lm-eval's own "auto" means the checkpoint's dtype)
@@ -129,7 +127,8 @@ def run_suite(cfg: SuiteConfig) -> Report:
         cmd = lm_eval_command() + ["--model", MODEL_NAME, "--model_args", model_args, "--tasks", cfg.tasks,
                                    "--device", cfg.device, "--batch_size", str(cfg.batch_size),
                                    "--output_path", str(target)]
-        metadata = {"targets": cfg.targets, **cfg.metadata}
+        # each family's suite settings unless metadata names them (word targets: models compare; docs/metrics.md)
+        metadata = {k: v for fam in all_families() for k, v in fam.suite_settings.items()} | cfg.metadata
         cmd += ["--metadata", json.dumps(metadata)]
         if cfg.include_path:
             cmd += ["--include_path", str(cfg.include_path)]
@@ -150,10 +149,14 @@ def run_suite(cfg: SuiteConfig) -> Report:
     return write_report(files, out, labels=labels)
 
 
-# What the suite sets unlike the task YAMLs: BBC News (bundled), a sample that runs in minutes, word targets
-# (the same for every model, so the report, cards and leaderboard rows compare them; docs/metrics.md).
-SUITE_DEFAULTS = {"train_corpus": "bbcnews:train", "train_limit": 500, "eval_corpus": "bbcnews:test", "eval_limit": 200,
-                  "n_windows": 512, "targets": "words"}
+def suite_defaults() -> dict[str, Any]:
+    """What the suite sets unlike the task YAMLs: BBC News (bundled), a sample that runs in minutes, then each
+    family's own ``suite_settings`` (word targets, so the report, cards and leaderboard rows compare models)."""
+    out: dict[str, Any] = {"train_corpus": "bbcnews:train", "train_limit": 500, "eval_corpus": "bbcnews:test",
+                           "eval_limit": 200}
+    for fam in all_families():
+        out.update(fam.suite_settings)
+    return out
 
 
 def add_subparser(sub: Any) -> None:
@@ -175,7 +178,7 @@ def add_subparser(sub: Any) -> None:
     s.add_argument("--limit", type=int, default=None, help="lm_eval --limit (eval texts per task)")
     s.add_argument("--out", default="mi-report", help="report folder; lm-eval's JSONs go to OUT/lm_eval/")
     s.add_argument("--quiet", action="store_true", help="no progress output from lm_eval")
-    add_settings(s, settings_groups(), defaults=SUITE_DEFAULTS)  # plugin families' settings too
+    add_settings(s, settings_groups(), defaults=suite_defaults())  # plugin families' settings too
     s.set_defaults(func=run)
 
 
@@ -183,7 +186,7 @@ def suite_metadata(args: argparse.Namespace) -> dict[str, Any]:
     """The settings sent as --metadata: the suite's defaults, the options given, then --metadata's JSON."""
     settings_from(args, "suite")  # every value checked here, before any model loads
     given = {k: v for k, v in vars(args).items() if v is not None and k in TaskSettings.known()}
-    md: dict[str, Any] = {**SUITE_DEFAULTS, **given}
+    md: dict[str, Any] = {**suite_defaults(), **given}
     if args.metadata:
         try:
             extra = json.loads(args.metadata)

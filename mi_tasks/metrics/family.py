@@ -84,6 +84,15 @@ class MetricFamily(ABC):
         best``, the leaderboard's arrows and ranks, and the layer-choice study's best layer."""
         return metric not in cls.lower_is_better
 
+    row_settings: ClassVar[tuple[str, ...]] = ()
+    """Its settings a reader must see beside its numbers (cards, leaderboard rows and legends): two rows
+    compare only where they are equal."""
+    overview_metrics: ClassVar[tuple[str, ...]] = ()
+    """Metrics the report's overview figure shows a panel of (beside one headline per other task)."""
+    suite_settings: ClassVar[dict[str, Any]] = {}
+    """Values the main job (``mi-tasks suite``) gives its settings: what makes models compare, or the suite
+    run in minutes (task YAMLs keep the defaults)."""
+
     minimum: ClassVar[MinimumInputs] = MinimumInputs()
     """The least input its numbers mean something on (below it: skipped, with the reason)."""
     requires: ClassVar[tuple[tuple[str, str, str], ...]] = ()

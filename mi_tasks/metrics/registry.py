@@ -108,13 +108,15 @@ def family_class(name: str) -> type[MetricFamily]:
     return _REGISTERED[name]
 
 
+def family_reporting(metric: str) -> type[MetricFamily] | None:
+    """The family that reports ``metric``, or None when no known family does."""
+    return next((fam for fam in all_families() if metric in fam.metrics()), None)
+
+
 def metric_direction(metric: str) -> bool | None:
     """``higher_is_better`` of ``metric`` as the family that reports it declares it; None when no known family does."""
-    for name in known_families():
-        fam = family_class(name)
-        if metric in fam.metrics():
-            return fam.higher_is_better(metric)
-    return None
+    fam = family_reporting(metric)
+    return None if fam is None else fam.higher_is_better(metric)
 
 
 def known_families() -> list[str]:

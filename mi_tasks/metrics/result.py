@@ -37,7 +37,7 @@ class LayerResult:
     meta: dict[str, Any] = field(default_factory=dict)
 
     KIND: ClassVar[str] = "per-layer"
-    """Named in the unknown-metric message (e.g. "entropy")."""
+    """Named in the unknown-metric message (the family's kind of result)."""
     TABLE_METRICS: ClassVar[tuple[str, ...]] = ()
     """Default table columns (those present in some row); empty: every metric."""
     TABLE_DIGITS: ClassVar[int] = 4

@@ -25,6 +25,7 @@ from huggingface_hub.repocard_data import eval_results_to_model_index, model_ind
 
 from ..data.specs import hub_id
 from ..errors import MiTasksError
+from ..metrics.registry import family_reporting
 from ..states.bundled import display_name
 from ..metrics.recoverability.coverage import FLAGS_KEY
 from .comparability import comparable, describe_targets, token_target_clashes, vacuous_at
@@ -38,6 +39,11 @@ TOOL = "mi-tasks"
 _HEADER = re.compile(r"\A---[ \t]*\r?\n(.*?)(^---[ \t]*(?:\r?\n|\Z))", re.S | re.M)
 _TOP_KEY = re.compile(r"^[^\s#\-][^:]*:")
 
+
+
+def _families_of(t: Any) -> list[Any]:
+    """The metric families whose metrics a task's curves hold (their row settings go on its rows)."""
+    return list(dict.fromkeys(f for f in map(family_reporting, t.curves) if f is not None))
 
 def _corpus(meta: dict[str, Any], role: str) -> dict[str, Any]:
     c = meta.get(f"{role}_corpus")
@@ -188,7 +194,8 @@ def leaderboard_rows(results: Results) -> list[dict[str, Any]]:
         settings: dict[str, Any] = {
             "headline_layer": t.headline_layer, "num_layers": meta.get("num_layers"),
             "layers": s.get("layers"), "pooling": meta.get("pooling") or s.get("pooling"),
-            "max_text_length": s.get("max_text_length"), "fit": s.get("fit") or meta.get("fit"),
+            "max_text_length": s.get("max_text_length"),
+            **{k: s.get(k) or meta.get(k) for fam in _families_of(t) for k in fam.row_settings},
             "seed": s.get("seed", meta.get("seed")), "model_dtype": meta.get("model_dtype"),
             # which tokens pooling and entropy spectra cover (BOS/CLS/SEP kept or not): Diff-eRank differs by it
             "include_special": s.get("include_special", meta.get("include_special"))}

@@ -17,11 +17,11 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ..metrics.registry import all_families  # noqa: E402
 from .comparability import token_target_clashes  # noqa: E402
 from .results import Results, TaskCurves  # noqa: E402
 
 # Panels of the overview figure when present: token recovery beside the two information bounds.
-OVERVIEW_METRICS = ("recall_at_k", "fano_mi_bits", "ba_mi_bits")
 DEPTH_LABEL = "normalized depth (layer / number of layers)"
 NOT_COMPARABLE = "\ntoken targets of different tokenizers: not comparable"
 
@@ -68,11 +68,12 @@ def _draw(ax: Any, series: list[dict[str, Any]], metric: str, title: str, colors
 
 
 def overview_metrics(results: Results, wanted: Sequence[str] | None = None) -> list[tuple[str, str]]:
-    """(task, metric) panels: the wanted metrics where found, else recall/Fano/BA plus one headline per other task."""
+    """(task, metric) panels: the wanted metrics where found, else the families' overview metrics (each
+    family's ``overview_metrics``) plus one headline per task none of those speak for."""
     tasks = results.task_names()
     has = {(t.task, m) for t in results.tasks for m in t.metrics()}
     panels: list[tuple[str, str]] = []
-    for m in (wanted or OVERVIEW_METRICS):
+    for m in (wanted or [m for fam in all_families() for m in fam.overview_metrics]):
         task = next((t for t in tasks if (t, m) in has), None)
         if task is not None:
             panels.append((task, m))

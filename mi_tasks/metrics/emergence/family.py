@@ -21,6 +21,7 @@ class EmergenceFamily(MetricFamily):
     settings = EmergenceSettings
     table_metrics: ClassVar[tuple[str, ...]] = ("ie_bits", "mean_ie_bits", "mi_macro_bits", "mi_micro_bits")
     best_key = "ie_bits"
+    suite_settings = {"n_windows": 512}  # the main job runs in minutes on 2 cores
     units: ClassVar[dict[str, str]] = {m: "bits" for m in table_metrics}
     definitions: ClassVar[dict[str, str]] = {
         "ie_bits": "information emergence from this layer to the next: macro MI minus mean micro (per-token) MI",

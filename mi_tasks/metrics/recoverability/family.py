@@ -19,6 +19,10 @@ class RecoverabilityFamily(MetricFamily):
     extra_metrics: ClassVar[tuple[str, ...]] = ("fano_mi_bits_norm", "fano_mi_bits_empirical")
     per_text_metrics: ClassVar[tuple[str, ...]] = ("recall_at_k", "lift_recall_at_k", "cosine", "ba_mi_bits")
     best_key = "recall_at_k"
+    overview_metrics = ("recall_at_k", "fano_mi_bits", "ba_mi_bits")
+    row_settings = ("fit", "targets")
+    # word targets: the same for every model, so the main job's rows compare models (docs/metrics.md)
+    suite_settings = {"targets": "words"}
     units: ClassVar[dict[str, str]] = {"recall_at_k": "fraction", "lift_recall_at_k": "fraction", "cosine": "cosine",
                                        "fano_mi_bits": "bits", "ba_mi_bits": "bits per token",
                                        "fano_mi_bits_norm": "fraction of H(t)", "fano_mi_bits_empirical": "bits"}

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ...metrics.registry import family_class, known_families
+from ...metrics.registry import all_families, family_class, known_families
 from .rows import headline_stderr
 from .schema import corpus_keys, kind_of, model_key
 from .store import Board, claim_site_folder
@@ -34,9 +34,9 @@ ASSETS = ("leaderboard.js", "leaderboard.css")
 _NOT_PROVENANCE = {"value", "value_stderr", "curve", "metric", "vacuous", "model", "task", "higher_is_better"}
 # a Hugging Face hub id (owner/name): a link to its page; anything else (a local path) is shown as text
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
-# settings shown in a column's legend when its rows name them (equal across a task's rows: schema.settings_of)
-_LEGEND_SETTINGS = ("targets", "eval_corpus", "train_corpus", "pooling", "fit", "max_text_length", "layers",
-                    "num_fewshot", "limit")
+# settings shown in a column's legend when its rows name them (equal across a task's rows: schema.settings_of):
+# the families' row settings, then the corpora, the pass and a standard task's own
+_LEGEND_SETTINGS = ("eval_corpus", "train_corpus", "pooling", "max_text_length", "layers", "num_fewshot", "limit")
 
 
 def _flag(row: dict[str, Any]) -> str | None:
@@ -117,7 +117,8 @@ def _columns(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[tup
             continue
         r, fact = first[key], facts.get(metric, {})
         hib = r.get("higher_is_better") if kind_of(r) == "standard" else fact.get("higher_is_better")
-        settings = {k: r[k] for k in (*_LEGEND_SETTINGS, *corpus_keys(r)) if r.get(k) not in (None, "")}
+        legend = (*dict.fromkeys(k for fam in all_families() for k in fam.row_settings), *_LEGEND_SETTINGS)
+        settings = {k: r[k] for k in (*legend, *corpus_keys(r)) if r.get(k) not in (None, "")}
         index[key] = len(cols)
         cols.append({"key": key, "task": task, "metric": metric, "tasks": [task], "standard": kind_of(r) == "standard",
                      "unit": fact.get("unit", ""), "definition": fact.get("definition", ""),

@@ -12,11 +12,18 @@ import math
 import re
 from typing import Any, Iterable
 
+from ...metrics.registry import all_families
+
 SCHEMA_VERSION = 1
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _TEXT = ("model", "model_path", "model_args", "model_revision", "task", "metric", "source")
 # settings that must be equal for two models' rows of one task to be compared
-MI_KEYS = ("layers", "pooling", "max_text_length", "fit", "seed", "include_special", "targets")
+PASS_KEYS = ("layers", "pooling", "max_text_length", "seed", "include_special")
+
+
+def mi_keys() -> tuple[str, ...]:
+    """The settings an MI row carries and compares by: the pass's, then each family's ``row_settings``."""
+    return (*PASS_KEYS, *dict.fromkeys(k for fam in all_families() for k in fam.row_settings))
 STANDARD_KEYS = ("num_fewshot", "task_version", "limit")
 FIX = "re-run with this mi-tasks version (`lm_eval ... --output_path DIR`) and submit its results_*.json"
 
@@ -117,7 +124,7 @@ def settings_of(row: dict[str, Any]) -> dict[str, Any]:
     """The settings that decide comparability of ``row`` with another model's row of the same task."""
     if kind_of(row) == "standard":
         return {k: row.get(k) for k in STANDARD_KEYS}
-    out = {k: row.get(k) for k in MI_KEYS}
+    out = {k: row.get(k) for k in mi_keys()}
     out.update({f"{k}_sha256": row.get(f"{k}_sha256") for k in corpus_keys(row)})
     if row.get("targets") == "tokens":  # each model's own tokens: only the same tokenizer compares
         out["tokenizer_sha256"] = row.get("tokenizer_sha256")
