@@ -57,16 +57,20 @@ def _has_subcommands() -> bool:
 
 
 def test_discovery_listing_and_opt_out(tmp_path):
-    listed = run_cli("ls", "tasks") if _has_subcommands() else run_cli("--tasks", "list")
+    full = {"MI_TASKS_LMEVAL_ONLY": "0"}  # lm-eval's whole index, as a user's plain `lm_eval` has it
+    listed = run_cli("ls", "tasks", env=full) if _has_subcommands() else run_cli("--tasks", "list", env=full)
     assert listed.returncode == 0, listed.stderr[-2000:]
-    for name in ("mi_recoverability", "mi_fano", "mi_suite", "mi_recoverability_imdb"):
+    for name in ("mi_recoverability", "mi_fano", "mi_suite", "mi_recoverability_imdb", "hellaswag"):
         assert name in listed.stdout
+    ours = run_cli("ls", "tasks", env={"MI_TASKS_LMEVAL_ONLY": "1"}) if _has_subcommands() else \
+        run_cli("--tasks", "list", env={"MI_TASKS_LMEVAL_ONLY": "1"})
+    assert ours.returncode == 0 and "mi_suite" in ours.stdout and "hellaswag" not in ours.stdout
     # The hook adds mi-tasks' folder to every TaskManager; include_defaults=False skips indexing lm-eval's own
     # thousands of YAMLs (6 s a process), which `ls tasks` above already did with them.
     probe = "from lm_eval.tasks import TaskManager; print('mi_recoverability' in TaskManager(include_defaults=False).all_tasks)"
     off = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
                          env={**os.environ, "MI_TASKS_LMEVAL_AUTOLOAD": "0"})
-    on = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    on = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=_env(full))
     assert on.stdout.strip() == "True" and off.stdout.strip() == "False", (on.stderr[-500:], off.stderr[-500:])
     # Start-up cost: without lm_eval, the hook imports nothing heavy (only mi_tasks' lazy package and the watcher).
     heavy = "('torch', 'lm_eval', 'transformers', 'numpy', 'mi_tasks.states.extraction')"

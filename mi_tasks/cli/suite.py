@@ -24,7 +24,7 @@ from ..states.bundled import DEFAULT_MODELS, display_name, resolve_model
 from ..errors import MiTasksError
 from ..metrics.registry import all_families
 from ..settings import TaskSettings, settings_groups
-from ..harness.lm_eval_compat import MODEL_NAME
+from ..harness.lm_eval_compat import MODEL_NAME, ONLY_OURS_ENV, task_dir
 from ..states.modeling import check_model_source, resolve_dtype
 from ..reporting.report import Report, write_report
 from .options import add_settings, settings_from
@@ -98,6 +98,22 @@ def _run_logged(cmd: list[str], env: dict[str, str], log: Path, echo: bool) -> t
     return code, (lines[-1] if lines else "")
 
 
+def _only_task_folders(tasks: str, include_path: str | None) -> bool:
+    """Whether every task or group named is defined in mi-tasks' task folder or ``include_path``."""
+    import yaml
+
+    names: set[str] = set()
+    for folder in filter(None, (task_dir(), include_path)):
+        for f in Path(folder).glob("*.yaml"):
+            try:
+                doc = yaml.safe_load(f.read_text(encoding="utf-8").replace("!function", ""))
+            except (OSError, yaml.YAMLError):
+                continue
+            if isinstance(doc, dict):
+                names.update(str(doc[k]) for k in ("task", "group") if isinstance(doc.get(k), str))
+    return all(t.strip() in names for t in tasks.split(",") if t.strip())
+
+
 def _is_local(path: str) -> bool:
     return Path(path).exists()
 
@@ -118,6 +134,8 @@ def run_suite(cfg: SuiteConfig) -> Report:
         if len(cfg.labels) != len(prepared):
             raise MiTasksError(f"{len(cfg.labels)} labels for {len(prepared)} models: give one label per model")
         prepared = [(a, p, lab) for (a, p, _), lab in zip(prepared, cfg.labels)]
+    if _only_task_folders(cfg.tasks, cfg.include_path):  # lm-eval's own ~14,700 YAMLs need no indexing
+        env.setdefault(ONLY_OURS_ENV, "1")
     if all(_is_local(path) for _, path, _ in prepared):  # nothing to fetch: never touch the network
         env.update({"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
     for i, (model_args, path, label) in enumerate(prepared):
