@@ -40,7 +40,7 @@ def _entry_point(folder):
 
 
 @pytest.mark.skipif(LM_EVAL is None, reason="lm_eval is not installed")
-def test_plugin_family_with_settings_through_every_entry_point(tiny, tiny_dir, tmp_path):
+def test_plugin_family_with_settings_through_every_entry_point(tiny, tiny_dir, tmp_path, monkeypatch):
     """Its two settings (norm_order from the YAML, norm_scale as a CLI option that reaches lm_eval's
     --metadata), its direction (lower is better: the headline's best layer is the smallest norm) and its
     minimum, through `mi-tasks suite` -> lm_eval -> report, then evaluate(), layer_sweep and report."""
@@ -62,7 +62,12 @@ def test_plugin_family_with_settings_through_every_entry_point(tiny, tiny_dir, t
     assert res["results"]["mi_state_norm"]["mean_state_norm,none"] == pytest.approx(want.min(), rel=1e-5)
     assert "mean_state_norm" in (tmp_path / "suite" / "report.md").read_text()
 
-    # in this process: the module registers the family on import, as a user's script would
+    # in this process: the module registers the family on import, as a user's script would (the registry
+    # is restored afterwards, so no later test sees the family)
+    from mi_tasks.metrics import registry
+
+    monkeypatch.setattr(registry, "_REGISTERED", dict(registry._REGISTERED))
+    monkeypatch.delitem(sys.modules, "state_norm", raising=False)
     sys.path.insert(0, str(PLUGIN))
     try:
         importlib.import_module("state_norm")
