@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.metrics.error_calibration import calibrate, entropy_draw, geometry_draw, recoverability_draw, table, views_draw
+from tests.metrics.error_calibration import (calibrate, entropy_draw, geometry_draw, recoverability_draw, table,
+                                             views_draw)
 
 DRAWS = 20
 
