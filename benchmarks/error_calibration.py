@@ -1,7 +1,7 @@
 """Do the printed ± hold? Mean reported standard error against the spread over independent draws, every family.
 
 Synthetic part (no models): each metric that prints a ± computed through its own code on ``--draws``
-independent draws from a known generator (tests/error_calibration.py: persistent random walks for
+independent draws from a known generator (tests/metrics/error_calibration.py: persistent random walks for
 curvature, a 4-d Gaussian for TwoNN and GRIDE, noisy copies for CKA, latent-plus-noise views for
 LiDAR, DiME and InfoNCE, token states of random rank for prompt entropy, Zipf token texts through
 a fixed fitted decoder for recoverability). Real part (``--real minilm``): the same ratio over
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "metrics"))
 from error_calibration import (Calibration, calibrate, entropy_draw, geometry_draw, recoverability_draw,  # noqa: E402
                                table, views_draw)
 

