@@ -1,10 +1,10 @@
 """Real models (all-MiniLM-L6-v2, SmolLM2-135M GGUF) on real corpora from ../shared/data.
 
-Fits on DBpedia texts and scores AG News texts at every layer (MiniLM 5,000 / 1,000; SmolLM2,
-whose pass costs ~8x MiniLM's on 2 cores, 2,500 / 500 to keep CI under its time budget; the
-5,000 / 1,000 tables are in docs/metrics.md); the per-layer curves are printed at the end of the
-test session. Skips where ../shared/data or a model is missing.
-Each model is the session's one load (``real_model``, bfloat16), shared with the other real-model tests.
+Fits on DBpedia texts and scores AG News texts at every layer (MiniLM 5,000 / 1,000; SmolLM2, whose
+pass costs ~8x MiniLM's, 1,000 / 250: 265 s on a 2-core AVX2 machine in float32, against 929 s at
+2,500 / 500; the 5,000 / 1,000 tables are in docs/metrics.md); the per-layer curves are printed at
+the end of the test session. Skips where ../shared/data or a model is missing.
+Each model is the session's one load (``real_model``, in ``REAL_DTYPE``), shared with the other real-model tests.
 """
 import math
 
@@ -17,7 +17,10 @@ from .conftest import shared_data_or_skip
 
 pytestmark = pytest.mark.integration
 CURVES: dict[str, object] = {}
-SIZES = {"minilm": (5000, 1000), "smollm2": (2500, 500)}  # (train, eval) texts
+SIZES = {"minilm": (5000, 1000), "smollm2": (1000, 250)}  # (train, eval) texts
+# the best layer's recall over the frequency prior, at least: measured 0.109 (SmolLM2, 1,000 / 250) and
+# 0.136 (2,500 / 500); fewer train texts fit weaker decoders
+CLEAR_GAIN = 0.07
 
 
 def corpora(n_train: int, n_eval: int):
@@ -51,7 +54,7 @@ def test_all_layers_scored_in_sane_ranges(result):
         assert r["ba_mi_bits"] <= log2v
         assert r["recall_at_k"] > prior - 0.01  # a fitted decoder never does much worse than ignoring E
     best = res.best("recall_at_k")
-    assert best["recall_at_k"] > prior + 0.1, "some layer must beat the frequency prior clearly"
+    assert best["recall_at_k"] > prior + CLEAR_GAIN, "some layer must beat the frequency prior clearly"
     assert best["ba_mi_bits"] > 0.1
     assert 0.5 < res.meta["coverage_tokens"] <= 1.0
 
