@@ -91,7 +91,7 @@ def handle_requests(lm: Any, requests: list[Any]) -> list[dict[str, float]]:
     source = source_for(lm)
     for task in tasks.values():  # a bad layer spec or headline_layer fails here, before any pass
         source.layers(task.settings.layers)
-        task.headline_index(source.num_layers)
+        task.headline_state(source.num_layers)
     full = _full_texts(source.group, tasks, local)
     for key in local:  # every family's token reductions join the one eval pass before it runs
         task = tasks[key]

@@ -151,7 +151,7 @@ class MITask(Task):
         return {m: float(r[m]) if m in r else (self.family.corpus_value(res, self.mi_slot, m) if ok else float("nan"))
                 for m in self.METRICS}
 
-    def headline_index(self, num_layers: int) -> int | None:
+    def headline_state(self, num_layers: int) -> int | None:
         """The state index (0..num_layers) an integer ``headline_layer`` names; None for last, first, best.
 
         Out of range (99, -99 on a 4-state model) is an error naming the valid range, never wrapped
@@ -170,7 +170,8 @@ class MITask(Task):
                                f"an index from 0 to {n_states - 1} (or -{n_states} to -1), or last, first, best")
         return wanted % n_states
 
-    def headline_slot(self, result: LayerResult | Skipped) -> int:
+    def headline_row(self, result: LayerResult | Skipped) -> int:
+        """The row of ``result`` the printed table shows (``headline_layer``: last, first, best or a state)."""
         if isinstance(result, Skipped):
             return 0
         rows = result.layers
@@ -183,14 +184,14 @@ class MITask(Task):
         if which == "best":
             key, sign = self.family.best_key, 1.0 if self.family.higher_is_better(self.family.best_key) else -1.0
             return max(range(len(layers)), key=lambda j: sign * rows[j][key])
-        wanted = self.headline_index(int(result.meta.get("num_layers", max(layers))))
+        wanted = self.headline_state(int(result.meta.get("num_layers", max(layers))))
         if wanted not in layers:
             raise MiTasksError(f"headline_layer {which} is not among the scored layers {layers}")
         return layers.index(wanted)
 
     def attach_result(self, result: LayerResult | Skipped):
         """Keep ``result`` for aggregation and the results JSON; return per-text values by position."""
-        self.mi_result, self.mi_slot = result, self.headline_slot(result)
+        self.mi_result, self.mi_slot = result, self.headline_row(result)
         if not isinstance(result, Skipped):
             for caveat in self.family.warnings(result, self.mi_slot, self.METRICS):
                 log.warning("%s: %s", self.config.task, caveat)

@@ -20,6 +20,7 @@ from typing import Any
 from .. import __version__
 from ..errors import MiTasksError
 from ..metrics.result import NOT_MEASURED, strict_json
+from ..reporting.results import MTEB_KIND
 from ..states.extraction import HiddenStateExtractor
 from ..states.layers import LayerSpec, normalized_depth
 from ..states.modeling import load_model
@@ -51,7 +52,7 @@ class LayerSweepResult:
     def to_dict(self) -> dict[str, Any]:
         import mteb
 
-        return {"kind": "mteb_layer_sweep", "model": self.model, "num_layers": self.num_layers,
+        return {"kind": MTEB_KIND, "model": self.model, "num_layers": self.num_layers,
                 "pooling": self.pooling, "normalize": self.normalize, "mteb_version": mteb.__version__,
                 "mi_tasks_version": __version__, "rows": [dict(r) for r in self.rows]}
 

@@ -165,7 +165,7 @@ def model_args_of(data: dict[str, Any]) -> dict[str, Any]:
     return dict(model_args)
 
 
-def _lm_eval_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
+def _lm_eval_file(path: Path, data: dict[str, Any], standard_tasks_expected: bool = False) -> list[TaskCurves]:
     model_args = model_args_of(data)
     configs = data.get("configs") or {}
     # lm-eval sorts configs by name; the run's own order (mi_recoverability before mi_fano) reads better
@@ -178,7 +178,7 @@ def _lm_eval_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
     mi_of = {t: configs[t].get("mi_results") if isinstance(configs[t], dict) else None
              for t in dict.fromkeys(ordered + list(configs))}
     skipped = [t for t, mi in mi_of.items() if not isinstance(mi, dict)]
-    if skipped:
+    if skipped and not standard_tasks_expected:
         log.warning("%s: skipped task(s) without mi_results (not mi-tasks tasks, or the run failed): %s",
                     path, ", ".join(skipped))
     for t, mi in list(mi_of.items()):  # a task that declined this model (e.g. emergence on an encoder) says why
@@ -292,14 +292,14 @@ def _read_json(path: Path) -> Any:
         raise MiTasksError(f"cannot read {path} as JSON ({e}); give lm-eval results_*.json files or their folders") from None
 
 
-def load_file(path: str | os.PathLike, data: Any = None) -> list[TaskCurves]:
+def load_file(path: str | os.PathLike, data: Any = None, standard_tasks_expected: bool = False) -> list[TaskCurves]:
     """One lm-eval results JSON or MTEB layer-sweep JSON (``data``: its content where the caller parsed it already)."""
     p = Path(path)
     data = _read_json(p) if data is None else data
     if isinstance(data, dict) and data.get("kind") == MTEB_KIND:
         return _mteb_file(p, data)
     if isinstance(data, dict) and isinstance(data.get("results"), dict) and isinstance(data.get("configs"), dict):
-        return _lm_eval_file(p, data)
+        return _lm_eval_file(p, data, standard_tasks_expected)
     mi = _mteb_mi_scores(data)
     if mi is not None:
         return _mteb_mi_file(p, data, mi)
@@ -399,17 +399,19 @@ def _assign_labels(tasks: list[TaskCurves], labels: dict[str, str] | None) -> No
 
 
 def load_results(paths: Iterable[str | os.PathLike] | str | os.PathLike, labels: dict[str, str] | None = None,
-                 parsed: dict[Path, Any] | None = None) -> Results:
+                 parsed: dict[Path, Any] | None = None, standard_tasks_expected: bool = False) -> Results:
     """Load results files or folders; ``labels`` maps a model path (or its last folder name) to a display name.
 
     ``parsed``: files' JSON already read, by resolved path (the leaderboard reads each submission once).
+    ``standard_tasks_expected``: tasks without mi_results are read elsewhere (the leaderboard's standard
+    scores), so they are not warned of.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     files = find_files(paths)
     tasks: list[TaskCurves] = []
     for f in files:
-        tasks.extend(load_file(f, (parsed or {}).get(Path(f).resolve())))
+        tasks.extend(load_file(f, (parsed or {}).get(Path(f).resolve()), standard_tasks_expected))
     if not tasks:
         raise MiTasksError(f"no mi-tasks results in {', '.join(map(str, files))}: none of their tasks holds mi_results "
                            "(run lm_eval with --tasks mi_suite or another mi-tasks task)")

@@ -264,7 +264,7 @@ def test_headline_layer_index_out_of_range_is_an_error():
 
     def slot(which):
         tm = TaskManager(include_defaults=False, metadata={"headline_layer": which})
-        return load_tasks(tm, ["mi_recoverability"])["mi_recoverability"].headline_slot(result)
+        return load_tasks(tm, ["mi_recoverability"])["mi_recoverability"].headline_row(result)
 
     assert [slot(w) for w in ("last", "first", "best", "3", "-1", "-7")] == [2, 0, 2, 1, 2, 0]
     for bad in ("99", "7", "-8"):
@@ -276,7 +276,7 @@ def test_headline_layer_index_out_of_range_is_an_error():
 
 @pytest.mark.parametrize("task_name", ["mi_entropy", "mi_emergence"])
 def test_headline_layer_out_of_range_fails_before_any_pass(tiny_dir, corpus_files, task_name):
-    """99 and -99 on a 4-state tiny Llama: an error naming the range (emergence overrides headline_slot), no forward pass."""
+    """99 and -99 on a 4-state tiny Llama: an error naming the range (emergence overrides headline_row), no forward pass."""
     from types import SimpleNamespace
 
     import lm_eval
@@ -294,11 +294,11 @@ def test_headline_layer_out_of_range_fails_before_any_pass(tiny_dir, corpus_file
                                                r"\(or -4 to -1\)"):
             lm_eval.simple_evaluate(model=lm, tasks=[task_name], metadata=md, limit=4,
                                     task_manager=TaskManager(include_defaults=False, metadata=md))
-        # the task's own headline_slot, on a result it could have made, says the same
+        # the task's own headline_row, on a result it could have made, says the same
         task = load_tasks(TaskManager(include_defaults=False, metadata=md), [task_name])[task_name]
         result = SimpleNamespace(layers=[{"layer": i, task.family.best_key: 0.0} for i in (1, 2)], meta={"num_layers": 3})
         with pytest.raises(MiTasksError, match="out of range"):
-            task.headline_slot(result)
+            task.headline_row(result)
     hook.remove()
     assert not calls
 

@@ -56,4 +56,4 @@ def test_headline_best_follows_the_direction(lm_eval_tasks):
     rows = [{"layer": i, "depth": i / 2, "prompt_entropy": v} for i, v in enumerate([0.9, 0.4, 0.7])]
     task.settings = TaskSettings.given(task.settings, headline_layer="best")
     result = LayerResult(layers=rows, meta={"num_layers": 2})
-    assert task.headline_slot(result) == 1  # the lowest prompt entropy
+    assert task.headline_row(result) == 1  # the lowest prompt entropy

@@ -8,32 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import math
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ...errors import MiTasksError
 from ..card import leaderboard_rows
 from ..results import TaskCurves, load_results, model_args_of, revision_of
 from .schema import SCHEMA_VERSION
-
-
-class _NoSkipNotice(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "skipped task(s) without mi_results" not in record.msg
-
-
-@contextmanager
-def _standard_tasks_expected() -> Iterator[None]:
-    """The results reader warns of tasks without mi_results; here they are the standard scores, read below."""
-    logger, quiet = logging.getLogger("mi_tasks.reporting.results"), _NoSkipNotice()
-    logger.addFilter(quiet)
-    try:
-        yield
-    finally:
-        logger.removeFilter(quiet)
 
 
 def _nums(values: Any) -> list[float | None]:
@@ -114,8 +96,7 @@ def rows_from_file(path: str | Path, labels: dict[str, str] | None = None) -> li
     rows = _rows_file(data)
     if rows is not None:
         return rows
-    with _standard_tasks_expected():
-        res = load_results([p], labels=labels, parsed={p.resolve(): data})
+    res = load_results([p], labels=labels, parsed={p.resolve(): data}, standard_tasks_expected=True)
     curves = {(t.run.source, t.task): t for t in res.tasks}
     sha = _sha256(p)
     out = []
