@@ -146,7 +146,7 @@ def run_suite(cfg: SuiteConfig) -> Report:
                                    "--device", cfg.device, "--batch_size", str(cfg.batch_size),
                                    "--output_path", str(target)]
         # each family's suite settings unless metadata names them (word targets: models compare; docs/metrics.md)
-        metadata = {k: v for fam in all_families() for k, v in fam.suite_settings.items()} | cfg.metadata
+        metadata = family_suite_settings() | cfg.metadata
         cmd += ["--metadata", json.dumps(metadata)]
         if cfg.include_path:
             cmd += ["--include_path", str(cfg.include_path)]
@@ -167,14 +167,16 @@ def run_suite(cfg: SuiteConfig) -> Report:
     return write_report(files, out, labels=labels)
 
 
+def family_suite_settings() -> dict[str, Any]:
+    """Every family's own ``suite_settings`` (word targets, so the report, cards and leaderboard rows compare models)."""
+    return {k: v for fam in all_families() for k, v in fam.suite_settings.items()}
+
+
 def suite_defaults() -> dict[str, Any]:
-    """What the suite sets unlike the task YAMLs: BBC News (bundled), a sample that runs in minutes, then each
-    family's own ``suite_settings`` (word targets, so the report, cards and leaderboard rows compare models)."""
-    out: dict[str, Any] = {"train_corpus": "bbcnews:train", "train_limit": 500, "eval_corpus": "bbcnews:test",
-                           "eval_limit": 200}
-    for fam in all_families():
-        out.update(fam.suite_settings)
-    return out
+    """What the suite sets unlike the task YAMLs: BBC News (bundled), a sample that runs in minutes, then the
+    families' suite settings."""
+    return {"train_corpus": "bbcnews:train", "train_limit": 500, "eval_corpus": "bbcnews:test", "eval_limit": 200,
+            **family_suite_settings()}
 
 
 def add_subparser(sub: Any) -> None:

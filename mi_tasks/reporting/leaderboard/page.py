@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ...metrics.registry import all_families, family_class, known_families
+from ...metrics.registry import family_class, known_families
 from .rows import headline_stderr
-from .schema import corpus_keys, kind_of, model_key
+from .schema import corpus_keys, family_row_settings, kind_of, model_key
 from .store import Board, claim_site_folder
 
 ASSETS = ("leaderboard.js", "leaderboard.css")
@@ -117,7 +117,7 @@ def _columns(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[tup
             continue
         r, fact = first[key], facts.get(metric, {})
         hib = r.get("higher_is_better") if kind_of(r) == "standard" else fact.get("higher_is_better")
-        legend = (*dict.fromkeys(k for fam in all_families() for k in fam.row_settings), *_LEGEND_SETTINGS)
+        legend = (*family_row_settings(), *_LEGEND_SETTINGS)
         settings = {k: r[k] for k in (*legend, *corpus_keys(r)) if r.get(k) not in (None, "")}
         index[key] = len(cols)
         cols.append({"key": key, "task": task, "metric": metric, "tasks": [task], "standard": kind_of(r) == "standard",

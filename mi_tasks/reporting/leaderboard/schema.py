@@ -21,9 +21,14 @@ _TEXT = ("model", "model_path", "model_args", "model_revision", "task", "metric"
 PASS_KEYS = ("layers", "pooling", "max_text_length", "seed", "include_special")
 
 
+def family_row_settings() -> tuple[str, ...]:
+    """Every family's ``row_settings`` (settings a reader must see beside its numbers), each once."""
+    return tuple(dict.fromkeys(k for fam in all_families() for k in fam.row_settings))
+
+
 def mi_keys() -> tuple[str, ...]:
-    """The settings an MI row carries and compares by: the pass's, then each family's ``row_settings``."""
-    return (*PASS_KEYS, *dict.fromkeys(k for fam in all_families() for k in fam.row_settings))
+    """The settings an MI row carries and compares by: the pass's, then the families' row settings."""
+    return (*PASS_KEYS, *family_row_settings())
 STANDARD_KEYS = ("num_fewshot", "task_version", "limit")
 FIX = "re-run with this mi-tasks version (`lm_eval ... --output_path DIR`) and submit its results_*.json"
 
