@@ -50,6 +50,7 @@ def run_recoverability(args: argparse.Namespace) -> list[dict[str, Any]]:
     s = settings_from(args, "recoverability")
     models = _models(args)
     evalc = load_corpus(s.eval_corpus, **s.corpus_kwargs("eval"))
+    load_corpus(s.train_corpus, **s.corpus_kwargs("train"))  # a broken train file stops here, before any model loads
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
