@@ -9,6 +9,7 @@ UTF-8 with or without a byte-order mark reads alike (``utf-8-sig``), as spreadsh
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
@@ -161,9 +162,10 @@ def _delimited(path: Path, header: bool | None, columns: tuple[str, ...] | None,
 
     ``quoting`` None reads a .csv with quotes and a .tsv both ways: .tsv files in the wild come either
     quoted as ``csv.writer(delimiter="\\t")`` writes them (a tab or line break inside a quoted field) or
-    unquoted (a text may start with ``"``). The reading whose every row has the header's field count is
-    used; where both fit with the same rows it is the quoted one (the quotes were the file's), and where
-    they fit with different rows the file is ambiguous and the user says which.
+    unquoted (a text may start with ``"``). A file that is byte for byte what ``csv.writer`` writes for its
+    quoted reading is read that way (every quote in it is one the writer put there). Otherwise the reading
+    whose every row has the header's field count is used; where both fit with the same rows it is the quoted
+    one, and where they fit with different rows the file is ambiguous and the user says which.
     """
     csv.field_size_limit(sys.maxsize)
     tsv = path.suffix.lower() == ".tsv"
@@ -173,6 +175,8 @@ def _delimited(path: Path, header: bool | None, columns: tuple[str, ...] | None,
             raise MiTasksError(problem)
         return rows
     quoted, quoted_problem = _fields(path, header, columns, True)
+    if not quoted_problem and _as_csv_writer_writes(path, header, columns, quoted):
+        return quoted
     plain, plain_problem = _fields(path, header, columns, False)
     if quoted_problem and plain_problem:
         raise MiTasksError(plain_problem if "fields where" in plain_problem else quoted_problem)
@@ -183,6 +187,22 @@ def _delimited(path: Path, header: bool | None, columns: tuple[str, ...] | None,
             f"{path}: its quotes can be read two ways ({len(quoted)} rows with quotes special, {len(plain)} "
             "without); set the setting train_quoting or eval_quoting (load_corpus's quoting) to true or false, or save the file as .jsonl")
     return quoted
+
+
+def _as_csv_writer_writes(path: Path, header: bool | None, columns: tuple[str, ...] | None,
+                          rows: list[dict[str, Any]]) -> bool:
+    """Whether ``csv.writer(delimiter="\\t")`` writes exactly this file's text for these rows (with the
+    line ending of the file's first line, and a last line with or without its line ending)."""
+    with path.open(encoding=ENCODING, newline="") as f:
+        text = f.read()
+    ending = "\r\n" if text.split("\n", 1)[0].endswith("\r") else "\n"
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter="\t", lineterminator=ending)
+    if header is None and columns is None or header:
+        writer.writerow(list(rows[0]) if rows else [])
+    writer.writerows(list(r.values()) for r in rows)
+    written = out.getvalue()
+    return bool(rows) and (written == text or written == text + ending)
 
 
 def _fields(path: Path, header: bool | None, columns: tuple[str, ...] | None,

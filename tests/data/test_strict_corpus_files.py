@@ -64,12 +64,22 @@ def test_a_tsv_quoting_its_tabs_as_csv_writer_does(tmp_path):
 
 def test_a_tsv_whose_quotes_read_two_ways_asks_which(tmp_path):
     f = tmp_path / "two.tsv"
-    f.write_text('text\n"first\nsecond"\nthird\n', encoding="utf-8")  # one quoted text, or three plain ones
+    # two quoted texts, or three plain ones; csv.writer would not have quoted "third", so the quotes may be text
+    f.write_text('text\n"first\nsecond"\n"third"\n', encoding="utf-8")
     with pytest.raises(MiTasksError, match=r"two.tsv: its quotes can be read two ways \(2 rows with quotes .* 3 "
                                            r"without\); set the setting train_quoting or eval_quoting"):
         load_corpus(f)
-    assert load_corpus(f, quoting=False).texts == ['"first', 'second"', "third"]
+    assert load_corpus(f, quoting=False).texts == ['"first', 'second"', '"third"']
     assert load_corpus(f, quoting=True).texts == ["first\nsecond", "third"]
+
+
+@pytest.mark.parametrize("ending", ["\r\n", "\n"])
+def test_a_tsv_exactly_as_csv_writer_writes_it_reads_quoted(tmp_path, ending):
+    """Read without quotes this file also fits (rows '"0', '' and '0"', '0'); every quote in it is the writer's."""
+    f = tmp_path / "w.tsv"
+    with f.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out, delimiter="\t", lineterminator=ending).writerows([["text", "label"], ["0\t\r0", 0]])
+    assert load_corpus(f).texts == ["0\t\r0"]
 
 
 def test_a_spreadsheets_csv_utf8_with_a_byte_order_mark(tmp_path):
