@@ -11,6 +11,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from mi_tasks.metrics.recoverability.result import RecoverabilityResult
+from mi_tasks.metrics.result import LayerResult, LayerRow, Measurement, Scores
+
 SHA = {"train": "1" * 64, "eval": "2" * 64, "tok_a": "a" * 64, "tok_b": "b" * 64}
 
 
@@ -37,17 +40,15 @@ def results_json(model: str, *, n_layers: int = 6, top: float = 0.4, seed: int =
             "tokenizer": {"name": model, "class": "BertTokenizer", "vocab_size": 30522, "sha256": tokenizer_sha},
             "mi_tasks_version": "0.1.0", "model_dtype": "torch.bfloat16", **copy.deepcopy(corpora)}
 
-    def pts(values: list[float]) -> list[dict[str, float]]:
-        return [{"layer": lay, "depth": d, "value": v} for lay, d, v in zip(layers, depth, values)]
-
-    rec = {"layers": [{"layer": lay, "depth": d, "recall_at_k": v} for lay, d, v in zip(layers, depth, recall)],
-           "prior": {"recall_at_k": 0.2}, "meta": meta, "headline_layer": n_layers,
-           "curves": {"recall_at_k": pts(recall), "recall_at_k_stderr": pts([0.01] * len(layers)),
-                      "fano_mi_bits": pts([3 * v for v in recall]), "fano_mi_bits_vacuous": pts([0.0] * len(layers))}}
+    rec = RecoverabilityResult(layers=[LayerRow(lay, d, {"recall_at_k": Measurement(v, 0.01), "fano_mi_bits": 3 * v})
+                                       for lay, d, v in zip(layers, depth, recall)],
+                               prior=Scores({"recall_at_k": 0.2}), meta=meta).to_dict()
+    rec["headline_layer"] = n_layers
     ent_meta = {"model": model, "num_layers": n_layers, "pooling": "mean", "seed": 0, "mi_tasks_version": "0.1.0",
                 "model_dtype": "torch.bfloat16", "eval_corpus": copy.deepcopy(corpora["eval_corpus"])}
-    ent = {"layers": [], "meta": ent_meta, "headline_layer": n_layers,
-           "curves": {"prompt_effective_rank": pts(erank), "prompt_effective_rank_stderr": pts([0.5] * len(layers))}}
+    ent = LayerResult(layers=[LayerRow(lay, d, {"prompt_effective_rank": Measurement(v, 0.5)})
+                              for lay, d, v in zip(layers, depth, erank)], meta=ent_meta).to_dict()
+    ent["headline_layer"] = n_layers
     results = {"mi_recoverability": {"alias": "mi_recoverability", "recall_at_k,none": recall[-1],
                                      "recall_at_k_stderr,none": 0.01, "fano_mi_bits,none": 3 * recall[-1]},
                "mi_entropy": {"alias": "mi_entropy", "prompt_effective_rank,none": erank[-1]}}

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from mi_tasks.metrics.result import rows_from_dict
+
 from .conftest import REAL_DTYPE, shared_data_or_skip
 from .test_main_job import _core_equals_lm_eval
 
@@ -37,4 +39,4 @@ def test_minilm_through_lm_eval_hf_mi(tmp_path: Path, real_model) -> None:
     assert r.returncode == 0, r.stderr[-3000:]
     data = json.loads(next(tmp_path.rglob("results_*.json")).read_text())
     _core_equals_lm_eval(data, model, tok)
-    assert data["configs"]["mi_entropy"]["mi_results"]["curves"]["dataset_entropy"]
+    assert all(0 < r["dataset_entropy"] <= 1 for r in rows_from_dict(data["configs"]["mi_entropy"]["mi_results"], "mi_entropy"))

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from mi_tasks import HiddenStateExtractor, RecoverabilityProbe, load_corpus
+from mi_tasks.metrics.result import rows_from_dict
 from mi_tasks.reporting.results import model_args_of
 
 from .browser import chromium, open_page
@@ -66,10 +67,11 @@ def _core_equals_lm_eval(data: dict, model, tok) -> None:
                               batch_size=32, progress=False)
     core = RecoverabilityProbe(fit=s["fit"], seed=s["seed"], text_metrics=False, targets=s["targets"]) \
         .fit(ex.stream(train)).score(ex.stream(evalc))
-    assert [x["layer"] for x in mi["layers"]] == [x["layer"] for x in core.layers]
-    for got, want in zip(mi["layers"], core.layers):
+    rows = rows_from_dict(mi, "mi_recoverability")
+    assert [x.layer for x in rows] == [x.layer for x in core.layers]
+    for got, want in zip(rows, core.layers):
         assert got["recall_at_k"] == pytest.approx(want["recall_at_k"], abs=0.01)
-    assert max(x["recall_at_k"] for x in mi["layers"]) > mi["prior"]["recall_at_k"] + 0.05
+    assert max(x["recall_at_k"] for x in rows) > core.prior["recall_at_k"] + 0.05
 
 
 def test_readme_main_command_from_a_fresh_clone(tmp_path, real_model):
@@ -121,7 +123,8 @@ def _curves_as_recorded(out: Path) -> None:
     """
     import math
 
-    golden = json.loads((REPO / "tests" / "data" / "main_job_curves.json").read_text())["curves"][REAL_DTYPE]
+    recorded = json.loads((REPO / "tests" / "data" / "main_job_curves.json").read_text())
+    golden, golden_flags = recorded["curves"][REAL_DTYPE], recorded["flags"][REAL_DTYPE]
     differ = []
     for f in sorted((out / "lm_eval").rglob("results_*.json")):
         data = json.loads(f.read_text())
@@ -129,13 +132,25 @@ def _curves_as_recorded(out: Path) -> None:
         geometry = data["results"]["mi_geometry"]  # the suite's new task: every metric printed with its error
         for metric in ("curvature", "twonn", "gride"):
             assert math.isfinite(geometry[f"{metric},none"]) and geometry[f"{metric}_stderr,none"] > 0, (alias, metric)
-        for key, want in golden[alias].items():
+        rows = {t: rows_from_dict(data["configs"][t]["mi_results"], t) for t in data["configs"]}
+        number = (lambda v: math.nan if v is None else v)
+        for key, fields in golden[alias].items():
             task, metric = key.split("/", 1)
-            got = [math.nan if c["value"] is None else c["value"] for c in data["configs"][task]["mi_results"]["curves"][metric]]
-            bad = [i for i, (a, b) in enumerate(zip(got, want))
-                   if not ((math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-4))]
-            if bad or len(got) != len(want):
-                differ.append(f"{alias} {key} at layers {bad}: {[got[i] for i in bad[:2]]} vs {[want[i] for i in bad[:2]]}")
+            m = [r.measurement(metric) for r in rows[task]]
+            for field, want in fields.items():
+                got = [getattr(x, field) for x in m]
+                if field == "caveat":
+                    bad = [i for i, (a, b) in enumerate(zip(got, want)) if a != b]
+                else:
+                    bad = [i for i, (a, b) in enumerate(zip(got, map(number, want)))
+                           if not ((math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-4))]
+                if bad or len(got) != len(want):
+                    differ.append(f"{alias} {key} {field} at layers {bad}: {[got[i] for i in bad[:2]]} vs "
+                                  f"{[want[i] for i in bad[:2]]}")
+        for key, want in golden_flags[alias].items():
+            task, flag = key.split("/", 1)
+            if [r.flags.get(flag, False) for r in rows[task]] != want:
+                differ.append(f"{alias} {key}")
     assert not differ, f"{len(differ)} curves differ: " + "; ".join(differ[:6])
 
 

@@ -4,7 +4,7 @@
 :mod:`mi_tasks.metrics.registry`) and, optionally, ``metric_list`` choosing the printed metrics.
 A task's documents are the texts of its eval corpus; each becomes one ``mi_hidden_states``
 request. The printed table shows headline scalars at ``headline_layer``; the results JSON holds,
-under ``configs.<task>.mi_results``, every metric's per-layer curve (layer index and normalized
+under ``configs.<task>.mi_results``, every layer's measurements (value, standard error, caveat, texts used; layer index and normalized
 depth) and the settings (corpora with row counts and hashes, seed, versions).
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ..errors import MiTasksError
 from ..metrics.family import MetricFamily, Skipped
 from ..metrics.inputs import missing_extra
 from ..metrics.registry import family_class
-from ..metrics.result import LayerResult, strict_json
+from ..metrics.result import LayerResult
 from .lm_eval_compat import REQUEST_TYPE, install_runtime_patches, manager_metadata, task_config_class
 from ..evaluation import compute_family
 from .runner import handle_requests, register_task
@@ -231,17 +231,12 @@ class MITask(Task):
         return {m: self.family.higher_is_better(m) for m in self.METRICS}
 
     def results_record(self) -> dict[str, Any]:
-        """What the results JSON holds under ``configs.<task>.mi_results`` (curves, prior, meta)."""
+        """What the results JSON holds under ``configs.<task>.mi_results``: the result's rows (read back by
+        :func:`mi_tasks.metrics.result.rows_from_dict`), the headline layer and meta."""
         if isinstance(self.mi_result, Skipped):
             return {"skipped": self.mi_result.reason}
         out = self.mi_result.to_dict()
-        out["headline_layer"] = int(self.mi_result.layers[self.mi_slot]["layer"])
-        rows = self.mi_result.layers
-        # numbers become curves; words in the rows (how an error was estimated) stay in the rows only
-        numeric = [k for k in rows[0] if k not in ("layer", "depth")
-                   and all(isinstance(r.get(k), (int, float)) for r in rows)]
-        out["curves"] = strict_json({k: [{"layer": r["layer"], "depth": r["depth"], "value": r[k]} for r in rows]
-                                     for k in numeric})
+        out["headline_layer"] = self.mi_result.layers[self.mi_slot].layer
         corpus = getattr(self, "eval_corpus", None)
         if corpus is not None:
             out["meta"]["eval_corpus"] = {**corpus.describe(), "scored_rows": self._n_scored()}

@@ -110,7 +110,7 @@ class MetricFamily(ABC):
 
     @abstractmethod
     def compute(self, inputs: PassInputs) -> LayerResult | Skipped:
-        """The per-layer result of the eval corpus (rows with ``layer``, ``depth``, metrics, ``<metric>_stderr``)."""
+        """The per-layer result of the eval corpus (:class:`~mi_tasks.metrics.result.LayerRow` each with its measurements)."""
 
     def memory_bytes(self, shape: RunShape, settings: Any) -> dict[str, int]:
         """Bytes it holds at its peak, by part ("held": all layers; "per layer": one layer's transient work).
@@ -127,12 +127,15 @@ class MetricFamily(ABC):
 
     def corpus_value(self, result: LayerResult, slot: int, metric: str) -> float:
         """A corpus-level metric at row ``slot``."""
-        return float(result.layers[slot].get(metric, math.nan))
+        return result.layers[slot].measurement(metric).value
 
     def corpus_stderr(self, result: LayerResult, slot: int, metric: str) -> float | str | None:
-        """Its standard error (``<metric>_stderr`` in the row), "N/A" with a reason logged, or None when it has none."""
-        value = result.layers[slot].get(f"{metric}_stderr")
-        return None if value is None else float(value)
+        """Its standard error; "N/A" where its value has a caveat (no measurement, so no error) or none could be
+        estimated (the reason is logged and in the row); None where the family gives none for this metric."""
+        m = result.layers[slot].measurement(metric)
+        if m.caveat or (math.isnan(m.stderr) and m.stderr_method):
+            return "N/A"
+        return None if math.isnan(m.stderr) else float(m.stderr)
 
     def warnings(self, result: LayerResult, slot: int, metrics: tuple[str, ...]) -> list[str]:
         """Caveats to log about the headline row (a vacuous bound)."""

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .family import MetricFamily, MinimumInputs, Skipped
-from .result import NOT_MEASURED, LayerResult
+from .result import NOT_MEASURED, LayerResult, Measurement
 
 log = logging.getLogger("mi_tasks")
 
@@ -102,28 +102,24 @@ def compute_checked(family: MetricFamily, inputs: Any, texts: Sequence[str]) -> 
     return result
 
 
-def _reason(row: dict[str, Any], metric: str, value: float) -> str:
-    """Why ``metric`` has no number in ``row``: the family's own words where it left some, else what is known."""
-    for key in (f"{metric}_reason", f"{metric}_stderr_method"):
-        if isinstance(row.get(key), str) and row[key]:
-            return row[key]
-    n = row.get(f"{metric}_n")
-    if isinstance(n, int):
-        return f"{value} from {n} usable inputs ({row.get(f'{metric}_dropped', 0)} dropped)"
-    return f"the family returned {value}: its input cannot support this metric"
+def _reason(m: Measurement) -> str:
+    """Why ``m`` has no number: the family's own words where it left some, else what is known."""
+    if m.stderr_method and not m.has_stderr:
+        return m.stderr_method
+    if m.n is not None:
+        return f"{m.value} from {m.n} usable inputs ({m.dropped or 0} dropped)"
+    return f"the family returned {m.value}: its input cannot support this metric"
 
 
 def flag_non_finite(name: str, result: LayerResult, metrics: Sequence[str]) -> None:
     """Record (``meta["not_measured"]``) and log, once per metric, every NaN or infinity of the family's
-    ``metrics`` in the rows (other row entries, such as metrics a setting turned off, are only written null)."""
+    ``metrics`` in the rows (other measurements, such as metrics a setting turned off, are only written null)."""
     found: dict[str, dict[str, Any]] = {}
     for row in result.layers:
-        for key, value in row.items():
-            if key not in metrics or isinstance(value, bool):
-                continue
-            if isinstance(value, (int, float)) and not math.isfinite(value):
-                entry = found.setdefault(key, {"layers": [], "reason": _reason(row, key, value)})
-                entry["layers"].append(int(row["layer"]))
+        for key, m in row.measurements.items():
+            if key in metrics and not math.isfinite(m.value):
+                entry = found.setdefault(key, {"layers": [], "reason": _reason(m)})
+                entry["layers"].append(row.layer)
     if not found:
         return
     result.meta.setdefault(NOT_MEASURED, {}).update(found)

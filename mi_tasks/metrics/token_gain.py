@@ -36,7 +36,7 @@ from ..errors import MiTasksError
 from ..states.extraction import check_texts, model_num_layers
 from ..states.layers import LayerSpec, normalized_depth, parse_layers
 from ..states.modeling import hidden_state_module, prepare_tokenizer
-from .result import LayerResult
+from .result import LayerResult, LayerRow, Measurement
 
 REFIT_ALPHA = 1e-6
 
@@ -213,11 +213,12 @@ def token_gain_from_model(model: torch.nn.Module, tokenizer: Any, texts: Sequenc
     summary = []
     for l in ls:
         rows = [r for r in per_text if r["layer"] == l]
-        agg: dict[str, Any] = {"layer": l, "depth": normalized_depth(l, L)}
+        agg = LayerRow(l, normalized_depth(l, L))
         for k in ("r2", "gain_bits", "posterior_var", "n_context", "k", "overlap_at_k", "spearman",
                   "r2_lasso_k", "r2_attention_k"):
             vals = [r[k] for r in rows if k in r and r[k] is not None and np.isfinite(r[k])]
-            agg[k] = float(np.mean(vals)) if vals else None
+            agg.measurements[k] = Measurement(float(np.mean(vals)) if vals else float("nan"),
+                                              n=len(vals), dropped=len(rows) - len(vals))
         summary.append(agg)
     meta = {"model": getattr(model.config, "_name_or_path", "") or type(model).__name__, "num_layers": L,
             "n_texts": len(texts), "ridge_alpha": ridge_alpha, "lasso_frac": lasso_frac, "attention": attention,

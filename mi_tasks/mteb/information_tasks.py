@@ -24,6 +24,7 @@ embeddings). The metadata description says what each task measures.
 """
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +41,7 @@ from ..data.corpora import load_corpus, sample_texts
 from ..metrics.entropy.probe import dataset_entropy
 from ..errors import MiTasksError
 from ..metrics.recoverability.probe import RecoverabilityProbe
+from ..metrics.result import MEASUREMENTS_KEY, Measurement, Scores
 from ..metrics.recoverability.words import WORD_TOKENIZATION, text_words, word_targets  # noqa: F401  (re-exported by mi_tasks.mteb)
 from .local_tasks import content_hash, local_task_metadata
 from .registry import register_result_name
@@ -151,6 +153,8 @@ class MIRecoverability(_MITask):
     """
 
     MAIN_SCORE = "recall_at_k"
+    SCORED = ("recall_at_k", "lift_recall_at_k", "fano_mi_bits", "fano_mi_bits_norm", "fano_mi_bits_empirical",
+              "ba_mi_bits", "ba_mi_bits_norm", "cosine", "cross_entropy_bits")
     TYPE = "MultilabelClassification"
     CATEGORY = "t2c"
     DESCRIPTION = ("Token recoverability of a text's words from its embedding (mi-tasks): a ridge decoder fitted on "
@@ -181,11 +185,9 @@ class MIRecoverability(_MITask):
         probe = RecoverabilityProbe(fit="ridge", seed=self.mi_seed, text_metrics=False, targets="words")
         res = probe.fit_arrays(x_train, self.train_texts).score_arrays(x_test, self.test_texts)
         row, prior, meta = res.layers[0], res.prior, res.meta
-        keys = ("recall_at_k", "recall_at_k_stderr", "lift_recall_at_k", "lift_recall_at_k_stderr", "fano_mi_bits",
-                "fano_mi_bits_stderr", "fano_mi_bits_norm", "fano_mi_bits_empirical", "fano_mi_bits_empirical_stderr",
-                "ba_mi_bits", "ba_mi_bits_stderr", "ba_mi_bits_norm", "cosine", "cosine_stderr", "cross_entropy_bits",
-                "fano_mi_bits_vacuous", "fano_mi_bits_empirical_vacuous", "prior_fallback")
-        scores = {k: float(row[k]) for k in keys}
+        measured = Scores({k: row.measurement(k) for k in self.SCORED}, flags=row.flags)
+        scores: dict[str, Any] = {k: float(measured[k]) for k in self.SCORED}   # MTEB's flat scores
+        scores[MEASUREMENTS_KEY] = measured.to_dict()   # the same, whole: errors, caveats, counts, flags
         scores.update({f"prior_{k}": float(prior[k]) for k in ("recall_at_k", "fano_mi_bits", "cross_entropy_bits")})
         scores.update({"word_vocab_size": len(self.word_vocab), "decoder_vocab_size": int(meta["decoder_vocab_size"]),
                        "unigram_entropy_bits": float(meta["unigram_entropy_bits"]), "ridge_alpha": float(row["ridge_alpha"]),
@@ -221,14 +223,15 @@ class MIEntropy(_MITask):
                          num_proc: int | None = None, timer: Any = None, **kwargs: Any) -> dict[str, float]:
         x = _embed(self, model, self.test_texts, hf_split, hf_subset, encode_kwargs, num_proc)
         h, rank = dataset_entropy(x, 1.0)
-        scores = {"dataset_entropy": float(h), "dataset_effective_rank": float(rank), "n_test": len(x),
-                  "embed_dim": int(x.shape[1]), "bootstrap_resamples": self.bootstrap}
+        err, how = (math.nan, math.nan), "none: bootstrap switched off (bootstrap < 2)"
         if self.bootstrap >= 2:
             rng = np.random.default_rng(self.mi_seed)
             draws = np.array([dataset_entropy(x[rng.integers(0, len(x), size=len(x))], 1.0) for _ in range(self.bootstrap)])
-            scores["dataset_entropy_stderr"] = float(draws[:, 0].std(ddof=1))
-            scores["dataset_effective_rank_stderr"] = float(draws[:, 1].std(ddof=1))
-        return scores
+            err, how = tuple(float(e) for e in draws.std(axis=0, ddof=1)), f"seeded bootstrap over texts ({self.bootstrap} resamples)"
+        measured = Scores({"dataset_entropy": Measurement(float(h), err[0], how, len(x)),
+                           "dataset_effective_rank": Measurement(float(rank), err[1], how, len(x))})
+        return {"dataset_entropy": float(h), "dataset_effective_rank": float(rank), MEASUREMENTS_KEY: measured.to_dict(),
+                "n_test": len(x), "embed_dim": int(x.shape[1]), "bootstrap_resamples": self.bootstrap}
 
 
 def information_tasks(data_dir: str | os.PathLike | None = None, seed: int = 0) -> list[AbsTask]:

@@ -197,9 +197,11 @@ def _metric_rows(result: LayerSweepResult, model: Any, tokenizer: Any, extractor
         unmeasured = res.meta.get(NOT_MEASURED) or {}
         for row in res.layers:
             for metric in fam.metrics():
-                if metric in row:
+                if metric in row.measurements:
+                    m = row.measurement(metric)
                     # a value the family could not measure is saved as null with the reason beside it
-                    why = unmeasured.get(metric, {}).get("reason") if not math.isfinite(float(row[metric])) else None
-                    result.rows.append({"layer": int(row["layer"]), "depth": float(row["depth"]), "task": f"mi:{name}.{metric}",
-                                        "metric": metric, "value": float(row[metric]),
-                                        "stderr": row.get(f"{metric}_stderr"), **({"not_measured": why} if why else {})})
+                    why = unmeasured.get(metric, {}).get("reason") if not math.isfinite(m.value) else None
+                    result.rows.append({"layer": row.layer, "depth": row.depth, "task": f"mi:{name}.{metric}",
+                                        "metric": metric, "value": m.value, "stderr": m.stderr if m.has_stderr else None,
+                                        **({"caveat": m.caveat} if m.caveat else {}),
+                                        **({"not_measured": why} if why else {})})

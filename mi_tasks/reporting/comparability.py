@@ -99,10 +99,8 @@ def check_comparable(results: Results, strict: bool = False) -> list[Clash]:
 
 
 def vacuous_at(t: TaskCurves, metric: str, layer: int | None) -> bool:
-    """Whether ``metric`` (a Fano bound, or its ``_norm``) is vacuous at ``layer``: 0 by the clamp, not measured."""
-    base = metric.removesuffix("_norm")
-    flag = t.value_at(f"{base}_vacuous", layer) if layer is not None else None
-    return bool(flag)
+    """Whether ``metric``'s value at ``layer`` is vacuous (a Fano bound at most 0: 0 by the clamp, not measured)."""
+    return t.caveat_at(metric, layer) == "vacuous"
 
 
 def describe_targets(t: TaskCurves) -> dict[str, Any]:

@@ -18,14 +18,11 @@ from typing import Any, Iterable
 
 from ..states.bundled import display_name
 from ..errors import MiTasksError
+from ..metrics.result import MEASUREMENTS_KEY, LayerRow, Measurement, Scores, rows_from_dict
 
 log = logging.getLogger(__name__)
 
 MTEB_KIND = "mteb_layer_sweep"
-STDERR_SUFFIX = "_stderr"
-FLAG_KEYS = ("prior_fallback",)   # per-layer 0/1 flags: kept in the curves, never drawn as a metric
-FLAG_SUFFIX = "_vacuous"
-COUNT_SUFFIXES = ("_n", "_dropped")   # texts a metric used or dropped: kept in the curves (layers.csv), never a metric
 # Path components that say nothing about which model it is; labels then take the parent too.
 _GENERIC_DIRS = {"model", "models", "final", "checkpoint", "snapshots", "output", "outputs", "main", "hf", "merged"}
 
@@ -55,7 +52,11 @@ def revision_of(run: Run) -> str:
 
 @dataclass
 class TaskCurves:
-    """Per-layer curves of one task in one run, with the headline scalars lm-eval printed."""
+    """Per-layer curves of one task in one run, with the headline scalars lm-eval printed.
+
+    ``curves`` hold the metrics' values; ``measurements`` the same points whole (standard error and how it
+    was estimated, caveat, texts used and dropped), as the run's rows hold them (:mod:`mi_tasks.metrics.result`).
+    """
 
     run: Run
     task: str
@@ -65,21 +66,24 @@ class TaskCurves:
     settings: dict[str, Any] = field(default_factory=dict)   # mi_settings
     meta: dict[str, Any] = field(default_factory=dict)       # mi_results.meta
     kind: str = "lm_eval"
+    measurements: dict[str, dict[int, Measurement]] = field(default_factory=dict)   # metric -> layer -> measurement
 
     def metrics(self) -> list[str]:
-        """Metrics with a curve of their own (standard errors go with their metric) and a value at some layer.
-
-        A metric the run turned off (bleu4 with text_metrics false) is all NaN: no figure, no column.
-        """
-        return [m for m, pts in self.curves.items()
-                if not m.endswith((STDERR_SUFFIX, FLAG_SUFFIX)) and m not in FLAG_KEYS and not self._is_count(m)
-                and any(math.isfinite(v) for _, _, v in pts)]
-
-    def _is_count(self, key: str) -> bool:
-        return any(key.endswith(s) and key[: -len(s)] in self.curves for s in COUNT_SUFFIXES)
+        """Metrics with a value at some layer (one a run turned off, bleu4 with text_metrics false, is all NaN:
+        no figure, no column)."""
+        return [m for m, pts in self.curves.items() if any(math.isfinite(v) for _, _, v in pts)]
 
     def stderr(self, metric: str) -> list[tuple[int, float, float]] | None:
-        return self.curves.get(metric + STDERR_SUFFIX)
+        """(layer, depth, standard error) where the metric has errors (NaN at a layer without one), else None."""
+        at = self.measurements.get(metric) or {}
+        if not any(m.has_stderr for m in at.values()):
+            return None
+        return [(lay, d, at[lay].stderr if lay in at else math.nan) for lay, d, _ in self.curves.get(metric, [])]
+
+    def caveat_at(self, metric: str, layer: int | None) -> str:
+        """Why the metric's value at ``layer`` is no measurement (``vacuous``), or ""."""
+        m = (self.measurements.get(metric) or {}).get(layer) if layer is not None else None
+        return m.caveat if m is not None else ""
 
     def value_at(self, metric: str, layer: int) -> float | None:
         for lay, _, v in self.curves.get(metric, []):
@@ -109,14 +113,17 @@ class Results:
 
     @property
     def records(self) -> list[dict[str, Any]]:
-        """Tidy rows: one per (run, task, metric, layer)."""
+        """Tidy rows: one per (run, task, metric, layer), each with its measurement's error, caveat and counts."""
         out = []
         for t in self.tasks:
             for metric, points in t.curves.items():
+                at = t.measurements.get(metric) or {}
                 for layer, depth, value in points:
+                    m = at.get(layer) or Measurement(value)
                     out.append({"model": t.run.label, "model_path": t.run.model, "run_date": t.run.date,
                                 "task": t.task, "metric": metric, "layer": layer, "depth": depth, "value": value,
-                                "headline_layer": t.headline_layer, "source": t.run.source})
+                                "stderr": m.stderr if m.has_stderr else None, "caveat": m.caveat, "n": m.n,
+                                "dropped": m.dropped, "headline_layer": t.headline_layer, "source": t.run.source})
         return out
 
 
@@ -139,22 +146,16 @@ def _number(value: Any) -> float:
     return math.nan if value is None or value == "N/A" else float(value)
 
 
-def _curves_of(mi: dict[str, Any], task: str, path: Path) -> dict[str, list[tuple[int, float, float]]]:
-    curves = mi.get("curves")
-    if isinstance(curves, dict) and curves:
-        try:
-            return {m: [(int(p["layer"]), float(p["depth"]), _number(p["value"])) for p in pts] for m, pts in curves.items()}
-        except (KeyError, TypeError, ValueError) as e:
-            raise MiTasksError(f"{path}: task {task} has malformed curves ({e}); re-run lm_eval with this mi-tasks version") from None
-    layers = mi.get("layers") or []
-    out: dict[str, list[tuple[int, float, float]]] = {}
-    for row in layers:  # older files: curves only as per-layer rows
-        for k, v in row.items():
-            if k not in ("layer", "depth") and isinstance(v, (int, float)):
-                out.setdefault(k, []).append((int(row["layer"]), float(row["depth"]), float(v)))
-    if not out:
-        raise MiTasksError(f"{path}: task {task} has mi_results without per-layer curves")
-    return out
+def _measured_curves(rows: list[LayerRow]) -> tuple[dict[str, list[tuple[int, float, float]]],
+                                                    dict[str, dict[int, Measurement]]]:
+    """Rows as curves (metric -> points) and measurements (metric -> layer -> measurement)."""
+    curves: dict[str, list[tuple[int, float, float]]] = {}
+    measurements: dict[str, dict[int, Measurement]] = {}
+    for row in rows:
+        for metric, m in row.measurements.items():
+            curves.setdefault(metric, []).append((row.layer, row.depth, m.value))
+            measurements.setdefault(metric, {})[row.layer] = m
+    return curves, measurements
 
 
 def model_args_of(data: dict[str, Any]) -> dict[str, Any]:
@@ -182,7 +183,7 @@ def _lm_eval_file(path: Path, data: dict[str, Any], standard_tasks_expected: boo
         log.warning("%s: skipped task(s) without mi_results (not mi-tasks tasks, or the run failed): %s",
                     path, ", ".join(skipped))
     for t, mi in list(mi_of.items()):  # a task that declined this model (e.g. emergence on an encoder) says why
-        if isinstance(mi, dict) and not mi.get("curves") and not mi.get("layers"):
+        if isinstance(mi, dict) and not mi.get("layers"):
             log.warning("%s: task %s has no per-layer results for this model: %s", path, t,
                         mi.get("skipped") or "empty mi_results")
             mi_of[t] = None
@@ -200,9 +201,12 @@ def _lm_eval_file(path: Path, data: dict[str, Any], standard_tasks_expected: boo
         headline = {k.split(",", 1)[0]: _number(val) for k, val in (data.get("results", {}).get(task) or {}).items()
                     if "," in k and "_stderr" not in k and (isinstance(val, (int, float)) or val in (None, "N/A"))}
         hl = mi.get("headline_layer")
-        out.append(TaskCurves(run=run, task=task, curves=_curves_of(mi, task, path), headline=headline,
+        curves, measurements = _measured_curves(rows_from_dict(mi, f"{path}: task {task}"))
+        if not curves:
+            raise MiTasksError(f"{path}: task {task} has mi_results without per-layer measurements")
+        out.append(TaskCurves(run=run, task=task, curves=curves, headline=headline,
                               headline_layer=int(hl) if hl is not None else None,
-                              settings=dict(tcfg.get("mi_settings") or {}), meta=meta))
+                              settings=dict(tcfg.get("mi_settings") or {}), meta=meta, measurements=measurements))
     return out
 
 
@@ -216,10 +220,14 @@ def _mteb_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
                                                                     "pooling": data.get("pooling")},
               date=_iso(st.st_mtime, path), source=str(path), versions=versions)
     grouped: dict[str, dict[str, list[tuple[int, float, float]]]] = {}
+    measured: dict[str, dict[str, dict[int, Measurement]]] = {}
     try:
         for r in rows:
-            grouped.setdefault(str(r["task"]), {}).setdefault(str(r["metric"]), []).append(
-                (int(r["layer"]), float(r["depth"]), float(r["value"])))
+            task, metric, layer = str(r["task"]), str(r["metric"]), int(r["layer"])
+            value = _number(r["value"])
+            grouped.setdefault(task, {}).setdefault(metric, []).append((layer, float(r["depth"]), value))
+            measured.setdefault(task, {}).setdefault(metric, {})[layer] = Measurement(
+                value, _number(r.get("stderr")), caveat=str(r.get("caveat") or ""))
     except (KeyError, TypeError, ValueError) as e:
         raise MiTasksError(f"{path}: malformed MTEB sweep row ({e})") from None
     out = []
@@ -229,7 +237,8 @@ def _mteb_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
         headline = {m: v for m, pts in curves.items() for lay, _, v in pts if lay == last}
         out.append(TaskCurves(run=run, task=f"mteb:{task}", curves=curves, headline=headline, headline_layer=last,
                               settings={"pooling": data.get("pooling"), "normalize": data.get("normalize")},
-                              meta={"num_layers": data.get("num_layers"), "pooling": data.get("pooling")}, kind="mteb"))
+                              meta={"num_layers": data.get("num_layers"), "pooling": data.get("pooling")}, kind="mteb",
+                              measurements=measured[task]))
     return out
 
 
@@ -271,6 +280,8 @@ def _mteb_mi_file(path: Path, data: dict[str, Any], scores: dict[str, Any]) -> l
     counts = {k: scores[k] for k in _MTEB_MI_COUNTS if k in scores}
     curves = {k: [(int(layer), float(depth), float(v))] for k, v in scores.items()
               if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "main_score" and k not in counts}
+    whole = Scores.from_dict(scores[MEASUREMENTS_KEY], f"{path}: {MEASUREMENTS_KEY}") if MEASUREMENTS_KEY in scores else Scores()
+    measurements = {k: {int(layer): m} for k, m in whole.measurements.items()}
     # one run per stored model variant (the folder), so its tasks share a column in tables
     stamp = max(q.stat().st_mtime for q in path.parent.glob("*.json"))
     run = Run(model=str(name), model_args={"pretrained": str(name), "revision": mm.get("revision"), **exp},
@@ -282,7 +293,7 @@ def _mteb_mi_file(path: Path, data: dict[str, Any], scores: dict[str, Any]) -> l
                        headline={k: float(scores[k]) for k in keep if k in scores}, headline_layer=int(layer),
                        settings={"pooling": exp.get("pooling"), "normalize": exp.get("normalize")},
                        meta={"num_layers": n, "pooling": exp.get("pooling"), "eval_corpus": corpus, **counts},
-                       kind="mteb")]
+                       kind="mteb", measurements=measurements)]
 
 
 def _read_json(path: Path) -> Any:

@@ -18,7 +18,8 @@ from ..metrics.recoverability.coverage import FLAGS_KEY
 from .comparability import token_target_clashes, vacuous_at
 from .results import Results, Run
 
-LAYER_COLUMNS = ("model", "model_path", "run_date", "task", "metric", "layer", "depth", "value", "headline_layer", "source")
+LAYER_COLUMNS = ("model", "model_path", "run_date", "task", "metric", "layer", "depth", "value", "stderr", "caveat", "n",
+                 "dropped", "headline_layer", "source")
 
 
 def _fmt(v: Any) -> str:
@@ -62,7 +63,7 @@ def headline_entries(results: Results) -> list[dict[str, Any]]:
             pts = t.curves.get(metric, [])
             finite = [p for p in pts if math.isfinite(p[2])]
             peak = max(finite, key=lambda p: p[2]) if finite else None
-            se = next((v for lay, _, v in (t.stderr(metric) or []) if lay == t.headline_layer), None)
+            se = next((v for lay, _, v in (t.stderr(metric) or []) if lay == t.headline_layer and math.isfinite(v)), None)
             vacuous = vacuous_at(t, metric, t.headline_layer)
             entries.append({"task": t.task, "metric": metric, "model": t.run.label, "run_date": t.run.date,
                             "value": value, "stderr": None if vacuous else se, "vacuous": vacuous,

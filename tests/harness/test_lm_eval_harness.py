@@ -13,6 +13,7 @@ import pytest
 
 from ..conftest import make_sentences
 from mi_tasks.harness.lm_eval_compat import load_tasks
+from mi_tasks.metrics.result import rows_from_dict
 
 LM_EVAL = shutil.which("lm_eval")
 pytestmark = pytest.mark.skipif(LM_EVAL is None, reason="lm_eval is not installed (pip install '.[test]')")
@@ -97,29 +98,32 @@ def test_run_tiny_model_results_overrides_samples_and_determinism(tiny_dir, corp
     res = _results(tmp_path / "a")
     cfg = res["configs"]["mi_recoverability"]
     mi = cfg["mi_results"]
-    assert [r["layer"] for r in mi["layers"]] == [0, 2, 3]  # 0:1:0.5 of 3 layers rounds to 0, 2 (1.5 -> 2), 3
-    assert mi["curves"]["fano_mi_bits"][1] == {"layer": 2, "depth": 2 / 3, "value": mi["layers"][1]["fano_mi_bits"]}
+    rec_rows = rows_from_dict(mi, "mi_recoverability")
+    assert [r.layer for r in rec_rows] == [0, 2, 3]  # 0:1:0.5 of 3 layers rounds to 0, 2 (1.5 -> 2), 3
+    assert rec_rows[1].depth == 2 / 3 and rec_rows[1].measurement("fano_mi_bits").stderr_method == "seeded bootstrap over texts"
     assert cfg["mi_settings"]["seed"] == 3 and cfg["mi_settings"]["eval_text_field"] == "body"
     meta = mi["meta"]
     assert meta["train_corpus"]["rows"] == 300 and len(meta["train_corpus"]["sha256"]) == 64
     assert meta["eval_corpus"]["rows"] == 40 and meta["mi_tasks_version"]
-    best = max(mi["layers"], key=lambda r: r["recall_at_k"])
-    assert mi["headline_layer"] == best["layer"]
+    best = max(rec_rows, key=lambda r: r["recall_at_k"])
+    assert mi["headline_layer"] == best.layer
     assert res["results"]["mi_recoverability"]["recall_at_k,none"] == pytest.approx(best["recall_at_k"])
     assert res["results"]["mi_fano"]["fano_mi_bits,none"] == pytest.approx(best["fano_mi_bits"])
     # both tasks of the suite saw the same extraction (same numbers)
     assert res["configs"]["mi_fano"]["mi_results"]["layers"] == mi["layers"]
     ent = res["configs"]["mi_entropy"]["mi_results"]
-    assert {"prompt_entropy", "dataset_entropy", "prompt_effective_rank", "diff_erank"} <= set(ent["curves"])
-    assert [r["layer"] for r in ent["layers"]] == [0, 2, 3] and ent["meta"]["random_texts"] == 40
-    top = min(ent["layers"], key=lambda r: r["prompt_entropy"])  # headline_layer: best, in the family's direction (lower)
+    ent_rows = rows_from_dict(ent, "mi_entropy")
+    assert {"prompt_entropy", "dataset_entropy", "prompt_effective_rank", "diff_erank"} <= set(ent_rows[0])
+    assert [r.layer for r in ent_rows] == [0, 2, 3] and ent["meta"]["random_texts"] == 40
+    top = min(ent_rows, key=lambda r: r["prompt_entropy"])  # headline_layer: best, in the family's direction (lower)
     assert res["results"]["mi_entropy"]["prompt_entropy,none"] == pytest.approx(top["prompt_entropy"])
-    assert all(0 < r["prompt_entropy"] <= 1 and 0 < r["dataset_entropy"] <= 1 for r in ent["layers"])
+    assert all(0 < r["prompt_entropy"] <= 1 and 0 < r["dataset_entropy"] <= 1 for r in ent_rows)
     ie = res["configs"]["mi_emergence"]["mi_results"]
-    assert [r["layer"] for r in ie["layers"]] == [0, 2] and ie["meta"]["n_windows"] == 24  # IE(l) for selected l < L
-    best_ie = max(ie["layers"], key=lambda r: r["ie_bits"])
+    ie_rows = rows_from_dict(ie, "mi_emergence")
+    assert [r.layer for r in ie_rows] == [0, 2] and ie["meta"]["n_windows"] == 24  # IE(l) for selected l < L
+    best_ie = max(ie_rows, key=lambda r: r["ie_bits"])
     assert res["results"]["mi_emergence"]["ie_bits,none"] == pytest.approx(best_ie["ie_bits"])
-    assert ie["curves"]["ie_bits"][1]["depth"] == pytest.approx(2 / 3)
+    assert ie_rows[1].depth == pytest.approx(2 / 3)
     samples = sorted((tmp_path / "a").rglob("samples_mi_recoverability_*.jsonl"))
     assert samples
     line = json.loads(samples[0].read_text().splitlines()[0])
@@ -131,9 +135,9 @@ def test_run_tiny_model_results_overrides_samples_and_determinism(tiny_dir, corp
     recalls = np.array([r["recall_at_k"] for r in rows])
     got = res["results"]["mi_recoverability"]
     assert len(rows) == 40 and got["recall_at_k_stderr,none"] == pytest.approx(recalls.std(ddof=1) / np.sqrt(40))
-    assert got["recall_at_k_stderr,none"] == pytest.approx(best["recall_at_k_stderr"])
-    assert got["ba_mi_bits_stderr,none"] == pytest.approx(best["ba_mi_bits_stderr"])
-    assert got["fano_mi_bits_stderr,none"] == best["fano_mi_bits_stderr"] > 0
+    assert got["recall_at_k_stderr,none"] == pytest.approx(best.stderr("recall_at_k"))
+    assert got["ba_mi_bits_stderr,none"] == pytest.approx(best.stderr("ba_mi_bits"))
+    assert got["fano_mi_bits_stderr,none"] == best.stderr("fano_mi_bits") > 0
     assert res["results"]["mi_entropy"]["prompt_entropy_stderr,none"] > 0
     assert res["results"]["mi_emergence"]["ie_bits_stderr,none"] == "N/A"
     table = next(x for x in a.stdout.splitlines() if "|recall_at_k" in x.replace(" ", ""))

@@ -95,7 +95,7 @@ def entropy_draw(n: int, tokens: tuple[int, int] = (4, 16), dim: int = 24, layer
         batch = StateBatch(indices=np.arange(n), states=pooled, targets=[np.empty(0, np.int64)] * n,
                            layers=list(range(layers)), reduced={SPECTRA.name: spectra}, n_tokens=mask.sum(1))
         row = EntropyProbe(random_baseline=False).score_stream([batch], n, layers).layers[-1]
-        return {m: (row[m], row[f"{m}_stderr"]) for m in ("prompt_entropy", "prompt_effective_rank")}
+        return {m: (row[m], row.stderr(m)) for m in ("prompt_entropy", "prompt_effective_rank")}
     return draw
 
 
@@ -122,7 +122,7 @@ def recoverability_draw(n: int, vocab: int = 80, dim: int = 24, train: int = 150
     def draw(rng: np.random.Generator) -> dict[str, tuple[float, float]]:
         s, t = _token_texts(rng, n, vocab, emb, noise)
         row = probe.score_arrays(s, t).layers[-1]
-        return {m: (row[m], row[f"{m}_stderr"]) for m in RECOVERABILITY_METRICS}
+        return {m: (row[m], row.stderr(m)) for m in RECOVERABILITY_METRICS}
     return draw
 
 

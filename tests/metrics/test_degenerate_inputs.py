@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from mi_tasks import MiTasksError, evaluate
 from mi_tasks.metrics.family import MetricFamily, Skipped
 from mi_tasks.metrics.registry import _REGISTERED, family_class, register_family
-from mi_tasks.metrics.result import NOT_MEASURED, LayerResult
+from mi_tasks.metrics.result import NOT_MEASURED, LayerResult, LayerRow
 
 from ..conftest import make_sentences
 
@@ -52,7 +52,8 @@ def test_geometry_on_one_token_texts_flags_curvature_and_keeps_the_rest(tiny_dir
     assert isinstance(scores["twonn,none"], float) and math.isfinite(scores["twonn,none"])
     flagged = mi["meta"][NOT_MEASURED]["curvature"]
     assert flagged["layers"] == [0, 3] and "fewer than 2 texts with 3 or more tokens" in flagged["reason"]
-    assert [p["value"] for p in mi["curves"]["curvature"]] == [None, None]
+    assert [r["metrics"]["curvature"]["value"] for r in mi["layers"]] == [None, None]
+    assert [r["metrics"]["curvature"]["dropped"] for r in mi["layers"]] == [len(ONE_TOKEN)] * 2
     lines = [r.getMessage() for r in caplog.records if "curvature not measured" in r.getMessage()]
     assert lines == ["geometry: curvature not measured at layers 0, 3: none: fewer than 2 texts with 3 or more tokens"]
 
@@ -82,8 +83,8 @@ class _NaNFamily(MetricFamily):
 
     def compute(self, inputs):
         layers = inputs.layers
-        rows = [{"layer": lay, "depth": j / max(1, len(layers) - 1),
-                 "wobble": 1.0 if j == len(layers) - 1 else math.nan} for j, lay in enumerate(layers)]
+        rows = [LayerRow(lay, j / max(1, len(layers) - 1), {"wobble": 1.0 if j == len(layers) - 1 else math.nan})
+                for j, lay in enumerate(layers)]
         return LayerResult(layers=rows, meta={"n_texts": inputs.evaluation.n_texts})
 
 
@@ -97,7 +98,7 @@ def test_a_user_familys_nan_is_flagged_and_saved_as_null(tiny, caplog):
     assert r.meta[NOT_MEASURED]["wobble"]["layers"] == [0, 1]
     assert "test_nan_family: wobble not measured at layers 0, 1: the family returned nan" in caplog.text
     saved = json.loads(_strict(r.to_dict()))
-    assert [row["wobble"] for row in saved["layers"]] == [None, None, 1.0]
+    assert [row["metrics"]["wobble"]["value"] for row in saved["layers"]] == [None, None, 1.0]
     assert "wobble: not measured at layers 0, 1" in r.table()
 
 
@@ -117,9 +118,8 @@ def test_any_familys_output_on_degenerate_texts_is_finite_or_flagged(tiny, texts
     flagged = res.meta.get(NOT_MEASURED) or {}
     for row in res.layers:
         for k in family_class(family).metrics():  # what tables print and boards rank
-            v = row.get(k)
-            if isinstance(v, float) and not np.isfinite(v):
-                assert row["layer"] in flagged[k]["layers"] and flagged[k]["reason"], (k, row["layer"])
+            if k in row and not np.isfinite(row[k]):
+                assert row.layer in flagged[k]["layers"] and flagged[k]["reason"], (k, row.layer)
     json.loads(json.dumps(res.to_dict()), parse_constant=lambda c: pytest.fail(f"bare {c}"))
 
 
@@ -174,8 +174,8 @@ def test_report_shows_a_not_measured_flag_never_nan(tmp_path, capsys, caplog):
 
     data = results_json("org/m")
     mi = data["configs"]["mi_entropy"]["mi_results"]
-    for p in mi["curves"]["prompt_effective_rank"]:
-        p["value"] = None  # strict JSON: not measured
+    for r in mi["layers"]:
+        r["metrics"]["prompt_effective_rank"] = {"value": None}  # strict JSON: not measured
     mi["meta"][NOT_MEASURED] = {"prompt_effective_rank": {"layers": list(range(7)), "reason": "every text has one token"}}
     data["results"]["mi_entropy"]["prompt_effective_rank,none"] = "N/A"
     f = write_results(tmp_path / "r", "m", data)

@@ -88,7 +88,7 @@ def test_views_family_keeps_its_views_on_the_model_device_and_scores_them(tiny, 
     for j, row in enumerate(got.layers):
         ref = lidar(views[j])
         assert row["lidar"] == pytest.approx(ref.value, rel=1e-6)
-        assert row["lidar_stderr"] == pytest.approx(ref.stderr, rel=1e-4)
+        assert row.stderr("lidar") == pytest.approx(ref.stderr, rel=1e-4)
 
 
 def test_every_family_states_its_memory_before_it_runs(tiny, sentences, caplog):

@@ -50,10 +50,10 @@ def test_the_conventions_the_docs_state():
 
 
 def test_headline_best_follows_the_direction(lm_eval_tasks):
-    from mi_tasks.metrics.result import LayerResult
+    from mi_tasks.metrics.result import LayerResult, LayerRow
 
     task = lm_eval_tasks["mi_entropy"]
-    rows = [{"layer": i, "depth": i / 2, "prompt_entropy": v} for i, v in enumerate([0.9, 0.4, 0.7])]
+    rows = [LayerRow(i, i / 2, {"prompt_entropy": v}) for i, v in enumerate([0.9, 0.4, 0.7])]
     task.settings = TaskSettings.given(task.settings, headline_layer="best")
     result = LayerResult(layers=rows, meta={"num_layers": 2})
     assert task.headline_row(result) == 1  # the lowest prompt entropy

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import torch
 
+from mi_tasks.metrics.result import rows_from_dict
+
 from ..conftest import make_sentences
 from ..readme_commands import REPO
 from ..harness.test_lm_eval_harness import LM_EVAL
@@ -56,8 +58,9 @@ def test_plugin_family_with_settings_through_every_entry_point(tiny, tiny_dir, t
     res = json.loads(sorted((tmp_path / "suite" / "lm_eval").rglob("results_*.json"))[-1].read_text())
     model, tok = tiny["bert"]
     want = 3 * _norms(model, tok, texts, p=1)  # l1 from the YAML, scale 3 from the command line
-    curve = res["configs"]["mi_state_norm"]["mi_results"]["curves"]["mean_state_norm"]
-    assert [c["value"] for c in curve] == pytest.approx(want, rel=1e-5)
+    rows = rows_from_dict(res["configs"]["mi_state_norm"]["mi_results"], "mi_state_norm")
+    assert [r["mean_state_norm"] for r in rows] == pytest.approx(want, rel=1e-5)
+    assert all(r.measurement("mean_state_norm").n == len(texts) and r.stderr("mean_state_norm") > 0 for r in rows)
     assert res["higher_is_better"]["mi_state_norm"]["mean_state_norm"] is False
     assert res["results"]["mi_state_norm"]["mean_state_norm,none"] == pytest.approx(want.min(), rel=1e-5)
     assert "mean_state_norm" in (tmp_path / "suite" / "report.md").read_text()

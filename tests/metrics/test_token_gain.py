@@ -88,11 +88,11 @@ def test_tiny_model_run_with_attention(tiny, kind):
         assert 0.0 <= r["r2"] <= 1.0 + 1e-9 and r["gain_bits"] > 0
     for r in res.layers[:-1]:  # blocks 1..L read states 0..L-1
         assert r["k"] >= 1 and 0.0 <= r["overlap_at_k"] <= 1.0
-    assert res.layers[-1]["overlap_at_k"] is None
+    assert math.isnan(res.layers[-1]["overlap_at_k"]) and res.layers[-1].measurement("overlap_at_k").n == 0
     assert "overlap_at_k" in res.table()
     assert model.config._attn_implementation == impl  # switched to eager for the run, then restored
     plain = token_gain_from_model(model, tok, texts, layers="0,2", attention=False, progress=False)
-    assert [r["layer"] for r in plain.layers] == [0, 2] and plain.layers[0]["overlap_at_k"] is None
+    assert [r["layer"] for r in plain.layers] == [0, 2] and math.isnan(plain.layers[0]["overlap_at_k"])
     assert plain.layers[0]["r2"] == pytest.approx(res.layers[0]["r2"])
 
 

@@ -115,10 +115,10 @@ def _hold_lock(board: str, held, done) -> None:
 def test_non_finite_values_refused_naming_file_row_and_layer_good_file_kept(tmp_path, capsys):
     good = write_results(tmp_path / "g", "good", results_json("org/good"))
     data = results_json("org/nan-curve")
-    data["configs"]["mi_entropy"]["mi_results"]["curves"]["prompt_effective_rank"][3]["value"] = float("nan")
+    data["configs"]["mi_entropy"]["mi_results"]["layers"][3]["metrics"]["prompt_effective_rank"]["value"] = float("nan")
     nan_curve = write_results(tmp_path / "n", "nan", data)
     data = results_json("org/inf-headline")
-    data["configs"]["mi_recoverability"]["mi_results"]["curves"]["recall_at_k"][-1]["value"] = float("inf")
+    data["configs"]["mi_recoverability"]["mi_results"]["layers"][-1]["metrics"]["recall_at_k"]["value"] = float("inf")
     data["results"]["mi_recoverability"]["recall_at_k,none"] = float("inf")
     inf_headline = write_results(tmp_path / "i", "inf", data)
     data = results_json("org/nan-standard")

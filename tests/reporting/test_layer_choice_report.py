@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mi_tasks.cli import main as cli_main
+from mi_tasks.metrics.result import LayerResult, LayerRow, Measurement
 from mi_tasks.reporting import load_results, write_report
 from mi_tasks.reporting.layer_choice_report import direction_of, layer_choice_of, layer_choice_section
 
@@ -18,16 +19,13 @@ TWONN = [5.0, 8.0, 11.0, 14.0, 13.0, 12.0, 11.5]       # same order as STS: rho 
 CURVATURE = [1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6]         # rises; its best (lowest) layer is 0
 
 
-def _points(values: list[float]) -> list[dict]:
-    return [{"layer": i, "depth": i / 6, "value": v} for i, v in zip(LAYERS, values)]
-
-
 def _lm_eval_file(path: Path, pretrained: str) -> Path:
-    curves = {"twonn": _points(TWONN), "twonn_stderr": _points([0.1] * 7), "curvature": _points(CURVATURE),
-              "curvature_stderr": _points([0.01] * 7), "gride": _points([math.nan] * 7)}  # all-NaN: turned off
+    rows = [LayerRow(i, i / 6, {"twonn": Measurement(t, 0.1), "curvature": Measurement(c, 0.01),
+                                "gride": math.nan})  # all-NaN: turned off
+            for i, t, c in zip(LAYERS, TWONN, CURVATURE)]
+    mi = {**LayerResult(layers=rows, meta={"num_layers": 6}).to_dict(), "headline_layer": 6}
     data = {"results": {"mi_geometry": {"alias": "mi_geometry", "twonn,none": TWONN[-1]}},
-            "configs": {"mi_geometry": {"mi_results": {"curves": curves, "headline_layer": 6,
-                                                       "meta": {"num_layers": 6}}, "mi_settings": {}}},
+            "configs": {"mi_geometry": {"mi_results": mi, "mi_settings": {}}},
             "config": {"model_args": f"pretrained={pretrained}"}, "date": 1767225600.0}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))

@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import logging
+import math
 import os
 import shutil
 
@@ -13,6 +14,7 @@ import pytest
 
 from mi_tasks.cli import main as cli_main
 from mi_tasks.errors import MiTasksError
+from mi_tasks.metrics.result import rows_from_dict
 from mi_tasks.reporting import load_results, write_report
 
 
@@ -21,8 +23,13 @@ from ..conftest import SUITE_TASKS as TASKS
 pytestmark = pytest.mark.skipif(shutil.which("lm_eval") is None, reason="lm_eval is not installed (pip install '.[test]')")
 
 
+def _rows(data: dict, task: str) -> list:
+    return rows_from_dict(data["configs"][task]["mi_results"], task)
+
+
 def _curve(data: dict, task: str, metric: str) -> list[dict]:
-    return data["configs"][task]["mi_results"]["curves"][metric]
+    return [{"layer": r.layer, "depth": r.depth, "value": r.measurement(metric).value, "stderr": r.stderr(metric)}
+            for r in _rows(data, task)]
 
 
 def test_results_load_into_records_equal_to_the_json(suite_run):
@@ -38,9 +45,9 @@ def test_results_load_into_records_equal_to_the_json(suite_run):
                    if r["source"] == str(f) and r["task"] == task and r["metric"] == "fano_mi_bits"]
             want = [(p["layer"], p["depth"], p["value"]) for p in _curve(data, task, "fano_mi_bits")]
             assert got == want and [g[0] for g in got] == [0, 1, 2, 3]
-        geometry = {r["metric"] for r in res.records if r["source"] == str(f) and r["task"] == "mi_geometry"}
-        assert {"curvature", "curvature_stderr"} <= geometry  # numbers become records; how an error was estimated does not
-        assert not any(m.endswith("_stderr_method") for m in geometry)
+        geometry = {r["metric"]: r for r in res.records if r["source"] == str(f) and r["task"] == "mi_geometry"}
+        assert {"curvature", "twonn", "gride", "cka_to_last"} <= set(geometry)  # each metric once, its error beside it
+        assert geometry["curvature"]["stderr"] > 0 and geometry["curvature"]["n"] > 0
         tc = next(t for t in res.tasks if t.run == run and t.task == "mi_recoverability")
         assert tc.headline["recall_at_k"] == data["results"]["mi_recoverability"]["recall_at_k,none"]
         assert tc.headline_layer == 3 and tc.settings["seed"] == 1
@@ -63,7 +70,7 @@ def test_figures_exist_and_hold_each_models_curve(suite_run):
         assert s["layers"] == [p["layer"] for p in want] == [0, 1, 2, 3]
         assert s["depths"] == pytest.approx([0, 1 / 3, 2 / 3, 1])
         assert s["values"] == [p["value"] for p in want]
-        assert s["stderr"] == [p["value"] for p in _curve(data, "mi_recoverability", "recall_at_k_stderr")]
+        assert s["stderr"] == [p["stderr"] for p in want]
         assert s["num_layers"] == 3
     # mi_fano's curves are mi_recoverability's (one extraction): drawn once, the PNG says so
     assert fig["also_tasks"] == ["mi_fano"] and not (figs.paths[0].parent / "mi_fano__recall_at_k.png").exists()
@@ -74,12 +81,10 @@ def test_figures_exist_and_hold_each_models_curve(suite_run):
                                                          ("mi_geometry", "curvature")]
     # every measured metric has a PNG (standard errors are bands and flags are flags, not figures of their
     # own); metrics the run turned off (bleu4, rougeL with text_metrics false: all null) have none
-    curves = {m: c for d in suite_run["json"].values() for t in ("mi_recoverability", "mi_geometry")
-              for m, c in d["configs"][t]["mi_results"]["curves"].items()}
+    rows = [r for d in suite_run["json"].values() for t in ("mi_recoverability", "mi_geometry") for r in _rows(d, t)]
     drawn = {v["metric"] for k, v in side.items() if k != "overview.png"}
-    flags = ("_stderr", "_vacuous", "prior_fallback", "_n", "_dropped")   # bands, flags and counts
-    measured = {m for m, c in curves.items() if not m.endswith(flags) and any(p["value"] is not None for p in c)}
-    assert drawn == measured and "bleu4" in curves and "bleu4" not in drawn
+    measured = {m for r in rows for m, v in r.measurements.items() if math.isfinite(v.value)}
+    assert drawn == measured and "bleu4" in rows[0].measurements and "bleu4" not in drawn
 
 
 def test_tables_markdown_and_csv(suite_run):
@@ -94,8 +99,8 @@ def test_tables_markdown_and_csv(suite_run):
     # mi_fano's fano_mi_bits equals mi_recoverability's: shown once
     assert "| mi_fano | fano_mi_bits |" not in md and "| mi_fano | fano_mi_bits_norm |" in md
     rows = list(csv.DictReader(io.StringIO((out / "layers.csv").read_text())))
-    n_points = sum(len(pts) for d in suite_run["json"].values() for t in ("mi_recoverability", "mi_fano", "mi_geometry")
-                   for pts in d["configs"][t]["mi_results"]["curves"].values())
+    n_points = sum(len(r.measurements) for d in suite_run["json"].values()
+                   for t in ("mi_recoverability", "mi_fano", "mi_geometry") for r in _rows(d, t))
     assert len(rows) == n_points
     r = next(r for r in rows if r["model"] == "llama" and r["task"] == "mi_fano" and r["metric"] == "ba_mi_bits"
              and r["layer"] == "2")

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import torch
 
+from mi_tasks.metrics.result import rows_from_dict
+
 from tests.architectures import FAMILIES, build
 from tests.conftest import _tokenizer, make_sentences
 
@@ -100,7 +102,8 @@ def test_lm_eval_hf_mi_equals_core(family_dirs, corpora, task_manager, model_typ
         warnings.simplefilter("ignore")
         out = lm_eval.simple_evaluate(model="hf-mi", model_args=f"pretrained={folder},dtype=float32", tasks=tasks,
                                       batch_size=8, device="cpu", metadata=md, task_manager=tm)
-    got = out["configs"]["mi_recoverability"]["mi_results"]["curves"]["recall_at_k"]
+    got = [{"layer": r.layer, "value": r["recall_at_k"]}
+           for r in rows_from_dict(out["configs"]["mi_recoverability"]["mi_results"], "mi_recoverability")]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model, tok = load_model(folder, dtype="float32")

@@ -50,7 +50,7 @@ def _worker(rank: int, world: int, model_dir: str, corpus_dir: str, out: str) ->
         instances += tasks[name].instances
     values = handle_requests(lm, instances)
     rows = [{"task": i.task_name, "doc_id": i.doc_id, **v} for i, v in zip(instances, values)]
-    result = {name: tasks[name].mi_result.layers for name in ("mi_recoverability", "mi_entropy")}
+    result = {name: tasks[name].mi_result.to_dict()["layers"] for name in ("mi_recoverability", "mi_entropy")}
     Path(out).write_text(json.dumps({"rows": rows, "layers": result}))
     if world > 1:
         dist.destroy_process_group()
@@ -81,4 +81,4 @@ def test_two_ranks_equal_one_process(tiny_dir, tmp_path):
     for row in single["rows"]:
         assert merged[(row["task"], row["doc_id"])] == row
     assert {row["doc_id"] for row in ranks[0]["rows"]} == set(range(0, 23, 2))
-    assert np.isfinite([l["recall_at_k"] for l in single["layers"]["mi_recoverability"]]).all()
+    assert np.isfinite([l["metrics"]["recall_at_k"]["value"] for l in single["layers"]["mi_recoverability"]]).all()

@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 
 from mi_tasks import MiTasksError
 from mi_tasks.training.enhance import enhance
+from mi_tasks.metrics.result import rows_from_dict
 
 from ..conftest import make_sentences
 
@@ -168,7 +169,8 @@ def test_lm_eval_scores_base_and_enhanced_alike(tiny_dir, corpus, tmp_path):
         assert r.returncode == 0, r.stderr[-3000:]
         files = sorted((tmp_path / name).rglob("results_*.json"))
         mi = json.loads(files[-1].read_text())["configs"]["mi_recoverability"]["mi_results"]
-        assert [row["layer"] for row in mi["layers"]] == [2, 3]
+        rows = rows_from_dict(mi, name)
+        assert [row.layer for row in rows] == [2, 3]
         assert mi["meta"]["n_eval"] == 10  # --limit limits the eval texts
-        recalls[name] = mi["layers"][-1]["recall_at_k"]
+        recalls[name] = rows[-1]["recall_at_k"]
     assert all(0 <= v <= 1 for v in recalls.values()) and recalls["base"] != recalls["enhanced"]

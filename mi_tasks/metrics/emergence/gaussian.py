@@ -14,6 +14,7 @@ from ...errors import MiTasksError
 from ...states.layers import normalized_depth
 from .closed_form import GAUSSIAN_DEFINITION, gaussian_mi_from_cov, standardized_projection
 from .moments import StateMoments
+from ..result import LayerRow
 from .result import EmergenceResult
 
 GAUSSIAN_KEYS = ("projection", "n_projections", "ridge", "bias_correction")
@@ -64,8 +65,8 @@ def gaussian_result(macro: StateMoments, micro: list[StateMoments], labels: list
     mic = np.mean([_pair_bits(m, est) for m in micro], axis=0)
     out = []
     for (j, _), a, b in zip(macro.pairs, mac, mic):
-        out.append({"layer": labels[j], "depth": normalized_depth(labels[j], L), "ie_bits": float(a - b),
-                    "mi_macro_bits": float(a), "mi_micro_bits": float(b)})
+        out.append(LayerRow(labels[j], normalized_depth(labels[j], L),
+                            {"ie_bits": float(a - b), "mi_macro_bits": float(a), "mi_micro_bits": float(b)}))
     meta = {"window": T, "n_windows": int(round(macro.n)), "micro_mode": micro_mode, "estimator": est,
             "mi_definition": est["definition"], "n_micro_positions": int(round(micro[0].n)) * len(micro),
             "num_layers": L, "seed": seed, "timings": {"estimator_s": time.perf_counter() - t0}}

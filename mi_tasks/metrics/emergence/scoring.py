@@ -13,6 +13,7 @@ from ...states.layers import normalized_depth
 from .estimators import METHODS, estimate_mi
 from .gaussian import IE_PROJ_DIM, gaussian_result, gaussian_settings, micro_moments
 from .moments import StateMoments
+from ..result import LayerRow
 from .result import EmergenceResult
 
 MICRO_MODES = ("pooled", "per_position")
@@ -95,8 +96,8 @@ def _critic_result(macro: np.ndarray, flat: np.ndarray, index: np.ndarray, pairs
             mi_micro = float(np.mean([estimate_mi(flat[k][index[:, t]], flat[j][index[:, t]], **est).bits
                                       for t in range(T)]))
         l = labels[j]
-        out.append({"layer": l, "depth": normalized_depth(l, L), "ie_bits": mi_macro - mi_micro,
-                    "mi_macro_bits": mi_macro, "mi_micro_bits": mi_micro})
+        out.append(LayerRow(l, normalized_depth(l, L),
+                            {"ie_bits": mi_macro - mi_micro, "mi_macro_bits": mi_macro, "mi_micro_bits": mi_micro}))
     method, proj_dim = est["method"], est["proj_dim"]
     definition = (f"{method} estimate with a trained critic on states projected to proj_dim={proj_dim} "
                   + ("(full batch, maximum over training: biased upward)" if method == "mine_paper"

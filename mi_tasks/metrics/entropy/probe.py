@@ -29,8 +29,10 @@ from ...states.extraction import StateBatch
 from ...states.stream import StateStream
 from ...states.layers import normalized_depth
 from .spectra import SPECTRA, matrix_spectrum
-from ..result import LayerResult
+from ..result import LayerResult, LayerRow, Measurement
 from ..uncertainty import mean_stderr
+
+MEAN_OF_SCORED_TEXTS = "mean over texts with 2 or more tokens (the others dropped)"
 
 
 def renyi_entropy(eigenvalues: np.ndarray | torch.Tensor, alpha: float = 1.0) -> np.ndarray:
@@ -152,12 +154,14 @@ class EntropyProbe:
             ds, ds_rank = dataset_entropy(acc.pooled[j], self.alpha)
             prompt = acc.prompt[j]
             valid = np.isfinite(prompt)
-            rows.append({"layer": int(layer), "depth": normalized_depth(layer, num_layers),
-                         "prompt_entropy": float(prompt[valid].mean()) if valid.any() else float("nan"),
-                         "prompt_effective_rank": float(np.exp(acc.prompt_raw[j][valid]).mean()) if valid.any() else float("nan"),
-                         "prompt_entropy_stderr": mean_stderr(prompt[valid]),
-                         "prompt_effective_rank_stderr": mean_stderr(np.exp(acc.prompt_raw[j][valid])),
-                         "dataset_entropy": ds, "dataset_effective_rank": ds_rank})
+            n, dropped = int(valid.sum()), int(valid.size - valid.sum())
+            ranks = np.exp(acc.prompt_raw[j][valid])
+            rows.append(LayerRow(layer, normalized_depth(layer, num_layers), {
+                "prompt_entropy": Measurement(float(prompt[valid].mean()) if n else float("nan"),
+                                              mean_stderr(prompt[valid]), MEAN_OF_SCORED_TEXTS, n, dropped),
+                "prompt_effective_rank": Measurement(float(ranks.mean()) if n else float("nan"), mean_stderr(ranks),
+                                                     MEAN_OF_SCORED_TEXTS, n, dropped),
+                "dataset_entropy": ds, "dataset_effective_rank": ds_rank}))
         meta = {"alpha": self.alpha, "n_texts": n_texts, "num_layers": num_layers,
                 "n_texts_under_2_tokens": int((acc.n_tokens < 2).sum()),
                 "mean_tokens": float(acc.n_tokens.mean())}

@@ -14,7 +14,7 @@ import numpy as np
 
 from ...errors import MiTasksError
 from .arrays import as_states, grouped_jackknife
-from .estimate import Estimate
+from ..result import Measurement
 
 
 def _centred(x: np.ndarray, name: str) -> np.ndarray:
@@ -45,7 +45,7 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
     return _ratio((cxy * cxy).sum(), (cxx * cxx).sum(), (cyy * cyy).sum())
 
 
-def cka_with_error(x: np.ndarray, y: np.ndarray, jackknife_groups: int = 10) -> Estimate:
+def cka_with_error(x: np.ndarray, y: np.ndarray, jackknife_groups: int = 10) -> Measurement:
     """Linear CKA of two (n, D) state matrices of the same texts, with a jackknife error over the texts.
 
     Standard error: delete-a-group jackknife, ``jackknife_groups`` groups of texts (0 for none);
@@ -61,9 +61,9 @@ def cka_with_error(x: np.ndarray, y: np.ndarray, jackknife_groups: int = 10) -> 
 
     value = stat(np.arange(n))
     if jackknife_groups >= 2 and n >= 4:
-        return Estimate(value, grouped_jackknife(stat, n, jackknife_groups),
+        return Measurement(value, grouped_jackknife(stat, n, jackknife_groups),
                         f"jackknife over {min(jackknife_groups, n)} groups of texts", n)
-    return Estimate(value, float("nan"), "none: jackknife switched off or under 4 texts", n)
+    return Measurement(value, float("nan"), "none: jackknife switched off or under 4 texts", n)
 
 
 def cka_matrix(states: Sequence[np.ndarray]) -> np.ndarray:

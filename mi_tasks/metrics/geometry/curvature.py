@@ -13,7 +13,7 @@ import numpy as np
 
 from ..uncertainty import mean_stderr
 from .arrays import as_states, centre_unit_rows
-from .estimate import Estimate
+from ..result import Measurement
 
 
 def text_curvature(tokens: np.ndarray, normalise: bool = True, absolute_cosine: bool = True) -> float:
@@ -39,16 +39,16 @@ def text_curvature(tokens: np.ndarray, normalise: bool = True, absolute_cosine: 
     return float(np.arccos(np.clip(cos, -1.0, 1.0)).mean())
 
 
-def curvature(texts: Sequence[np.ndarray], normalise: bool = True, absolute_cosine: bool = True) -> Estimate:
+def curvature(texts: Sequence[np.ndarray], normalise: bool = True, absolute_cosine: bool = True) -> Measurement:
     """Mean over texts of ``text_curvature``; texts with an undefined curvature are skipped and counted."""
     return curvature_from_values([text_curvature(t, normalise, absolute_cosine) for t in texts])
 
 
-def curvature_from_values(per_text: Sequence[float] | np.ndarray) -> Estimate:
+def curvature_from_values(per_text: Sequence[float] | np.ndarray) -> Measurement:
     """The corpus curvature from per-text values (as the pass's reducer gives them); NaN ones skipped and counted."""
     values = np.asarray(per_text, dtype=np.float64)
     ok = np.isfinite(values)
     n = int(ok.sum())
     value = float(values[ok].mean()) if n else float("nan")
-    return Estimate(value, mean_stderr(values[ok]), "mean over texts (sd/sqrt n)" if n >= 2 else
+    return Measurement(value, mean_stderr(values[ok]), "mean over texts (sd/sqrt n)" if n >= 2 else
                     "none: fewer than 2 texts with 3 or more tokens", n, int(values.size - n))

@@ -8,7 +8,6 @@ over the eval texts. Every standard error covers the sampling of the texts (docs
 """
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -17,7 +16,7 @@ import torch
 from ...states.layers import normalized_depth
 from ...states.source import PassInputs
 from ..family import MetricFamily, MinimumInputs, RunShape
-from ..result import LayerResult
+from ..result import LayerResult, LayerRow
 from .reducers import CURVATURE, UNIT_TOKEN_MEAN
 from .settings import GeometrySettings, ViewSettings
 
@@ -46,14 +45,8 @@ def _view_vectors(stream: Any, pooling: str) -> torch.Tensor:
     return out
 
 
-def _row(layer: int, num_layers: int, **estimates: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {"layer": int(layer), "depth": normalized_depth(layer, num_layers)}
-    for name, est in estimates.items():
-        if hasattr(est, "as_dict"):
-            row.update(est.as_dict(name))
-        else:
-            row[name] = float(est)
-    return row
+def _row(layer: int, num_layers: int, **measurements: Any) -> LayerRow:
+    return LayerRow(layer, normalized_depth(layer, num_layers), measurements)
 
 
 class GeometryFamily(MetricFamily):
@@ -103,10 +96,6 @@ class GeometryFamily(MetricFamily):
                 "curvature_angle": "arccos|cos|" if s.absolute_cosine else "arccos(cos)", "definitions": DEFINITIONS}
         return LayerResult(layers=rows, meta=meta)
 
-    def corpus_stderr(self, result: Any, slot: int, metric: str) -> float | str | None:
-        value = result.layers[slot].get(f"{metric}_stderr")
-        return None if value is None or not math.isfinite(value) else float(value)
-
     def memory_bytes(self, shape: RunShape, settings: Any) -> dict[str, int]:
         from .memory import geometry_bytes
         return geometry_bytes(shape)
@@ -154,10 +143,6 @@ class ViewsFamily(MetricFamily):
                 "view_pooling": s.view_pooling,
                 "definitions": DEFINITIONS}
         return LayerResult(layers=rows, meta=meta)
-
-    def corpus_stderr(self, result: Any, slot: int, metric: str) -> float | str | None:
-        value = result.layers[slot].get(f"{metric}_stderr")
-        return None if value is None or not math.isfinite(value) else float(value)
 
     def memory_bytes(self, shape: RunShape, settings: Any) -> dict[str, int]:
         from .memory import views_bytes

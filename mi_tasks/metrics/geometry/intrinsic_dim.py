@@ -2,7 +2,7 @@
 
 Both estimators read ratios of nearest-neighbour distances, which are undefined for a point with an
 exact duplicate (identical texts give identical pooled states). Duplicate rows are therefore dropped
-before estimating and counted in ``Estimate.dropped``, instead of the library's warning.
+before estimating and counted in ``Measurement.dropped``, instead of the library's warning.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from ...errors import MiTasksError
 from .arrays import HALF_SPLITS, as_states, half_sample_stderr
-from .estimate import Estimate
+from ..result import Measurement
 
 
 def _skdim():
@@ -47,7 +47,7 @@ def _texts_error(stat, n: int, half_splits: int, seed: int) -> tuple[float, str]
     return se, "none: half-sampling switched off or too few points for a half"
 
 
-def twonn(points: np.ndarray, discard_fraction: float = 0.1, half_splits: int = HALF_SPLITS, seed: int = 0) -> Estimate:
+def twonn(points: np.ndarray, discard_fraction: float = 0.1, half_splits: int = HALF_SPLITS, seed: int = 0) -> Measurement:
     """TwoNN (Facco et al. 2017): slope of −ln(1 − F(μ)) against ln μ, μ = r₂/r₁, largest ratios discarded.
 
     ``discard_fraction=0.1`` is the study's setting (DADApy's default fraction 0.9 kept). Standard
@@ -67,7 +67,7 @@ def twonn(points: np.ndarray, discard_fraction: float = 0.1, half_splits: int = 
         return _twonn_value(x[rows], discard_fraction) if int(rows.size * (1.0 - discard_fraction)) >= 2 else math.nan
 
     se, how = _texts_error(stat, x.shape[0], half_splits, seed)
-    return Estimate(d, se, how, x.shape[0], dropped)
+    return Measurement(d, se, how, x.shape[0], dropped)
 
 
 def _gride_fit(x: np.ndarray, n1: int, n2: int) -> float:
@@ -77,7 +77,7 @@ def _gride_fit(x: np.ndarray, n1: int, n2: int) -> float:
 
 
 def gride(points: np.ndarray, n1: int = 4, n2: int | None = None, half_splits: int = HALF_SPLITS,
-          seed: int = 0) -> Estimate:
+          seed: int = 0) -> Measurement:
     """GRIDE (Denti et al. 2022): maximum likelihood on ratios of the n2-th to the n1-th neighbour distance.
 
     Default n1 = 4, n2 = 8: a larger scale than TwoNN's (1, 2), less sensitive to noise at the
@@ -103,4 +103,4 @@ def gride(points: np.ndarray, n1: int = 4, n2: int | None = None, half_splits: i
             return math.nan
 
     se, how = _texts_error(stat, x.shape[0], half_splits, seed)
-    return Estimate(d, se, how, x.shape[0], dropped)
+    return Measurement(d, se, how, x.shape[0], dropped)

@@ -19,7 +19,7 @@ from ..uncertainty import mean_stderr
 from .arrays import (HALF_SPLITS, as_states, as_tensor_states, half_sample_stderr, jackknife_stderr,
                      max_entropy_normalised, psd_entropy,
                      spectrum_entropy)
-from .estimate import Estimate
+from ..result import Measurement
 
 LIDAR_DELTA = 1e-4
 """Ridge added to the within-text scatter (the LiDAR paper's and the study's δ)."""
@@ -80,7 +80,7 @@ def _lidar_leave_group_out(means: torch.Tensor, within: torch.Tensor, total: tor
 
 
 def lidar(views: np.ndarray | torch.Tensor, delta: float = LIDAR_DELTA, alpha: float = 1.0, normalise: bool = True,
-          jackknife_groups: int = 10) -> Estimate:
+          jackknife_groups: int = 10) -> Measurement:
     """LiDAR (Thilak et al. 2023) of (n_texts, V, D) views: entropy of the LDA matrix Sw^-1/2 Sb Sw^-1/2.
 
     Sb is the scatter of the texts' view means about their mean (÷ n), Sw the scatter of views about
@@ -111,8 +111,8 @@ def lidar(views: np.ndarray | torch.Tensor, delta: float = LIDAR_DELTA, alpha: f
     if g >= 2:
         left_out = _lidar_leave_group_out(means, within, total, delta, g)
         thetas = [stat(e, n - len(range(k, n, g))) for k, e in enumerate(left_out)]
-        return Estimate(value, jackknife_stderr(thetas), f"jackknife over {g} groups of texts", n)
-    return Estimate(value, float("nan"), "none: jackknife switched off (jackknife_groups < 2)", n)
+        return Measurement(value, jackknife_stderr(thetas), f"jackknife over {g} groups of texts", n)
+    return Measurement(value, float("nan"), "none: jackknife switched off (jackknife_groups < 2)", n)
 
 
 def _pair(view_a: np.ndarray, view_b: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -132,7 +132,7 @@ def _dime_nats(ka: np.ndarray, kb: np.ndarray, rng: np.random.Generator, n_shuff
 
 
 def dime(view_a: np.ndarray, view_b: np.ndarray, seed: int = 0, n_shuffles: int = 10, alpha: float = 1.0,
-         normalise: bool = True, half_splits: int = HALF_SPLITS) -> Estimate:
+         normalise: bool = True, half_splits: int = HALF_SPLITS) -> Measurement:
     """DiME (Skean et al. 2023): mean over shuffles of H(Ka ∘ P·Kb·Pᵀ) − H(Ka ∘ Kb), Grams over texts.
 
     Ka = A·Aᵀ and Kb = B·Bᵀ are the linear Gram matrices of the two views (n × n), ∘ the
@@ -159,12 +159,12 @@ def dime(view_a: np.ndarray, view_b: np.ndarray, seed: int = 0, n_shuffles: int 
     value = nats(np.arange(n)) * scale
     se = half_sample_stderr(nats, n, half_splits, seed) * scale if half_splits >= 1 else float("nan")
     if math.isfinite(se):
-        return Estimate(value, se, f"half-sampling over texts ({half_splits} splits into halves; "
+        return Measurement(value, se, f"half-sampling over texts ({half_splits} splits into halves; "
                                    f"{n_shuffles} shuffles each)", n)
-    return Estimate(value, se, "none: half-sampling switched off or under 4 texts", n)
+    return Measurement(value, se, "none: half-sampling switched off or under 4 texts", n)
 
 
-def infonce(view_a: np.ndarray, view_b: np.ndarray, temperature: float = 0.1, cosine: bool = True) -> Estimate:
+def infonce(view_a: np.ndarray, view_b: np.ndarray, temperature: float = 0.1, cosine: bool = True) -> Measurement:
     """InfoNCE loss of matched views: mean over texts i of −log softmax_j(s(aᵢ, bⱼ) / τ)ᵢ (τ = 0.1, the study's).
 
     Lower is better: 0 when each text's own view dominates, ln n when the views carry nothing.
@@ -184,7 +184,7 @@ def infonce(view_a: np.ndarray, view_b: np.ndarray, temperature: float = 0.1, co
         b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), np.finfo(np.float64).tiny)
     logits = a @ b.T / temperature
     per_text = logsumexp(logits, axis=1) - np.diag(logits)
-    return Estimate(float(per_text.mean()), mean_stderr(per_text),
+    return Measurement(float(per_text.mean()), mean_stderr(per_text),
                     "mean over texts (sd/sqrt n; texts share negatives, approximate)", a.shape[0])
 
 

@@ -14,12 +14,47 @@ from .fitting import FitConfig, FittedDecoders
 from .scoring import TextScores
 from .bounds import entropy_bits, fano_is_vacuous, fano_mi_bits
 from ...states.layers import normalized_depth
+from ..result import LayerRow, Measurement, Scores
 from ..uncertainty import bootstrap_stderr, mean_stderr
 from .coverage import assess_targets
 from .words import WORD_TOKENIZATION
-from .result import RecoverabilityResult, VACUOUS_SUFFIX
+from .result import RecoverabilityResult, VACUOUS
 
+MEAN_OVER_TEXTS = "mean over texts"
+PAIRED_MEAN_OVER_TEXTS = "mean over texts of the paired difference (the same texts, decoder minus prior)"
+BOOTSTRAP_OVER_TEXTS = "seeded bootstrap over texts"
 LIFT_KEYS = ("recall_at_k", "cosine", "bleu4", "rougeL", "fano_mi_bits", "fano_mi_bits_empirical")
+
+
+def slot_measurements(per: dict[str, np.ndarray], slot: int, V: int, h_emp: float, *, text_metrics: bool,
+                      seed: int) -> dict[str, Measurement]:
+    """Row ``slot``'s measurements from per-text scores ``per``: means over texts with their errors as lm-eval
+    computes them; Fano's bounds (functions of the mean recall, with H(t) = log2 ``V`` or the plug-in ``h_emp``)
+    with a seeded bootstrap over texts, and no error where vacuous."""
+    recalls = per["recall"][slot]
+    n_texts = len(recalls)
+    rec = float(recalls.mean())
+    out = {
+        "recall_at_k": Measurement(rec, mean_stderr(recalls), MEAN_OVER_TEXTS, n_texts),
+        "cosine": Measurement(float(per["cosine"][slot].mean()), mean_stderr(per["cosine"][slot]), MEAN_OVER_TEXTS, n_texts),
+        "bleu4": Measurement(float(per["bleu4"][slot].mean()) if text_metrics else float("nan")),
+        "rougeL": Measurement(float(per["rougeL"][slot].mean()) if text_metrics else float("nan")),
+        "cross_entropy_bits": Measurement(float(per["ce"][slot].mean()), mean_stderr(per["ce"][slot]),
+                                          MEAN_OVER_TEXTS, n_texts),
+    }
+    for key, h in (("fano_mi_bits", None), ("fano_mi_bits_empirical", h_emp)):
+        bound = fano_mi_bits(1.0 - rec, V, h)
+        if fano_is_vacuous(1.0 - rec, V, h):  # 0 is the clamp, not a measurement: no standard error
+            out[key] = Measurement(bound, caveat=VACUOUS)
+        else:
+            err = bootstrap_stderr(recalls, lambda m, h=h: np.array([fano_mi_bits(1.0 - float(r), V, h) for r in m]),
+                                   seed=seed)
+            out[key] = Measurement(bound, err, BOOTSTRAP_OVER_TEXTS, n_texts)
+    for key, h in (("fano_mi_bits", math.log2(V)), ("fano_mi_bits_empirical", h_emp)):
+        m = out[key]  # the bound over H(t): its error (and caveat) scale alike
+        out[f"{key}_norm"] = Measurement(m.value / h if h > 0 else 0.0, m.stderr / h if h > 0 else math.nan,
+                                         m.stderr_method, m.n, caveat=m.caveat)
+    return out
 
 
 def assemble(scores: TextScores, fitted: FittedDecoders, config: FitConfig, V: int, *, targets: str,
@@ -36,54 +71,30 @@ def assemble(scores: TextScores, fitted: FittedDecoders, config: FitConfig, V: i
     in_vocab[fitted.vocab.ids[fitted.vocab.ids < V]] = True
     coverage = assess_targets(token_counts, in_vocab, n_texts, scores.n_without, targets)  # refuses a corpus without targets
 
-    def summary(slot: int) -> dict[str, float]:
-        rec = float(per["recall"][slot].mean())
-        ce = float(per["ce"][slot].mean())
-        out = {
-            "recall_at_k": rec,
-            "cosine": float(per["cosine"][slot].mean()),
-            "bleu4": float(per["bleu4"][slot].mean()) if text_metrics else float("nan"),
-            "rougeL": float(per["rougeL"][slot].mean()) if text_metrics else float("nan"),
-            "fano_mi_bits": fano_mi_bits(1.0 - rec, V),
-            "fano_mi_bits_empirical": fano_mi_bits(1.0 - rec, V, h_emp),
-            "cross_entropy_bits": ce,
-        }
-        out["fano_mi_bits_norm"] = out["fano_mi_bits"] / h_uni
-        out["fano_mi_bits_empirical_norm"] = out["fano_mi_bits_empirical"] / h_emp if h_emp > 0 else 0.0
-        # Standard errors: per-text means as lm-eval computes them; Fano's bounds (functions of the
-        # mean recall) by a seeded bootstrap over texts.
-        recalls = per["recall"][slot]
-        out["recall_at_k_stderr"] = mean_stderr(recalls)
-        out["cosine_stderr"] = mean_stderr(per["cosine"][slot])
-        out["cross_entropy_bits_stderr"] = mean_stderr(per["ce"][slot])
-        out["fano_mi_bits_stderr"] = bootstrap_stderr(
-            recalls, lambda m: np.array([fano_mi_bits(1.0 - float(r), V) for r in m]), seed=config.seed)
-        out["fano_mi_bits_empirical_stderr"] = bootstrap_stderr(
-            recalls, lambda m: np.array([fano_mi_bits(1.0 - float(r), V, h_emp) for r in m]), seed=config.seed)
-        for key, h in (("fano_mi_bits", None), ("fano_mi_bits_empirical", h_emp)):
-            vacuous = fano_is_vacuous(1.0 - rec, V, h)
-            out[key + VACUOUS_SUFFIX] = float(vacuous)
-            if vacuous:  # 0 is the clamp, not a measurement: no standard error
-                out[key + "_stderr"] = float("nan")
-        return out
+    def summary(slot: int) -> dict[str, Measurement]:
+        return slot_measurements(per, slot, V, h_emp, text_metrics=text_metrics, seed=config.seed)
 
     L = len(fitted.layers)
-    prior = summary(L)
+    prior = Scores(summary(L))
     prior["ba_mi_bits"] = 0.0
     prior["ba_mi_bits_norm"] = 0.0
     rows = []
     for j, layer in enumerate(fitted.layers):
-        r = {"layer": int(layer), "depth": normalized_depth(layer, num_layers), **summary(j)}
-        r["ba_mi_bits"] = prior["cross_entropy_bits"] - r["cross_entropy_bits"]
-        r["ba_mi_bits_stderr"] = mean_stderr(per["ce"][L] - per["ce"][j])  # paired: the same texts
-        r["lift_recall_at_k_stderr"] = mean_stderr(per["recall"][j] - per["recall"][L])
-        r["ba_mi_bits_norm"] = r["ba_mi_bits"] / h_emp if h_emp > 0 else 0.0
+        r = LayerRow(layer, normalized_depth(layer, num_layers), summary(j))
+        ba = prior["cross_entropy_bits"] - r["cross_entropy_bits"]
+        ba_err = mean_stderr(per["ce"][L] - per["ce"][j])  # paired: the same texts
+        r.measurements["ba_mi_bits"] = Measurement(ba, ba_err, PAIRED_MEAN_OVER_TEXTS, n_texts)
+        r.measurements["ba_mi_bits_norm"] = Measurement(ba / h_emp if h_emp > 0 else 0.0,
+                                                        ba_err / h_emp if h_emp > 0 else math.nan,
+                                                        PAIRED_MEAN_OVER_TEXTS, n_texts)
         for k in LIFT_KEYS:
             r[f"lift_{k}"] = r[k] - prior[k]
+        r.measurements["lift_recall_at_k"] = Measurement(
+            r["lift_recall_at_k"], mean_stderr(per["recall"][j] - per["recall"][L]), PAIRED_MEAN_OVER_TEXTS, n_texts)
         dec = fitted.decoders[j]
         if isinstance(dec, RidgeTokenDecoder):
             r["ridge_alpha"] = float(dec.alpha_)
-            r["prior_fallback"] = float(dec.is_prior)
+            r.flags["prior_fallback"] = bool(dec.is_prior)
         rows.append(r)
     total = token_counts.sum()
     meta = dict(meta)

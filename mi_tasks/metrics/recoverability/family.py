@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from ...states.source import PassInputs
 from ..family import MetricFamily, RunShape
 from .bounds import fano_mi_bits
+from .result import VACUOUS
 from .settings import RecoverabilitySettings
 
 class RecoverabilityFamily(MetricFamily):
@@ -60,21 +61,12 @@ class RecoverabilityFamily(MetricFamily):
                 "fano_mi_bits": fano, "fano_mi_bits_norm": fano / math.log2(v),
                 "fano_mi_bits_empirical": fano_mi_bits(1.0 - recall, v, h)}
 
-    def corpus_stderr(self, result: Any, slot: int, metric: str) -> float | str | None:
-        """N/A for a vacuous bound (0 by the clamp, nothing measured), never a zero error."""
-        row = result.layers[slot]
-        if metric == "fano_mi_bits_norm":  # the bound over log2|V|: its bootstrap error scales alike
-            value = float(row["fano_mi_bits_stderr"]) / math.log2(result.meta["vocab_size"])
-        else:
-            value = float(row.get(f"{metric}_stderr", math.nan))
-        return "N/A" if row.get(metric.removesuffix("_norm") + "_vacuous") or not math.isfinite(value) else value
-
     def warnings(self, result: Any, slot: int, metrics: tuple[str, ...]) -> list[str]:
         row = result.layers[slot]
-        return [f"{key} at layer {int(row['layer'])} is vacuous (Fano's bound is at most 0 there, printed as 0 with "
+        return [f"{key} at layer {row.layer} is vacuous (Fano's bound is at most 0 there, printed as 0 with "
                 "no standard error); ba_mi_bits is the tighter bound"
                 for key in ("fano_mi_bits", "fano_mi_bits_empirical")
-                if row.get(f"{key}_vacuous") and any(m.startswith(key) for m in metrics)]
+                if row.caveat(key) == VACUOUS and any(m.startswith(key) for m in metrics)]
 
     def memory_bytes(self, shape: RunShape, settings: Any) -> dict[str, int]:
         """Its memory plan (:mod:`.memory_plan`) with the tokenizer's vocabulary as the decoder vocabulary's bound."""

@@ -14,7 +14,7 @@ from mi_tasks.config import Settings, setting
 from mi_tasks.harness.task import MITask  # noqa: F401  (the YAML's class)
 from mi_tasks.metrics.family import MetricFamily, MinimumInputs
 from mi_tasks.metrics.registry import register_family
-from mi_tasks.metrics.result import LayerResult
+from mi_tasks.metrics.result import LayerResult, LayerRow, Measurement
 from mi_tasks.metrics.uncertainty import mean_stderr
 from mi_tasks.states.layers import normalized_depth
 
@@ -46,8 +46,8 @@ class StateNormFamily(MetricFamily):
         p = 2 if own.norm_order == "l2" else 1
         for b in stream.batches():
             norms[:, b.indices] = own.norm_scale * b.states.double().norm(p=p, dim=-1).numpy()
-        rows = [{"layer": layer, "depth": normalized_depth(layer, stream.num_layers),
-                 "mean_state_norm": float(norms[j].mean()), "mean_state_norm_stderr": mean_stderr(norms[j])}
+        rows = [LayerRow(layer, normalized_depth(layer, stream.num_layers), {"mean_state_norm": Measurement(
+                    float(norms[j].mean()), mean_stderr(norms[j]), "mean over texts", stream.n_texts)})
                 for j, layer in enumerate(stream.layers)]
         result = LayerResult(layers=rows, meta={"n_texts": stream.n_texts, "num_layers": stream.num_layers})
         result.per_text = {"mean_state_norm": norms}
