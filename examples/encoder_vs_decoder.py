@@ -114,15 +114,20 @@ def fit(m: dict[str, Any], pooling: str, target: str, texts: dict[str, list[str]
         res = probe.fit_arrays(X_tr, texts["train"]).score_arrays(X_ev, texts["eval"])
     else:
         res = probe.fit_arrays(X_tr, m["targets"]["train"], m["vocab_size"]).score_arrays(X_ev, m["targets"]["eval"])
-    keep = ("layer", "depth", "recall_at_k", "recall_at_k_stderr", "lift_recall_at_k", "lift_recall_at_k_stderr",
-            "ba_mi_bits", "ba_mi_bits_stderr", "fano_mi_bits", "fano_mi_bits_stderr", "fano_mi_bits_vacuous",
-            "fano_mi_bits_empirical", "fano_mi_bits_empirical_stderr", "fano_mi_bits_empirical_vacuous",
-            "cosine", "ridge_alpha", "prior_fallback")
+    with_error = ("recall_at_k", "lift_recall_at_k", "ba_mi_bits", "fano_mi_bits", "fano_mi_bits_empirical")
+
+    def kept(r) -> dict[str, Any]:
+        """This example's own summary of a row (docs/figures/encoder_vs_decoder.json): values, errors, flags."""
+        return {"layer": r.layer, "depth": r.depth, **{k: r[k] for k in (*with_error, "cosine", "ridge_alpha")},
+                **{f"{k}_stderr": r.stderr(k) for k in with_error},
+                **{f"{k}_vacuous": float(r.caveat(k) == "vacuous") for k in ("fano_mi_bits", "fano_mi_bits_empirical")},
+                "prior_fallback": float(r.flags.get("prior_fallback", False))}
     meta = {k: res.meta[k] for k in ("targets", "vocab_size", "decoder_vocab_size", "coverage_tokens",
                                      "unigram_entropy_bits", "n_train_fit", "n_calibration", "n_eval")}
-    prior = {k: res.prior[k] for k in ("recall_at_k", "recall_at_k_stderr", "cross_entropy_bits")}
+    prior = {"recall_at_k": res.prior["recall_at_k"], "recall_at_k_stderr": res.prior.stderr("recall_at_k"),
+             "cross_entropy_bits": res.prior["cross_entropy_bits"]}
     return {"model": m["model"], "pooling": pooling, "targets": target, "num_layers": m["num_layers"],
-            "layers": [{k: r[k] for k in keep} for r in res.layers], "prior": prior, "meta": meta,
+            "layers": [kept(r) for r in res.layers], "prior": prior, "meta": meta,
             "fit_seconds": time.time() - start,
             "per_text": {"lift": res.per_text["recall"][:-1] - res.per_text["recall"][-1],
                          "ba": res.per_text["ce"][-1] - res.per_text["ce"][:-1]}}

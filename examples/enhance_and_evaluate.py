@@ -141,8 +141,7 @@ def evaluate(args: argparse.Namespace, name: str, path: str, kw: dict, out: Path
     res = RecoverabilityProbe(seed=0, text_metrics=False).fit(ex.stream(fit)).score(ex.stream(test))
     rec = {}
     for j, row in enumerate(res.layers):
-        rec[str(row["layer"])] = {**{k: row[k] for k in REC_KEYS},
-                                  **{f"{k}_stderr": row.get(f"{k}_stderr") for k in REC_KEYS},
+        rec[str(row.layer)] = {**{k: row[k] for k in REC_KEYS}, "stderr": {k: row.stderr(k) for k in REC_KEYS},
                                   "per_text_recall": res.per_text["recall"][j].tolist()}
     rec_s = time.perf_counter() - t
     enc = LayerEncoder(path, layer=-1, pooling="mean", normalize=True, include_special=True,
@@ -171,7 +170,7 @@ def report(base: dict, after: dict[int, dict], runs: dict[int, dict], out: Path)
         b = base["recoverability"][layer]
         for k in REC_KEYS:
             vals = [after[s]["recoverability"][layer][k] for s in seeds]
-            row = {"metric": f"{k} @L{layer} ({where})", "before": b[k], "before_se_texts": b.get(f"{k}_stderr"),
+            row = {"metric": f"{k} @L{layer} ({where})", "before": b[k], "before_se_texts": b["stderr"][k],
                    "after": float(np.mean(vals)), "delta": float(np.mean(vals)) - b[k],
                    "delta_se_seeds": _se([v - b[k] for v in vals]), "per_seed_delta": [v - b[k] for v in vals]}
             if k == "recall_at_k":  # paired over the same eval texts, per seed, then averaged

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import mteb
 
+from mi_tasks.metrics.result import MEASUREMENTS_KEY, Scores
 from mi_tasks.states.bundled import resolve_model
 from mi_tasks.mteb import LayerEncoder, MIEntropy, MIRecoverability, default_data_dir, stsb_dev
 
@@ -40,7 +41,7 @@ def main() -> None:
         s = {tr.task_name: tr.scores["test"][0] for tr in res.task_results}
         r, e = s["MIRecoverability"], s["MIEntropy"]
         print(f"{label:<24} {s[tasks[0].metadata.name]['main_score']:7.4f} {r['recall_at_k']:9.4f} "
-              f"{r['prior_recall_at_k']:7.4f} {r['lift_recall_at_k']:7.4f} ± {r['lift_recall_at_k_stderr']:.4f} "
+              f"{r['prior_recall_at_k']:7.4f} {r['lift_recall_at_k']:7.4f} ± {Scores.from_dict(r[MEASUREMENTS_KEY], label).stderr('lift_recall_at_k'):.4f} "
               f"{r['fano_mi_bits']:10.3f} {e['dataset_entropy']:8.4f}")
     print(f"stored under {args.cache}; `mi-tasks report {args.cache}` reads the MI results")
 
