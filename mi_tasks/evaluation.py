@@ -27,7 +27,7 @@ def memory_estimate(family: MetricFamily, inputs: PassInputs, s: TaskSettings, o
     """The family's own estimate of its peak (bytes by part) for this run's shape, logged before any pass."""
     ev = inputs.evaluation
     shape = RunShape(n_layers=len(inputs.layers), hidden=ev.hidden_size, n_texts=len(ev.texts),
-                     max_tokens=s.states.max_text_length, batch_size=inputs.batch_size, vocab=ev.vocab_size,
+                     max_tokens=s.pass_settings.max_text_length, batch_size=inputs.batch_size, vocab=ev.vocab_size,
                      n_train=n_train, device=str(ev.device))
     parts = family.memory_bytes(shape, own)
     if parts:
@@ -42,11 +42,11 @@ def compute_family(source: StateSource, family: MetricFamily, s: TaskSettings,
     texts = list(texts)
     own = s.family(family.name) if family.settings is not None else None
     train = s.corpus("train") if family.needs_train else None
-    key = ("result", family.name, s.states.key(), own.key() if own is not None else "",
+    key = ("result", family.name, s.pass_settings.key(), own.key() if own is not None else "",
            train.key() if train is not None else "", s.seed, texts_digest(texts))
 
     def make() -> LayerResult | Skipped:
-        inputs = source.inputs(family, s.states, own, train, s.seed, texts)
+        inputs = source.inputs(family, s.pass_settings, own, train, s.seed, texts)
         memory = memory_estimate(family, inputs, s, own, (train.limit or 0) if train is not None else 0)
         res = compute_checked(family, inputs, texts)
         res.meta.update({"memory_estimate_bytes": memory, "eval_texts_sha256": texts_digest(texts), "mi_tasks_version": __version__,
@@ -71,5 +71,5 @@ def evaluate(model: Any, tokenizer: Any, texts: Sequence[str], families: Sequenc
     source.layers(s.layers)  # a bad spec fails before any pass
     fams = [family_class(name)() for name in ([families] if isinstance(families, str) else families)]
     for fam in fams:  # every family's token reductions join the one eval pass before it runs
-        source.eval_stream(s.states, list(texts), fam.reducers)
+        source.eval_stream(s.pass_settings, list(texts), fam.reducers)
     return {fam.name: compute_family(source, fam, s, texts) for fam in fams}

@@ -3,7 +3,7 @@
 :class:`TaskSettings` is the composition of the settings families, each defined and validated in
 its own module (``states/settings.py``, ``data/settings.py``, each metric family's folder, a plugin
 family's own module): its settings are theirs (flat names, as in YAML: ``s.layers``, ``s.train_limit``),
-and ``s.states``, ``s.corpus("train")`` and ``s.family(name)`` give each group. The groups are read
+and ``s.pass_settings``, ``s.corpus("train")`` and ``s.family(name)`` give each group. The groups are read
 from the registry when used, so a family registered at run time has its settings everywhere.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .config import Settings, setting
 from .data.settings import CorpusSettings, EvalCorpusSettings, TrainCorpusSettings
 from .errors import MiTasksError
 from .metrics.registry import all_families
-from .states.settings import StateSettings
+from .states.settings import PassSettings
 
 # Keys lm-eval itself puts into task metadata (its own, and every --model_args key).
 _HARNESS_KEYS = {"version", "config_source", "_metadata", "num_fewshot"}
@@ -45,7 +45,7 @@ class RunSettings(Settings):
 # The groups every task has, in the order their settings are listed (docs/settings.md, results'
 # mi_settings): the pass, the corpora, the run. Each metric family's own follow (settings_groups).
 BASE_GROUPS: dict[str, type[Settings]] = {
-    "states": StateSettings, "train": TrainCorpusSettings, "eval": EvalCorpusSettings, "task": RunSettings,
+    "pass": PassSettings, "train": TrainCorpusSettings, "eval": EvalCorpusSettings, "task": RunSettings,
 }
 
 
@@ -133,14 +133,14 @@ class TaskSettings:
         return dict(self._values)
 
     def family(self, name: str) -> Any:
-        """The settings group ``name`` (``states``, ``train``, ``eval``, ``task`` or a metric family's name)."""
+        """The settings group ``name`` (``pass``, ``train``, ``eval``, ``task`` or a metric family's name)."""
         group = settings_groups()[name]
         return group(**{f.name: self._values[flat] for flat, (f, _) in group.specs().items()})
 
     @property
-    def states(self) -> StateSettings:
-        """The pass settings of this task."""
-        return self.family("states")
+    def pass_settings(self) -> PassSettings:
+        """The settings of this task's hidden-state pass (layers, pooling, length, special tokens)."""
+        return self.family("pass")
 
     def corpus(self, role: str) -> CorpusSettings:
         """The ``train`` or ``eval`` corpus settings."""

@@ -20,7 +20,7 @@ def add_subparser(subparsers: Any) -> None:
     p.add_argument("--gguf-file", default=None, help="GGUF file inside the model folder")
     p.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_settings(p, ("states", "train", "eval", "task"), defaults=ENHANCE_DEFAULTS, only=ENHANCE_TASK_SETTINGS)
+    add_settings(p, ("pass", "train", "eval", "task"), defaults=ENHANCE_DEFAULTS, only=ENHANCE_TASK_SETTINGS)
     add_settings(p, (TrainingSettings,))
     p.set_defaults(func=run)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MiTasksError
+from .options import add_label_option, label_map
 
 
 def add_subparser(sub: Any) -> None:
@@ -18,8 +19,7 @@ def add_subparser(sub: Any) -> None:
                                        "A submission replaces the board's rows of the same model and task only.")
     a.add_argument("results", nargs="+", help="lm-eval results_*.json (or folders), MTEB results, leaderboard.json")
     a.add_argument("--board", required=True, metavar="DIR", help="board folder (board.json; made if missing)")
-    a.add_argument("--label", action="append", default=None, metavar="MODEL=NAME",
-                   help="display name for a model (its path or folder name as in the results); repeatable")
+    add_label_option(a)
     a.set_defaults(func=run)
     b = actions.add_parser("build", help="write the board's static page (index.html, assets, CSV/JSON downloads)")
     b.add_argument("--board", required=True, metavar="DIR", help="board folder written by `leaderboard add`")
@@ -48,13 +48,12 @@ def run(args: argparse.Namespace) -> int:
     from ..reporting.leaderboard.page import build_site
     from ..reporting.leaderboard.rows import rows_from_file
     from ..reporting.leaderboard.store import Board, locked
-    from .reporting import _labels
 
     if args.action == "build":
         index = build_site(args.board, args.out, force=args.force)
         print(f"leaderboard page: {index}")
         return 0
-    labels = _labels(args.label)
+    labels = label_map(args.label)
     submissions: list[tuple[Path, list[Any]]] = []
     refused = added = 0
     for path in _submissions(args.results):

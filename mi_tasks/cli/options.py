@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..config import Settings
+from ..errors import MiTasksError
 from ..settings import TaskSettings, settings_groups
 
 
@@ -48,3 +49,20 @@ def settings_from(args: argparse.Namespace, command: str) -> TaskSettings:
     for k, v in given.items():  # each option alone first, so a bad value's message names its option
         TaskSettings.given(None, f" (mi-tasks {command} {option_name(k)})", **{k: v})
     return TaskSettings.given(None, f" (mi-tasks {command})", **{**getattr(args, "_setting_defaults", {}), **given})
+
+
+def label_map(items: list[str] | None) -> dict[str, str]:
+    """``--label MODEL=NAME`` values as {model: display name}."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise MiTasksError(f"--label {item!r}: write MODEL=NAME (MODEL as in the results: its path or folder name)")
+        k, v = item.split("=", 1)
+        out[k] = v
+    return out
+
+
+def add_label_option(p: argparse.ArgumentParser) -> None:
+    """``--label MODEL=NAME``: the reading commands' display names (report, card, leaderboard add)."""
+    p.add_argument("--label", action="append", default=None, metavar="MODEL=NAME",
+                   help="display name for a model (its path or folder name as in the results); repeatable")

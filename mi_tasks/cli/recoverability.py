@@ -29,7 +29,7 @@ def add_subparser(sub: Any) -> None:
     r.add_argument("--device", default="cpu")
     r.add_argument("--output", default="results", help="folder for one JSON result per model")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
-    add_settings(r, ("states", "train", "eval", "task", "recoverability"), defaults=DEFAULTS, skip=("headline_layer",))
+    add_settings(r, ("pass", "train", "eval", "task", "recoverability"), defaults=DEFAULTS, skip=("headline_layer",))
     r.set_defaults(func=run)
 
 

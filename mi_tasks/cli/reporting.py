@@ -6,21 +6,7 @@ import sys
 from typing import Any
 
 from ..errors import MiTasksError
-
-
-def _labels(items: list[str] | None) -> dict[str, str]:
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise MiTasksError(f"--label {item!r}: write MODEL=NAME (MODEL as in the results: its path or folder name)")
-        k, v = item.split("=", 1)
-        out[k] = v
-    return out
-
-
-def _add_label(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--label", action="append", default=None, metavar="MODEL=NAME",
-                   help="display name for a model (its path or folder name as in the results); repeatable")
+from .options import add_label_option, label_map
 
 
 def add_subparser(sub: Any) -> None:
@@ -33,7 +19,7 @@ def add_subparser(sub: Any) -> None:
     r.add_argument("--no-figures", action="store_true", help="tables only")
     r.add_argument("--strict", action="store_true",
                    help="refuse to compare token-target results of different tokenizers (default: flag them)")
-    _add_label(r)
+    add_label_option(r)
     r.set_defaults(func=run)
 
     c = sub.add_parser("card", help="model-index YAML for a Hugging Face model card, and leaderboard rows")
@@ -43,7 +29,7 @@ def add_subparser(sub: Any) -> None:
     c.add_argument("--update", default=None, metavar="README.md",
                    help="rewrite this card's model-index in place (other header keys and the body stay as they are)")
     c.add_argument("--leaderboard", default=None, metavar="DIR", help="also write leaderboard.json/.csv (all runs) here")
-    _add_label(c)
+    add_label_option(c)
     c.set_defaults(func=run)
 
 
@@ -53,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         from ..reporting.report import write_report
 
         overview = [m.strip() for m in args.overview.split(",") if m.strip()] if args.overview else None
-        rep = write_report(args.results, args.out, labels=_labels(args.label), overview=overview,
+        rep = write_report(args.results, args.out, labels=label_map(args.label), overview=overview,
                            figures=not args.no_figures, strict=args.strict)
         print(rep.headline)
         if rep.layer_choice:
@@ -64,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         from ..reporting.card import leaderboard_rows, model_index_yaml, update_card, write_leaderboard
         from ..reporting.results import load_results
 
-        res = load_results(args.results, labels=_labels(args.label))
+        res = load_results(args.results, labels=label_map(args.label))
         if args.update:
             update_card(args.update, res, model=args.model, name=args.name)
             print(f"updated model-index in {args.update}", file=sys.stderr)

@@ -95,7 +95,7 @@ def handle_requests(lm: Any, requests: list[Any]) -> list[dict[str, float]]:
     full = _full_texts(source.group, tasks, local)
     for key in local:  # every family's token reductions join the one eval pass before it runs
         task = tasks[key]
-        source.eval_stream(task.settings.states, [t for _, t in full[key]], task.family.reducers)
+        source.eval_stream(task.settings.pass_settings, [t for _, t in full[key]], task.family.reducers)
     out: list[dict[str, float] | None] = [None] * len(requests)
     for key in local:
         task = tasks[key]

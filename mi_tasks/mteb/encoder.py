@@ -31,7 +31,7 @@ from ..errors import MiTasksError, translate_errors
 from ..states.extraction import HiddenStateExtractor, model_num_layers
 from ..states.layers import normalized_depth
 from ..states.modeling import is_encoder_only, load_model, text_config
-from ..states.settings import StateSettings
+from ..states.settings import PassSettings
 from .st_config import EncoderDefaults, encoder_defaults
 
 
@@ -96,25 +96,25 @@ def encoder_defaults_for(path: str, load_kwargs: dict[str, Any]) -> tuple[Encode
 
 
 def encoder_pass_settings(d: EncoderDefaults, model: torch.nn.Module, settings: Any, pooling: str | None,
-                          include_special: bool | None, max_text_length: int | None) -> StateSettings:
+                          include_special: bool | None, max_text_length: int | None) -> PassSettings:
     """The pass settings an encoder reads its states with.
 
     A keyword given wins; then ``settings`` (a task's, as :class:`~mi_tasks.settings.TaskSettings` or
     its pass settings), so an encoder given the settings a task uses reads that task's states; then the
     folder's defaults ``d``, whose length is capped at the model's positions.
     """
-    if settings is not None and hasattr(settings, "states") and not isinstance(settings, StateSettings):
-        settings = settings.states
-    if settings is not None and not isinstance(settings, StateSettings):
-        raise MiTasksError(f"settings must be TaskSettings or StateSettings, got {type(settings).__name__}")
-    base = settings if settings is not None else StateSettings(pooling=d.pooling, include_special=d.include_special,
+    if settings is not None and hasattr(settings, "pass_settings") and not isinstance(settings, PassSettings):
+        settings = settings.pass_settings
+    if settings is not None and not isinstance(settings, PassSettings):
+        raise MiTasksError(f"settings must be TaskSettings or PassSettings, got {type(settings).__name__}")
+    base = settings if settings is not None else PassSettings(pooling=d.pooling, include_special=d.include_special,
                                                                max_text_length=d.max_length)
     given = {k: v for k, v in (("pooling", pooling), ("include_special", include_special),
                                ("max_text_length", max_text_length)) if v is not None}
     limit = getattr(text_config(model.config), "max_position_embeddings", None)
     if settings is None and "max_text_length" not in given and isinstance(limit, int) and 1 < limit < base.max_text_length:
         given["max_text_length"] = limit
-    return StateSettings.given(base, " for the MTEB encoder", **given)
+    return PassSettings.given(base, " for the MTEB encoder", **given)
 
 
 class LayerEncoder(AbsEncoder):

@@ -3,7 +3,7 @@
 A folder saved by sentence-transformers says how the model embeds: ``modules.json`` lists its
 modules (Transformer, Pooling, optionally Normalize and Dense), ``<pooling dir>/config.json`` the
 pooling mode, ``sentence_bert_config.json`` the maximum sequence length. This is the one place where
-an encoder's defaults differ from the pass settings' (:class:`~mi_tasks.states.settings.StateSettings`):
+an encoder's defaults differ from the pass settings' (:class:`~mi_tasks.states.settings.PassSettings`):
 ``LayerEncoder`` and ``layer_sweep`` follow these files so that, at defaults, the last layer reproduces
 the model's own embeddings; a folder without them gets the pass settings' defaults, the same as a task
 YAML's. What was used is returned as an :class:`EncoderDefaults`.
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MiTasksError
-from ..states.settings import StateSettings
+from ..states.settings import PassSettings
 
 log = logging.getLogger("mi_tasks")
 
@@ -32,10 +32,10 @@ _POOLING = {"mean": ("mean", True), "cls": ("first", False), "lasttoken": ("last
 class EncoderDefaults:
     """How a LayerEncoder embeds when the caller does not say, and where that came from."""
 
-    pooling: str = StateSettings.pooling
+    pooling: str = PassSettings.pooling
     normalize: bool = True
-    include_special: bool = StateSettings.include_special
-    max_length: int = StateSettings.max_text_length
+    include_special: bool = PassSettings.include_special
+    max_length: int = PassSettings.max_text_length
     dtype: str = "auto"
     source: str = MI_TASKS_DEFAULTS
     model_folder: str | None = None          # where the Transformer module's weights are (ST folders may nest it)
@@ -98,7 +98,7 @@ def encoder_defaults(path: str | os.PathLike) -> EncoderDefaults:
         st_cfg = root / "sentence_bert_config.json"
     max_len = _read_json(st_cfg).get("max_seq_length") if st_cfg.is_file() else None
     return EncoderDefaults(pooling=pooling, normalize=any(k == "Normalize" for k, _ in kinds), include_special=special,
-                           max_length=int(max_len) if max_len else StateSettings.max_text_length, dtype="float32",
+                           max_length=int(max_len) if max_len else PassSettings.max_text_length, dtype="float32",
                            source=ST_CONFIG,
                            model_folder=str(root / transformer),
                            ignored_modules=tuple(after))

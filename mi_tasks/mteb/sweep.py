@@ -166,9 +166,9 @@ def checked_families(metrics: str | Sequence[str], values: dict[str, Any] | None
             raise MiTasksError(f"layer_sweep(metrics=...): {missing}")
     if names:
         TaskSettings.given(None, " for layer_sweep(metrics=...)", **(values or {}))
-        from ..states.settings import StateSettings
+        from ..states.settings import PassSettings
 
-        passed = sorted(set(values or {}) & set(StateSettings.specs()))
+        passed = sorted(set(values or {}) & set(PassSettings.specs()))
         if passed:  # one pass serves the MTEB rows and the metric rows: its settings are layer_sweep's own
             raise MiTasksError(f"layer_sweep(metric_settings=...) sets {', '.join(passed)}, which the sweep's one pass "
                                f"takes: pass {', '.join(f'{k}=' for k in passed)} to layer_sweep itself")

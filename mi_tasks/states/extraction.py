@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from .backbone import check_finite, hidden_states, model_device, pad_batch, real_token_positions, takes_position_ids
 from ..errors import MiTasksError
 from .layers import LayerSpec, normalized_depth, parse_layers
-from .settings import StateSettings
+from .settings import PassSettings
 from .modeling import ensure_bidirectional, is_encoder_only, prepare_tokenizer, text_config
 from .pooling import check_pooling, content_tokens, pool
 from .reducers import TokenReducer
@@ -100,7 +100,7 @@ def model_num_layers(model: torch.nn.Module) -> int:
 class HiddenStateExtractor:
     """Reads pooled hidden states of chosen layers from a Hugging Face model.
 
-    Parameters carry the task YAML's names (:class:`~mi_tasks.states.settings.StateSettings`):
+    Parameters carry the task YAML's names (:class:`~mi_tasks.states.settings.PassSettings`):
     ``layers`` (spec, see :func:`parse_layers`, or the indices it gave), ``pooling``
     (mean/last/first), ``max_text_length`` (longer texts are truncated with a warning),
     ``include_special`` (special tokens in the mean and the token matrices); and ``batch_size``.
@@ -112,12 +112,12 @@ class HiddenStateExtractor:
         self,
         model: torch.nn.Module,
         tokenizer: Any,
-        layers: LayerSpec = StateSettings.layers,
-        pooling: str = StateSettings.pooling,
-        max_text_length: int = StateSettings.max_text_length,
+        layers: LayerSpec = PassSettings.layers,
+        pooling: str = PassSettings.pooling,
+        max_text_length: int = PassSettings.max_text_length,
         batch_size: int = 32,
         group_by_length: bool = True,
-        include_special: bool = StateSettings.include_special,
+        include_special: bool = PassSettings.include_special,
         progress: bool = True,
         process_group: Any = None,
     ) -> None:

@@ -8,7 +8,7 @@ from .pooling import POOLINGS
 
 
 @dataclass(frozen=True)
-class StateSettings(Settings):
+class PassSettings(Settings):
     """``layers``, ``pooling``, ``max_text_length``, ``include_special`` (as :class:`HiddenStateExtractor` takes them)."""
 
     layers: str = setting("all", str, "states read: all | 0,6,-1 | 0:1:0.25 (normalized depths)")

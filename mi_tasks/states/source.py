@@ -18,7 +18,7 @@ from .extraction import HiddenStateExtractor, model_num_layers
 from .layers import parse_layers
 from .modeling import hidden_state_module
 from .reducers import TokenReducer
-from .settings import StateSettings
+from .settings import PassSettings
 from .stream import StateStream
 
 
@@ -74,7 +74,7 @@ class StateSource:
         """A layer spec parsed once for this model (an error names the valid range before any pass)."""
         return list(self.memo(("layers", str(spec)), lambda: parse_layers(spec, self.num_layers)))
 
-    def extractor(self, states: StateSettings) -> HiddenStateExtractor:
+    def extractor(self, states: PassSettings) -> HiddenStateExtractor:
         """The extractor of these pass settings (every one of them decides the states, so all are in the key)."""
         def make() -> HiddenStateExtractor:
             backbone = hidden_state_module(self.model)  # hidden states without the LM head's cost
@@ -84,7 +84,7 @@ class StateSource:
                                         progress=self.progress, process_group=self.group)
         return self.memo(("extractor", states.key()), make)
 
-    def eval_stream(self, states: StateSettings, texts: Sequence[str],
+    def eval_stream(self, states: PassSettings, texts: Sequence[str],
                     reducers: Sequence[TokenReducer] = ()) -> StateStream:
         """The eval pass of ``texts``, kept and shared: asked-for reducers are added before it runs."""
         key = ("pass", states.key(), texts_digest(texts))
@@ -93,11 +93,11 @@ class StateSource:
         stream.with_reducers(reducers)
         return stream
 
-    def train_stream(self, states: StateSettings, corpus: Any) -> StateStream:
+    def train_stream(self, states: PassSettings, corpus: Any) -> StateStream:
         """The train corpus' pass, streamed once by the fit that reads it."""
         return self.extractor(states).stream(corpus, "train corpus")
 
-    def inputs(self, family: Any, states: StateSettings, own: Settings | None, train: Settings | None,
+    def inputs(self, family: Any, states: PassSettings, own: Settings | None, train: Settings | None,
                seed: int, texts: Sequence[str]) -> Any:
         """What ``family`` needs for ``texts``: the shared eval pass, its train pass on demand, its settings."""
         from ..data.corpora import load_corpus

@@ -54,7 +54,7 @@ def test_the_families_compose_task_settings_and_keys_come_from_their_fields():
     names = [flat for fam in settings_groups().values() for flat in fam.specs()]
     assert len(names) == len(set(names)) == len(TaskSettings.known())
     s = TaskSettings.from_metadata({"layers": "0,-1", "train_limit": "7", "mi_ridge": "0.2"}, "t")
-    assert s.states.layers == "0,-1" and s.corpus("train").limit == 7 and s.family("emergence").mi_ridge == 0.2
+    assert s.pass_settings.layers == "0,-1" and s.corpus("train").limit == 7 and s.family("emergence").mi_ridge == 0.2
     assert s.corpus_kwargs("eval")["limit_name"] == "eval_limit"
     # probes take their family: keywords checked by it, with the YAML's messages
     from mi_tasks.metrics.emergence.probe import EmergenceProbe
@@ -89,7 +89,7 @@ def test_cli_options_are_the_settings():
     sub = next(a for a in parser._actions if a.dest == "command").choices
     for command, skip in (("suite", set()), ("recoverability", {"headline_layer"})):
         opts = {o for a in sub[command]._actions for o in a.option_strings}
-        names = set(settings_groups()) if command == "suite" else {"states", "train", "eval", "task", "recoverability"}
+        names = set(settings_groups()) if command == "suite" else {"pass", "train", "eval", "task", "recoverability"}
         for fam in names:
             for flat in settings_groups()[fam].specs():
                 if flat not in skip:

@@ -327,7 +327,7 @@ def test_entropy_include_special_is_keyed_and_recorded(tiny_dir, corpus_files):
         assert runs[flag]["mi_settings"]["include_special"] is want
         assert runs[flag]["mi_results"]["meta"]["include_special"] is want
     assert runs["true"]["mi_results"]["meta"]["mean_tokens"] == pytest.approx(runs["false"]["mi_results"]["meta"]["mean_tokens"] + 1)
-    assert TaskSettings(include_special=True).states.key() != TaskSettings().states.key()
+    assert TaskSettings(include_special=True).pass_settings.key() != TaskSettings().pass_settings.key()
     with pytest.raises(MiTasksError, match="include_special must be true or false"):
         TaskSettings.from_metadata({"include_special": "maybe"}, "mi_entropy")
 
