@@ -102,9 +102,11 @@ def test_readme_main_command_from_a_fresh_clone(tmp_path, real_model):
         assert (out / name).is_file()
     if how == "fresh clone":
         assert "mi-tasks suite" in readme, "README's main command is `mi-tasks suite`"
-    for alias in REAL_MODEL_PACKAGES:  # lm_eval's numbers are the core API's
-        path, _, model, tok = real_model(alias)
-        _core_equals_lm_eval(_results_of(out, path), model, tok)
+    # lm_eval's numbers are the core API's: held here on MiniLM (the decoder path of the same adapter is held
+    # against the core on tiny Llama/GPT-2/... models in tests/states/test_architectures.py, and SmolLM2's
+    # curves against the recorded ones below; recomputing its 31 layers here cost ~70 s of CI)
+    path, _, model, tok = real_model("minilm")
+    _core_equals_lm_eval(_results_of(out, path), model, tok)
     # README's commands after the main job, as written (`--model SmolLM2-135M` is the headline table's label)
     after = run_block(readme_block("Reports and model cards"), tmp_path)
     assert after.returncode == 0, after.stderr[-3000:]
