@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from ..config import Settings
 from ..states.reducers import TokenReducer
 from ..states.source import PassInputs
-from .result import LayerResult
+from .result import LayerResult, LayerRow
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Skipped:
     """A family that cannot score this model (IE on an encoder): the reason, and NaN everywhere."""
 
     reason: str
-    layers: list[dict[str, Any]] = field(default_factory=list)
+    layers: list[LayerRow] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
 
 

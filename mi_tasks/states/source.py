@@ -74,43 +74,43 @@ class StateSource:
         """A layer spec parsed once for this model (an error names the valid range before any pass)."""
         return list(self.memo(("layers", str(spec)), lambda: parse_layers(spec, self.num_layers)))
 
-    def extractor(self, states: PassSettings) -> HiddenStateExtractor:
+    def extractor(self, pass_settings: PassSettings) -> HiddenStateExtractor:
         """The extractor of these pass settings (every one of them decides the states, so all are in the key)."""
         def make() -> HiddenStateExtractor:
             backbone = hidden_state_module(self.model)  # hidden states without the LM head's cost
-            return HiddenStateExtractor(backbone, self.tokenizer, layers=self.layers(states.layers),
-                                        pooling=states.pooling, max_text_length=states.max_text_length,
-                                        include_special=states.include_special, batch_size=self.batch_size,
+            return HiddenStateExtractor(backbone, self.tokenizer, layers=self.layers(pass_settings.layers),
+                                        pooling=pass_settings.pooling, max_text_length=pass_settings.max_text_length,
+                                        include_special=pass_settings.include_special, batch_size=self.batch_size,
                                         progress=self.progress, process_group=self.group)
-        return self.memo(("extractor", states.key()), make)
+        return self.memo(("extractor", pass_settings.key()), make)
 
-    def eval_stream(self, states: PassSettings, texts: Sequence[str],
+    def eval_stream(self, pass_settings: PassSettings, texts: Sequence[str],
                     reducers: Sequence[TokenReducer] = ()) -> StateStream:
         """The eval pass of ``texts``, kept and shared: asked-for reducers are added before it runs."""
-        key = ("pass", states.key(), texts_digest(texts))
-        stream = self.memo(key, lambda: StateStream(self.extractor(states), texts, "eval corpus", keep=True,
+        key = ("pass", pass_settings.key(), texts_digest(texts))
+        stream = self.memo(key, lambda: StateStream(self.extractor(pass_settings), texts, "eval corpus", keep=True,
                                                     desc="eval states"))
         stream.with_reducers(reducers)
         return stream
 
-    def train_stream(self, states: PassSettings, corpus: Any) -> StateStream:
+    def train_stream(self, pass_settings: PassSettings, corpus: Any) -> StateStream:
         """The train corpus' pass, streamed once by the fit that reads it."""
-        return self.extractor(states).stream(corpus, "train corpus")
+        return self.extractor(pass_settings).stream(corpus, "train corpus")
 
-    def inputs(self, family: Any, states: PassSettings, own: Settings | None, train: Settings | None,
+    def inputs(self, family: Any, pass_settings: PassSettings, own: Settings | None, train: Settings | None,
                seed: int, texts: Sequence[str]) -> Any:
         """What ``family`` needs for ``texts``: the shared eval pass, its train pass on demand, its settings."""
         from ..data.corpora import load_corpus
 
         def train_pass() -> StateStream:
             corpus = load_corpus(train.corpus, **train.load_kwargs(seed))  # type: ignore[union-attr]
-            return self.train_stream(states, corpus)
+            return self.train_stream(pass_settings, corpus)
 
         extra = [own] if own is not None else []
         return PassInputs(
-            evaluation=self.eval_stream(states, texts, family.reducers), settings=own, seed=seed,
-            layers=self.layers(states.layers), num_layers=self.num_layers, train=train_pass,
-            train_key=settings_key(states, *( [train] if train is not None else []), *extra, seed=seed),
-            stream=lambda other, what: self.extractor(states).stream(list(other), what),
+            evaluation=self.eval_stream(pass_settings, texts, family.reducers), settings=own, seed=seed,
+            layers=self.layers(pass_settings.layers), num_layers=self.num_layers, train=train_pass,
+            train_key=settings_key(pass_settings, *( [train] if train is not None else []), *extra, seed=seed),
+            stream=lambda other, what: self.extractor(pass_settings).stream(list(other), what),
             memo=self.memo, model=self.model, tokenizer=self.tokenizer, batch_size=self.batch_size,
             progress=self.progress)
