@@ -8,6 +8,7 @@ layer when an mteb ResultCache is given).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -21,9 +22,10 @@ from .. import __version__
 from ..errors import MiTasksError
 from ..metrics.result import NOT_MEASURED, strict_json
 from ..reporting.results import MTEB_KIND
-from ..states.extraction import HiddenStateExtractor
 from ..states.layers import LayerSpec, normalized_depth
 from ..states.modeling import load_model
+from ..states.settings import PassSettings
+from ..states.source import StateSource
 from .encoder import LayerEncoder, PooledStateCache, encoder_defaults_for, encoder_pass_settings
 
 log = logging.getLogger("mi_tasks")
@@ -126,11 +128,12 @@ def layer_sweep(
         model, tokenizer = load_model(d.model_folder or str(model_name_or_path), **load_kwargs)
     elif tokenizer is None:
         raise MiTasksError("layer_sweep got a model without its tokenizer: pass tokenizer= too")
-    state = encoder_pass_settings(d, model, None, pooling, include_special, max_text_length)
+    state = PassSettings.given(encoder_pass_settings(d, model, None, pooling, include_special, max_text_length),
+                               " for layer_sweep", layers="all" if layers is None else layers)
     pooling, include_special = state.pooling, state.include_special
-    extractor = HiddenStateExtractor(model, tokenizer, layers=layers, pooling=pooling,
-                                     max_text_length=state.max_text_length,
-                                     batch_size=batch_size, include_special=include_special, progress=progress)
+    # one source for the MTEB rows and the metric rows: the layer spec parsed once, one extractor
+    source = StateSource(model, tokenizer, batch_size=batch_size, progress=progress)
+    extractor = source.extractor(state)
     cache = PooledStateCache(extractor)
     result = LayerSweepResult(model=str(model_name_or_path), num_layers=extractor.num_layers,
                               pooling=extractor.pooling, normalize=bool(normalize))
@@ -145,7 +148,7 @@ def layer_sweep(
             result.rows.append({"layer": layer, "depth": normalized_depth(layer, extractor.num_layers),
                                 "task": task, "metric": metric, "value": value})
     if metrics:
-        _metric_rows(result, model, tokenizer, extractor, metrics, metric_settings or {}, batch_size, progress)
+        _metric_rows(result, source, state, metrics, metric_settings or {})
     if output is not None:
         result.save(output)
     return result
@@ -166,8 +169,6 @@ def checked_families(metrics: str | Sequence[str], values: dict[str, Any] | None
             raise MiTasksError(f"layer_sweep(metrics=...): {missing}")
     if names:
         TaskSettings.given(None, " for layer_sweep(metrics=...)", **(values or {}))
-        from ..states.settings import PassSettings
-
         passed = sorted(set(values or {}) & set(PassSettings.specs()))
         if passed:  # one pass serves the MTEB rows and the metric rows: its settings are layer_sweep's own
             raise MiTasksError(f"layer_sweep(metric_settings=...) sets {', '.join(passed)}, which the sweep's one pass "
@@ -175,20 +176,19 @@ def checked_families(metrics: str | Sequence[str], values: dict[str, Any] | None
     return names
 
 
-def _metric_rows(result: LayerSweepResult, model: Any, tokenizer: Any, extractor: HiddenStateExtractor,
-                 families: Sequence[str], values: dict[str, Any], batch_size: int, progress: bool) -> None:
-    """Each family's table metrics at the sweep's layers, as rows ``mi:<family>.<metric>`` (with any standard error)."""
+def _metric_rows(result: LayerSweepResult, source: StateSource, state: PassSettings, families: Sequence[str],
+                 values: dict[str, Any]) -> None:
+    """Each family's table metrics at the sweep's layers, as rows ``mi:<family>.<metric>`` (with any standard error),
+    from the sweep's own ``source`` and pass settings ``state``: its parsed layers and extractor are reused."""
     from ..data.corpora import load_corpus
     from ..evaluation import evaluate
     from ..metrics.family import Skipped
     from ..metrics.registry import family_class
     from ..settings import TaskSettings
 
-    s = TaskSettings.given(None, " for layer_sweep(metrics=...)", **{
-        "layers": ",".join(str(i) for i in extractor.layers), "pooling": extractor.pooling,
-        "max_text_length": extractor.max_text_length, "include_special": extractor.include_special, **values})
+    s = TaskSettings.given(None, " for layer_sweep(metrics=...)", **dataclasses.asdict(state), **values)
     texts = load_corpus(s.eval_corpus, **s.corpus_kwargs("eval")).texts
-    got = evaluate(model, tokenizer, texts, families, s, batch_size=batch_size, progress=progress)
+    got = evaluate(source.model, source.tokenizer, texts, families, s, source=source)
     for name, res in got.items():
         if isinstance(res, Skipped):
             log.warning("layer_sweep: %s", res.reason)
