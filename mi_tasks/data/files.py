@@ -168,16 +168,17 @@ def _delimited(path: Path, header: bool | None, columns: tuple[str, ...] | None,
     one, and where they fit with different rows the file is ambiguous and the user says which.
     """
     csv.field_size_limit(sys.maxsize)
-    tsv = path.suffix.lower() == ".tsv"
-    if quoting is not None or not tsv:
-        rows, problem = _fields(path, header, columns, quoting if quoting is not None else True)
+    with path.open(encoding=ENCODING, newline="") as f:
+        text = f.read()  # read once: both readings and the csv.writer comparison parse this text
+    if quoting is not None or path.suffix.lower() != ".tsv":
+        _, rows, problem = _reading(path, text, header, columns, quoting if quoting is not None else True)
         if problem:
             raise MiTasksError(problem)
         return rows
-    quoted, quoted_problem = _fields(path, header, columns, True)
-    if not quoted_problem and _as_csv_writer_writes(path, header, columns, quoted):
+    quoted_fields, quoted, quoted_problem = _reading(path, text, header, columns, True)
+    if not quoted_problem and _as_csv_writer_writes(text, [r for _, r in quoted_fields]):
         return quoted
-    plain, plain_problem = _fields(path, header, columns, False)
+    _, plain, plain_problem = _reading(path, text, header, columns, False)
     if quoted_problem and plain_problem:
         raise MiTasksError(plain_problem if "fields where" in plain_problem else quoted_problem)
     if quoted_problem or plain_problem:
@@ -189,49 +190,52 @@ def _delimited(path: Path, header: bool | None, columns: tuple[str, ...] | None,
     return quoted
 
 
-def _as_csv_writer_writes(path: Path, header: bool | None, columns: tuple[str, ...] | None,
-                          rows: list[dict[str, Any]]) -> bool:
-    """Whether ``csv.writer(delimiter="\\t")`` writes exactly this file's text for these rows (with the
-    line ending of the file's first line, and a last line with or without its line ending)."""
-    with path.open(encoding=ENCODING, newline="") as f:
-        text = f.read()
+def _as_csv_writer_writes(text: str, fields: list[list[str]]) -> bool:
+    """Whether ``csv.writer(delimiter="\\t")`` writes exactly ``text`` for these rows of fields (with the line
+    ending of the text's first line, and a last line with or without its line ending)."""
     ending = "\r\n" if text.split("\n", 1)[0].endswith("\r") else "\n"
     out = io.StringIO()
-    writer = csv.writer(out, delimiter="\t", lineterminator=ending)
-    if header is None and columns is None or header:
-        writer.writerow(list(rows[0]) if rows else [])
-    writer.writerows(list(r.values()) for r in rows)
+    csv.writer(out, delimiter="\t", lineterminator=ending).writerows(fields)
     written = out.getvalue()
-    return bool(rows) and (written == text or written == text + ending)
+    return bool(fields) and (written == text or written == text + ending)
 
 
-def _fields(path: Path, header: bool | None, columns: tuple[str, ...] | None,
-            quoting: bool) -> tuple[list[dict[str, Any]], str | None]:
-    """The rows read one way (quotes special or not), or the first problem as one line naming file and line."""
+def _fields(path: Path, text: str, quoting: bool) -> tuple[list[tuple[int, list[str]]], str | None]:
+    """The non-empty rows of fields read one way (quotes special or not), each with its line number, or the
+    first problem as one line naming file and line."""
     delim = "\t" if path.suffix.lower() == ".tsv" else ","
-    with path.open(encoding=ENCODING, newline="") as f:
-        reader = csv.reader(f, delimiter=delim, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE, strict=quoting)
-        raw, line = [], 1
-        try:
-            for r in reader:
-                if r:
-                    raw.append((line, r))
-                line = reader.line_num + 1
-        except csv.Error as e:
-            return [], f"{path}:{line}: {e}; quote fields as a spreadsheet or Python's csv.writer does"
-    if not raw:
-        return [], None
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim,
+                        quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE, strict=quoting)
+    raw, line = [], 1
+    try:
+        for r in reader:
+            if r:
+                raw.append((line, r))
+            line = reader.line_num + 1
+    except csv.Error as e:
+        return [], f"{path}:{line}: {e}; quote fields as a spreadsheet or Python's csv.writer does"
+    return raw, None
+
+
+def _reading(path: Path, text: str, header: bool | None, columns: tuple[str, ...] | None,
+             quoting: bool) -> tuple[list[tuple[int, list[str]]], list[dict[str, Any]], str | None]:
+    """One reading (quotes special or not): its fields, its rows as dicts, or the first problem (a broken
+    quote, a row of another field count) as one line naming file and line."""
+    raw, problem = _fields(path, text, quoting)
+    if problem or not raw:
+        return raw, [], problem
     if header is None:
         header = columns is None
     if header:
         names, body = raw[0][1], raw[1:]
     else:
         names, body = list(columns) if columns else [str(i) for i in range(len(raw[0][1]))], raw
+    delim = "\t" if path.suffix.lower() == ".tsv" else ","
     for line, r in body:
         if len(r) != len(names):
-            return [], (f"{path}:{line}: {len(r)} fields where the {'header has' if header else 'rows have'} "
-                        f"{len(names)} ({', '.join(names)}): {_field_hint(delim, quoting)}")
-    return [dict(zip(names, r)) for _, r in body], None
+            return raw, [], (f"{path}:{line}: {len(r)} fields where the {'header has' if header else 'rows have'} "
+                             f"{len(names)} ({', '.join(names)}): {_field_hint(delim, quoting)}")
+    return raw, [dict(zip(names, r)) for _, r in body], None
 
 
 def _field_hint(delim: str, quoting: bool) -> str:
