@@ -71,16 +71,14 @@ def assemble(scores: TextScores, fitted: FittedDecoders, config: FitConfig, V: i
     in_vocab[fitted.vocab.ids[fitted.vocab.ids < V]] = True
     coverage = assess_targets(token_counts, in_vocab, n_texts, scores.n_without, targets)  # refuses a corpus without targets
 
-    def summary(slot: int) -> dict[str, Measurement]:
-        return slot_measurements(per, slot, V, h_emp, text_metrics=text_metrics, seed=config.seed)
-
     L = len(fitted.layers)
-    prior = Scores(summary(L))
+    prior = Scores(slot_measurements(per, L, V, h_emp, text_metrics=text_metrics, seed=config.seed))
     prior["ba_mi_bits"] = 0.0
     prior["ba_mi_bits_norm"] = 0.0
     rows = []
     for j, layer in enumerate(fitted.layers):
-        r = LayerRow(layer, normalized_depth(layer, num_layers), summary(j))
+        r = LayerRow(layer, normalized_depth(layer, num_layers),
+                     slot_measurements(per, j, V, h_emp, text_metrics=text_metrics, seed=config.seed))
         ba = prior["cross_entropy_bits"] - r["cross_entropy_bits"]
         ba_err = mean_stderr(per["ce"][L] - per["ce"][j])  # paired: the same texts
         r.measurements["ba_mi_bits"] = Measurement(ba, ba_err, PAIRED_MEAN_OVER_TEXTS, n_texts)
