@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 from ..config import Settings
 from ..states.reducers import TokenReducer
@@ -42,6 +42,23 @@ class RunShape:
     vocab: int = 32_000
     n_train: int = 0
     device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class Comparability:
+    """What a run's numbers depend on beyond the family's settings, so runs compare only where it is equal.
+
+    Recoverability's token targets are each model's own tokens: two tokenizers' numbers answer different
+    questions although every setting is equal. Reports, cards and leaderboard rows flag runs of one task whose
+    ``key`` differs; ``label`` tells a reader which is which, ``columns`` are the fields a card or leaderboard
+    row records it in, ``why`` and ``fix`` make the sentence printed where runs differ.
+    """
+
+    key: str
+    label: str
+    columns: dict[str, Any] = field(default_factory=dict)
+    why: str = ""
+    fix: str = ""
 
 
 @dataclass
@@ -111,6 +128,18 @@ class MetricFamily(ABC):
     @abstractmethod
     def compute(self, inputs: PassInputs) -> LayerResult | Skipped:
         """The per-layer result of the eval corpus (:class:`~mi_tasks.metrics.result.LayerRow` each with its measurements)."""
+
+    @classmethod
+    def comparability(cls, settings: Mapping[str, Any], meta: Mapping[str, Any]) -> Comparability | None:
+        """What a run's numbers depend on beyond its ``row_settings``, read from the run's settings and result
+        meta; None where equal settings make runs compare (the default)."""
+        return None
+
+    @classmethod
+    def row_comparability(cls, row: Mapping[str, Any]) -> dict[str, Any] | str:
+        """A leaderboard row's fields that must equal another model's for the two to compare (beyond its
+        ``row_settings``), or a phrase saying what in the row makes that unknowable. ``{}`` by default."""
+        return {}
 
     def memory_bytes(self, shape: RunShape, settings: Any) -> dict[str, int]:
         """Bytes it holds at its peak, by part ("held": all layers; "per layer": one layer's transient work).

@@ -25,10 +25,9 @@ from huggingface_hub.repocard_data import eval_results_to_model_index, model_ind
 
 from ..data.specs import hub_id
 from ..errors import MiTasksError
-from ..metrics.registry import family_reporting
 from ..states.bundled import display_name
 from ..metrics.recoverability.coverage import FLAGS_KEY
-from .comparability import comparable, describe_targets, token_target_clashes, vacuous_at
+from .comparability import find_clashes, comparability_columns, comparable, vacuous_at
 from .leaderboard.schema import SCHEMA_VERSION
 from .results import Results, Run, TaskCurves, default_label, revision_of
 from .tables import why_not_measured
@@ -39,11 +38,6 @@ TOOL = "mi-tasks"
 _HEADER = re.compile(r"\A---[ \t]*\r?\n(.*?)(^---[ \t]*(?:\r?\n|\Z))", re.S | re.M)
 _TOP_KEY = re.compile(r"^[^\s#\-][^:]*:")
 
-
-
-def _families_of(t: Any) -> list[Any]:
-    """The metric families whose metrics a task's curves hold (their row settings go on its rows)."""
-    return list(dict.fromkeys(f for f in map(family_reporting, t.curves) if f is not None))
 
 def _corpus(meta: dict[str, Any], role: str) -> dict[str, Any]:
     c = meta.get(f"{role}_corpus")
@@ -90,7 +84,7 @@ def eval_results(tasks: list[TaskCurves]) -> list[EvalResult]:
         tr = _corpus(t.meta, "train")
         if tr:
             args.update({"train_corpus": tr.get("name"), "train_corpus_sha256": tr.get("sha256")})
-        args.update(describe_targets(t))
+        args.update(comparability_columns(t))
         if t.meta.get(FLAGS_KEY):  # a recorded caveat travels with every number of the task
             args["caveats"] = list(t.meta[FLAGS_KEY])
         args = {k: v for k, v in args.items() if v is not None}
@@ -185,7 +179,7 @@ def leaderboard_rows(results: Results) -> list[dict[str, Any]]:
     The rows follow the board's schema (``leaderboard/schema.py``), so ``mi-tasks leaderboard add`` takes them.
     """
     rows = []
-    clashes = token_target_clashes(results)
+    clashes = find_clashes(results)
     for t in results.tasks:
         s, meta, run = t.settings, t.meta, t.run
         common: dict[str, Any] = {
@@ -195,13 +189,13 @@ def leaderboard_rows(results: Results) -> list[dict[str, Any]]:
             "headline_layer": t.headline_layer, "num_layers": meta.get("num_layers"),
             "layers": s.get("layers"), "pooling": meta.get("pooling") or s.get("pooling"),
             "max_text_length": s.get("max_text_length"),
-            **{k: s.get(k) or meta.get(k) for fam in _families_of(t) for k in fam.row_settings},
+            **{k: s.get(k) or meta.get(k) for fam in t.families() for k in fam.row_settings},
             "seed": s.get("seed", meta.get("seed")), "model_dtype": meta.get("model_dtype"),
             # which tokens pooling and entropy spectra cover (BOS/CLS/SEP kept or not): Diff-eRank differs by it
             "include_special": s.get("include_special", meta.get("include_special"))}
         same = comparable(results, t, clashes)
-        if same is not None:  # recoverability: which targets, and whether the task's runs compare
-            settings.update(describe_targets(t))
+        if same is not None:  # what else its numbers depend on (token targets' tokenizer), and whether runs compare
+            settings.update(comparability_columns(t))
             settings["comparable_across_models"] = same
             if not same:
                 settings["comparability_note"] = next(c.message for c in clashes if c.task == t.task)

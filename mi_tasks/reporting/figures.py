@@ -18,12 +18,12 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ..metrics.registry import all_families  # noqa: E402
-from .comparability import token_target_clashes  # noqa: E402
+from .comparability import find_clashes  # noqa: E402
 from .results import Results, TaskCurves  # noqa: E402
 
 # Panels of the overview figure when present: token recovery beside the two information bounds.
 DEPTH_LABEL = "normalized depth (layer / number of layers)"
-NOT_COMPARABLE = "\ntoken targets of different tokenizers: not comparable"
+NOT_COMPARABLE = "\nnot comparable across models (figures.json and report.md say why)"
 
 
 @dataclass
@@ -102,7 +102,7 @@ def plot_results(results: Results, out_dir: str | Path, overview: Sequence[str] 
     fs = FigureSet()
     colors = {r.label: f"C{i % 10}" for i, r in enumerate(results.runs)}  # one colour per model in every figure
     drawn: dict[tuple[str, str], str] = {}  # (metric, curves) -> PNG already holding exactly these curves
-    clashes = {c.task: c for c in token_target_clashes(results)}  # token targets of different tokenizers
+    clashes = {c.task: c for c in find_clashes(results)}  # runs whose numbers do not compare
     for task in results.task_names():
         runs = [t for t in results.tasks if t.task == task]
         metrics = list(dict.fromkeys(m for t in runs for m in t.metrics()))

@@ -18,6 +18,7 @@ from typing import Any, Iterable
 
 from ..states.bundled import display_name
 from ..errors import MiTasksError
+from ..metrics.registry import family_reporting
 from ..metrics.result import MEASUREMENTS_KEY, LayerRow, Measurement, Scores, rows_from_dict
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,10 @@ class TaskCurves:
         """Why the metric's value at ``layer`` is no measurement (``vacuous``), or ""."""
         m = (self.measurements.get(metric) or {}).get(layer) if layer is not None else None
         return m.caveat if m is not None else ""
+
+    def families(self) -> list[Any]:
+        """The metric families whose metrics its curves hold (their row settings and comparability apply)."""
+        return list(dict.fromkeys(f for f in map(family_reporting, self.curves) if f is not None))
 
     def value_at(self, metric: str, layer: int) -> float | None:
         for lay, _, v in self.curves.get(metric, []):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..metrics.recoverability.coverage import FLAGS_KEY
-from .comparability import token_target_clashes, vacuous_at
+from .comparability import find_clashes, vacuous_at
 from .results import Results, Run
 
 LAYER_COLUMNS = ("model", "model_path", "run_date", "task", "metric", "layer", "depth", "value", "stderr", "caveat", "n",
@@ -134,7 +134,7 @@ def headline_markdown(results: Results) -> str:
                                 "(peak over layers @ its normalized depth)." +
                                 (" \"vacuous (0)\": Fano's bound is at most 0 there, so it says nothing (no "
                                  "standard error)." if vacuous else "") + "\n") + "\n".join(notes)
-    clashes = token_target_clashes(results)
+    clashes = find_clashes(results)
     if clashes:
         text += "\n\n" + "\n".join(f"**Not comparable across models.** {c.message}." for c in clashes)
     caveats = [f"**Caveat** ({t.run.label}, {t.task}): {flag}." for t in results.tasks for flag in t.meta.get(FLAGS_KEY) or ()]

@@ -341,7 +341,7 @@ def test_word_targets_through_the_harness_are_the_same_for_two_tokenizers(tiny_d
     from lm_eval.tasks import TaskManager
 
     from mi_tasks.reporting import load_results
-    from mi_tasks.reporting.comparability import token_target_clashes
+    from mi_tasks.reporting.comparability import find_clashes
 
     got: dict[tuple[str, str], dict] = {}
     for kind in ("bert", "llama"):
@@ -363,6 +363,6 @@ def test_word_targets_through_the_harness_are_the_same_for_two_tokenizers(tiny_d
     assert meta[("bert", "words")]["vocab_size"] == meta[("llama", "words")]["vocab_size"]
     assert meta[("llama", "tokens")]["targets"] == "tokens"
     assert meta[("llama", "tokens")]["vocab_size"] != meta[("llama", "words")]["vocab_size"]  # not the words' fit
-    assert not token_target_clashes(load_results(tmp_path / "words"))  # token targets of two tokenizers: test_reporting
-    mixed = token_target_clashes(load_results([tmp_path / "words" / "bert", tmp_path / "tokens" / "llama"]))
-    assert len(mixed) == 1 and "word and with token targets" in mixed[0].message
+    assert not find_clashes(load_results(tmp_path / "words"))  # token targets of two tokenizers: test_reporting
+    mixed = find_clashes(load_results([tmp_path / "words" / "bert", tmp_path / "tokens" / "llama"]))
+    assert len(mixed) == 1 and "bert (word targets), llama (token targets of " in mixed[0].message

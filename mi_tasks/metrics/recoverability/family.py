@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 from ...states.source import PassInputs
-from ..family import MetricFamily, RunShape
+from ..family import Comparability, MetricFamily, RunShape
 from .bounds import fano_mi_bits
 from .result import VACUOUS
 from .settings import RecoverabilitySettings
+
+# how to get numbers that compare models whatever their tokenizers
+WORD_TARGETS_FIX = ("for numbers that compare models, re-run with word targets: lm_eval ... --metadata "
+                    "'{\"targets\": \"words\"}', or mi-tasks suite --targets words")
+
 
 class RecoverabilityFamily(MetricFamily):
     """``recall_at_k`` and lift, cosine, the Fano and Barber-Agakov bounds (``mi_recoverability``, ``mi_fano``)."""
@@ -37,6 +42,44 @@ class RecoverabilityFamily(MetricFamily):
         "ba_mi_bits": "Barber-Agakov lower bound: the prior's minus the decoder's eval cross-entropy per token",
         "fano_mi_bits_norm": "fano_mi_bits divided by log2|V|",
         "fano_mi_bits_empirical": "Fano's bound with H(t) the eval corpus' plug-in token entropy"}
+
+    @classmethod
+    def comparability(cls, settings: Mapping[str, Any], meta: Mapping[str, Any]) -> Comparability | None:
+        """Word targets are every model's; token targets are the model's own, so they compare within one tokenizer.
+
+        A run's meta records its targets and its tokenizer (vocabulary hash, class, size); MTEB's word
+        recoverability task records its word vocabulary instead. A result without a decoder vocabulary (a layer
+        sweep's rows) fitted no decoder here and says nothing."""
+        if "word_vocab_size" in meta:
+            targets = "words"
+        elif "decoder_vocab_size" in meta:
+            targets = str(meta.get("targets") or settings.get("targets") or "tokens")
+        else:
+            return None
+        why = ("recall@k, Fano and Barber-Agakov bits of different targets answer different questions: token targets "
+               "are each model's own tokens, so they compare tokenizers as much as hidden states")
+        if targets == "words":
+            return Comparability("words", "word targets", {"targets": "words"}, why, WORD_TARGETS_FIX)
+        tok = meta.get("tokenizer") if isinstance(meta.get("tokenizer"), dict) else {}
+        size = tok.get("vocab_size", meta.get("vocab_size"))
+        key = f"tokens of {tok['sha256']}" if tok.get("sha256") else f"tokens of |V|={size}"
+        kind = ", ".join(str(x) for x in (tok.get("class"), f"{size:,} tokens" if isinstance(size, int) else None) if x)
+        columns = {"targets": "tokens", "tokenizer": tok.get("name"), "tokenizer_vocab_size": size,
+                   "tokenizer_sha256": tok.get("sha256")}
+        return Comparability(key, f"token targets{f' of {kind}' if kind else ''}",
+                             {k: v for k, v in columns.items() if v is not None}, why, WORD_TARGETS_FIX)
+
+    @classmethod
+    def row_comparability(cls, row: Mapping[str, Any]) -> dict[str, Any] | str:
+        """Token-target rows compare within one tokenizer, told by its vocabulary's hash."""
+        targets = row.get("targets")
+        if targets is not None and targets not in ("words", "tokens"):
+            return f"targets {targets!r} is neither words nor tokens"
+        if targets != "tokens":
+            return {}
+        if not row.get("tokenizer_sha256"):
+            return "token targets without tokenizer_sha256: the tokens cannot be told from another tokenizer's"
+        return {"tokenizer_sha256": row["tokenizer_sha256"]}
 
     def compute(self, inputs: PassInputs) -> Any:
         from .probe import RecoverabilityProbe

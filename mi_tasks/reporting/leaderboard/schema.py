@@ -12,7 +12,7 @@ import math
 import re
 from typing import Any, Iterable
 
-from ...metrics.registry import all_families
+from ...metrics.registry import all_families, family_reporting
 
 SCHEMA_VERSION = 1
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -29,6 +29,15 @@ def family_row_settings() -> tuple[str, ...]:
 def mi_keys() -> tuple[str, ...]:
     """The settings an MI row carries and compares by: the pass's, then the families' row settings."""
     return (*PASS_KEYS, *family_row_settings())
+
+
+def family_comparability(row: dict[str, Any]) -> dict[str, Any] | str:
+    """The fields beyond the settings that must be equal for ``row`` to compare, as its metric's family says
+    (:meth:`~mi_tasks.metrics.family.MetricFamily.row_comparability`), or what in the row makes that unknowable."""
+    fam = family_reporting(str(row.get("metric"))) if kind_of(row) != "standard" else None
+    return fam.row_comparability(row) if fam is not None else {}
+
+
 STANDARD_KEYS = ("num_fewshot", "task_version", "limit")
 FIX = "re-run with this mi-tasks version (`lm_eval ... --output_path DIR`) and submit its results_*.json"
 
@@ -84,11 +93,9 @@ def check_row(row: Any) -> str | None:
         sha = row.get(f"{k}_sha256")
         if not isinstance(sha, str) or not _SHA256.match(sha):
             return f"{k} {row[k]!r} has no sha256 ({k}_sha256), so nobody can tell which texts were scored; {FIX}"
-    targets = row.get("targets")
-    if targets is not None and targets not in ("words", "tokens"):
-        return f"targets {targets!r} is neither words nor tokens"
-    if targets == "tokens" and not row.get("tokenizer_sha256"):
-        return "token targets without tokenizer_sha256: the tokens cannot be told from another tokenizer's; " + FIX
+    compared = family_comparability(row)
+    if isinstance(compared, str):
+        return f"{compared}; {FIX}"
     curve = row.get("curve")
     if curve is not None and not _curve_ok(curve):
         return "curve must hold equally long lists layer, depth, value (and optionally stderr) of numbers or null"
@@ -131,8 +138,8 @@ def settings_of(row: dict[str, Any]) -> dict[str, Any]:
         return {k: row.get(k) for k in STANDARD_KEYS}
     out = {k: row.get(k) for k in mi_keys()}
     out.update({f"{k}_sha256": row.get(f"{k}_sha256") for k in corpus_keys(row)})
-    if row.get("targets") == "tokens":  # each model's own tokens: only the same tokenizer compares
-        out["tokenizer_sha256"] = row.get("tokenizer_sha256")
+    compared = family_comparability(row)
+    out.update(compared if isinstance(compared, dict) else {})
     return out
 
 

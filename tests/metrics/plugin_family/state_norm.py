@@ -12,7 +12,7 @@ import numpy as np
 
 from mi_tasks.config import Settings, setting
 from mi_tasks.harness.task import MITask  # noqa: F401  (the YAML's class)
-from mi_tasks.metrics.family import MetricFamily, MinimumInputs
+from mi_tasks.metrics.family import Comparability, MetricFamily, MinimumInputs
 from mi_tasks.metrics.registry import register_family
 from mi_tasks.metrics.result import LayerResult, LayerRow, Measurement
 from mi_tasks.metrics.uncertainty import mean_stderr
@@ -39,6 +39,21 @@ class StateNormFamily(MetricFamily):
     units = {"mean_state_norm": "norm"}
     definitions = {"mean_state_norm": "mean over texts of the pooled hidden state's norm, times norm_scale"}
 
+    @classmethod
+    def comparability(cls, settings, meta):
+        """A norm grows with the state's width: models of different widths do not compare."""
+        width = meta.get("state_width")
+        if width is None:
+            return None
+        return Comparability(f"width {width}", f"{width}-d states", {"state_width": width},
+                             "a pooled state's norm grows with its width", "compare models of one hidden width")
+
+    @classmethod
+    def row_comparability(cls, row):
+        if not isinstance(row.get("state_width"), int):
+            return "state_width is missing: a norm cannot be compared without the width of its states"
+        return {"state_width": row["state_width"]}
+
     def compute(self, inputs):
         own: StateNormSettings = inputs.settings
         stream = inputs.evaluation
@@ -49,6 +64,8 @@ class StateNormFamily(MetricFamily):
         rows = [LayerRow(layer, normalized_depth(layer, stream.num_layers), {"mean_state_norm": Measurement(
                     float(norms[j].mean()), mean_stderr(norms[j]), "mean over texts", stream.n_texts)})
                 for j, layer in enumerate(stream.layers)]
-        result = LayerResult(layers=rows, meta={"n_texts": stream.n_texts, "num_layers": stream.num_layers})
+        width = int(b.states.shape[-1])
+        result = LayerResult(layers=rows, meta={"n_texts": stream.n_texts, "num_layers": stream.num_layers,
+                                                "state_width": width})
         result.per_text = {"mean_state_norm": norms}
         return result
