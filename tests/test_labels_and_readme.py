@@ -81,7 +81,8 @@ def test_an_mteb_model_without_a_name_is_not_called_available(tmp_path, caplog):
     d.mkdir(parents=True)
     (d / "model_meta.json").write_text(json.dumps({"name": "no_model_name/available", "embed_dim": 384}))
     (d / "MIRecoverability.json").write_text(json.dumps({"task_name": "MIRecoverability", "scores": {"test": [
-        {"recall_at_k": 0.23, "word_vocab_size": 900, "main_score": 0.23}]}}))
+        {"recall_at_k": 0.23, "mi_measurements": {"metrics": {"recall_at_k": {"value": 0.23}}}, "word_vocab_size": 900,
+         "main_score": 0.23}]}}))
     res = load_results(tmp_path / "results")
     assert [r.label for r in res.runs] == ["unnamed model (384-d)"]
     assert "mteb stored no model name" in caplog.text and "--label 'unnamed model (384-d)=NAME'" in caplog.text

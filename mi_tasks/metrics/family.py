@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Mapping
 from ..config import Settings
 from ..states.reducers import TokenReducer
 from ..states.source import PassInputs
+from .embedding import EmbeddingScorer
 from .result import LayerResult, LayerRow
 
 
@@ -109,6 +110,9 @@ class MetricFamily(ABC):
     suite_settings: ClassVar[dict[str, Any]] = {}
     """Values the main job (``mi-tasks suite``) gives its settings: what makes models compare, or the suite
     run in minutes (task YAMLs keep the defaults)."""
+
+    embedding_scorer: ClassVar[type[EmbeddingScorer] | None] = None
+    """How it scores one embedding per text (an encoder without layers; MTEB's information tasks), or None."""
 
     minimum: ClassVar[MinimumInputs] = MinimumInputs()
     """The least input its numbers mean something on (below it: skipped, with the reason)."""

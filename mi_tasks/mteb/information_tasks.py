@@ -1,50 +1,43 @@
 """Information metrics as MTEB tasks, computed from a model's embeddings alone.
 
-``mteb.evaluate(model, [*mteb_tasks, MIRecoverability(), MIEntropy()])`` puts MI scores beside a
-model's MTEB scores for any MTEB encoder: a ``SentenceTransformer``, a
-:class:`~mi_tasks.mteb.encoder.LayerEncoder`, or a model that only returns embeddings (an API
-model). Results are ordinary MTEB results: stored in and reloaded from mteb's ``ResultCache``.
+``mteb.evaluate(model, [*mteb_tasks, *information_tasks()])`` puts MI scores beside a model's MTEB
+scores for any MTEB encoder: a ``SentenceTransformer``, a :class:`~mi_tasks.mteb.encoder.LayerEncoder`,
+or a model that only returns embeddings (an API model). Results are ordinary MTEB results: stored in
+and reloaded from mteb's ``ResultCache``.
 
-Targets do not depend on the model: every model is scored on recovering the same words, from one
-fixed tokenization (:data:`WORD_TOKENIZATION`), so MTEB compares models on one scale. These
-numbers are therefore not the lm-eval ``mi_recoverability`` numbers, whose targets are the
-model's own tokens.
-
-- :class:`MIRecoverability` fits a ridge decoder (the core :class:`~mi_tasks.RecoverabilityProbe`)
-  from train embeddings to each text's set of words and scores the test texts: recall@k
-  (k = the text's number of distinct words; main score), its lift over the frequency prior,
-  Fano's lower bound on I(words; embedding) with |V| = the word types of the task's texts, the
-  Barber–Agakov bound against the prior, each with a standard error.
-- :class:`MIEntropy` is the normalised matrix entropy (docs/metrics.md) of the test texts' embeddings and
-  its effective rank, with a seeded bootstrap standard error.
-
-MTEB's task types are a closed list: recoverability is declared ``MultilabelClassification`` (it
-predicts which words a text holds), entropy ``Clustering`` (an unsupervised property of the set of
-embeddings). The metadata description says what each task measures.
+Every metric family that scores one embedding per text (``MetricFamily.embedding_scorer``, built-in
+or a plugin) is one task here, named as its scorer says (``MIRecoverability``, ``MIEntropy``):
+``from mi_tasks.mteb import MIRecoverability`` or :func:`information_task`. The family defines what
+is measured; this module reads the corpora, embeds them through MTEB's data loader and encoder
+protocol, and stores the scores. MTEB's task types are a closed list: a scorer fitted on train texts
+predicts something of each text from its embedding and is declared ``MultilabelClassification``;
+one that scores the test set alone measures the set of embeddings and is declared ``Clustering``.
 """
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from datasets import Dataset, DatasetDict
 
 from mteb._create_dataloaders import create_dataloader
 from mteb.abstasks.abstask import AbsTask
-from mteb.abstasks.task_metadata import TaskMetadata
 
 from ..data.corpora import load_corpus, sample_texts
-from ..metrics.entropy.probe import dataset_entropy
+from ..data.settings import EvalCorpusSettings, TrainCorpusSettings
 from ..errors import MiTasksError
-from ..metrics.recoverability.probe import RecoverabilityProbe
-from ..metrics.result import MEASUREMENTS_KEY, Measurement, Scores
-from ..metrics.recoverability.words import WORD_TOKENIZATION, text_words, word_targets  # noqa: F401  (re-exported by mi_tasks.mteb)
+from ..metrics.embedding import EmbeddingScorer
+from ..metrics.family import MetricFamily
+from ..metrics.registry import all_families, family_class
+from ..metrics.result import MEASUREMENTS_KEY
 from .local_tasks import content_hash, local_task_metadata
 from .registry import register_result_name
+
+# (MTEB task type, category) by whether the scorer fits on train texts
+_MTEB_TYPE = {True: ("MultilabelClassification", "t2c"), False: ("Clustering", "t2t")}
 
 
 def _texts(source: str | Sequence[str], limit: int | None, seed: int, data_dir: str | os.PathLike | None, role: str) -> tuple[list[str], dict[str, Any]]:
@@ -67,12 +60,6 @@ def _label(corpus: dict[str, Any]) -> str:
     return str(corpus.get("name"))
 
 
-def _class_metadata(cls_name: str, kind: str, description: str, main_score: str, category: str) -> TaskMetadata:
-    """The class-level metadata of an MI task: what MTEB's registry and prompt lookup read without building it."""
-    return local_task_metadata(cls_name, kind, description, "content hash of the task's texts (set per instance)",
-                     main_score=main_score, category=category)
-
-
 def _embed(task: AbsTask, model: Any, texts: list[str], split: str, hf_subset: str, encode_kwargs: dict[str, Any],
            num_proc: int | None) -> np.ndarray:
     """The model's embeddings of ``texts`` through mteb's own data loader and encoder protocol."""
@@ -90,34 +77,41 @@ def _embed(task: AbsTask, model: Any, texts: list[str], split: str, hf_subset: s
     return emb
 
 
-class _MITask(AbsTask):
-    """Shared: corpora read at construction, metadata with a content revision, one 'test' split.
+class InformationTask(AbsTask):
+    """One family's embedding scorer as an MTEB task: corpora read at construction, one 'test' split (and 'train'
+    where the scorer fits on train texts), metadata with a content revision.
 
-    Each concrete class carries a class-level ``metadata`` (what MTEB's registry walks read: name,
-    type, main score); an instance carries its own, whose description and revision name its data.
+    ``train``/``test``: a registered corpus name (read from the data folder: ``data_dir``, else
+    ``$MI_TASKS_DATA_DIR``, else ../shared/data; from the hub when it has no file for the corpus), a file
+    path, or a list of texts; by default the corpora and sizes of the lm-eval tasks (``train_corpus``,
+    ``eval_corpus``). ``name``: give another name when changing the data, so results of different data are
+    stored apart (the revision also changes with the data). Further keywords are the scorer's options.
+    The class carries class-level ``metadata`` (what MTEB's registry walks read: name, type, main score);
+    an instance carries its own, whose description and revision name its data.
     """
 
-    MAIN_SCORE = ""
-    TYPE = ""
-    DESCRIPTION = ""
-    CATEGORY = "t2t"
+    scorer: ClassVar[type[EmbeddingScorer]]
 
-    def __init__(self, *, name: str | None, train: str | Sequence[str] | None, test: str | Sequence[str],
-                 train_limit: int | None, test_limit: int | None, seed: int, data_dir: str | os.PathLike | None) -> None:
-        self.train_texts, self.train_corpus = (_texts(train, train_limit, seed, data_dir, "train") if train is not None
-                                               else ([], {}))
-        self.test_texts, self.test_corpus = _texts(test, test_limit, seed, data_dir, "test")
-        if train is not None and not self.train_texts:
-            raise MiTasksError(f"{name or type(self).__name__}: the train corpus has no texts; give a larger one")
-        if len(self.test_texts) < 2:
-            raise MiTasksError(f"{name or type(self).__name__}: the test corpus has {len(self.test_texts)} texts; "
-                               "give at least 2")
+    def __init__(self, *, train: str | Sequence[str] | None = None, test: str | Sequence[str] | None = None,
+                 train_limit: int | None = TrainCorpusSettings().limit, test_limit: int | None = EvalCorpusSettings().limit,
+                 seed: int = 0, data_dir: str | os.PathLike | None = None, name: str | None = None, **options: Any) -> None:
+        label = name or self.scorer.task_name
+        if train is not None and not self.scorer.needs_train:
+            raise MiTasksError(f"{label} scores the test texts alone; drop train=")
+        self.train_texts, self.train_corpus = ([], {})
+        if self.scorer.needs_train:
+            self.train_texts, self.train_corpus = _texts(TrainCorpusSettings().corpus if train is None else train,
+                                                         train_limit, seed, data_dir, "train")
+        self.test_texts, self.test_corpus = _texts(EvalCorpusSettings().corpus if test is None else test, test_limit,
+                                                   seed, data_dir, "test")
+        self.mi_scorer = self.scorer(self.train_texts, self.test_texts, seed=seed, name=label, **options)
         self.mi_seed = int(seed)
-        corpora = f"train: {_label(self.train_corpus)} ×{len(self.train_texts)}; " if train is not None else ""
+        corpora = f"train: {_label(self.train_corpus)} ×{len(self.train_texts)}; " if self.scorer.needs_train else ""
         corpora += f"test: {_label(self.test_corpus)} ×{len(self.test_texts)}"
-        self._mi_metadata = local_task_metadata(name or type(self).__name__, self.TYPE, f"{self.DESCRIPTION} Data: {corpora}.",
-                                      content_hash(self.train_texts, self.test_texts, [seed]),
-                                      main_score=self.MAIN_SCORE, category=self.CATEGORY)
+        kind, category = _MTEB_TYPE[self.scorer.needs_train]
+        self._mi_metadata = local_task_metadata(label, kind, f"{self.scorer.description} Data: {corpora}.",
+                                                content_hash(self.train_texts, self.test_texts, [seed]),
+                                                main_score=self.scorer.headline[0], category=category)
         self.metadata = self._mi_metadata
         register_result_name(type(self), self._mi_metadata)
         super().__init__(seed=seed)
@@ -141,104 +135,63 @@ class _MITask(AbsTask):
         return {"num_samples": len(texts), "min_text_length": min(lengths), "average_text_length": float(np.mean(lengths)),
                 "max_text_length": max(lengths), "unique_texts": len(set(texts))}
 
-
-class MIRecoverability(_MITask):
-    """Word recoverability from embeddings, with Fano's and Barber–Agakov's MI bounds (see the module docstring).
-
-    ``train``/``test``: a registered corpus name (read from the data folder: ``data_dir``, else
-    ``$MI_TASKS_DATA_DIR``, else ../shared/data; from the hub when it has no file for the corpus), a
-    file path, or a list of texts. Defaults: DBpedia-14 ×5,000 to fit, AG News
-    ×1,000 to score, as lm-eval's ``mi_recoverability``. ``name``: give another name when changing the
-    data, so results of different data are stored apart (the revision also changes with the data).
-    """
-
-    MAIN_SCORE = "recall_at_k"
-    SCORED = ("recall_at_k", "lift_recall_at_k", "fano_mi_bits", "fano_mi_bits_norm", "fano_mi_bits_empirical",
-              "ba_mi_bits", "ba_mi_bits_norm", "cosine", "cross_entropy_bits")
-    TYPE = "MultilabelClassification"
-    CATEGORY = "t2c"
-    DESCRIPTION = ("Token recoverability of a text's words from its embedding (mi-tasks): a ridge decoder fitted on "
-                   "train embeddings predicts each test text's set of words; recall@k with k = its number of distinct "
-                   "words, lift over the frequency prior, Fano's lower bound on I(words; embedding) in bits (|V| = word "
-                   f"types of the task's texts) and the Barber-Agakov bound. Targets: {WORD_TOKENIZATION}.")
-
-    metadata = _class_metadata("MIRecoverability", TYPE, DESCRIPTION, MAIN_SCORE, CATEGORY)
-
-    def __init__(self, train: str | Sequence[str] = "dbpedia14", test: str | Sequence[str] = "agnews", *,
-                 train_limit: int | None = 5000, test_limit: int | None = 1000, seed: int = 0,
-                 data_dir: str | os.PathLike | None = None, name: str | None = None) -> None:
-        super().__init__(name=name, train=train, test=test, train_limit=train_limit, test_limit=test_limit,
-                         seed=seed, data_dir=data_dir)
-        (train_targets, _), self.word_vocab = word_targets(self.train_texts, self.test_texts)
-        if len(self.word_vocab) < 2:
-            raise MiTasksError(f"{self.metadata.name}: the texts hold {len(self.word_vocab)} distinct words; "
-                               "recoverability needs at least 2")
-        if not any(len(t) for t in train_targets):
-            raise MiTasksError(f"{self.metadata.name}: no train text holds a word ({WORD_TOKENIZATION})")
-
     def _evaluate_subset(self, model: Any, data_split: Any, *, hf_split: str, hf_subset: str,
                          encode_kwargs: dict[str, Any], prediction_folder: Path | None = None,
-                         num_proc: int | None = None, timer: Any = None, **kwargs: Any) -> dict[str, float]:
-        x_train = _embed(self, model, self.train_texts, "train", hf_subset, encode_kwargs, num_proc)
+                         num_proc: int | None = None, timer: Any = None, **kwargs: Any) -> dict[str, Any]:
+        x_train = (_embed(self, model, self.train_texts, "train", hf_subset, encode_kwargs, num_proc)
+                   if self.scorer.needs_train else None)
         x_test = _embed(self, model, self.test_texts, hf_split, hf_subset, encode_kwargs, num_proc)
-        # word targets from the core probe: the same ids as word_targets(train, test), so |V| = the task's word types
-        probe = RecoverabilityProbe(fit="ridge", seed=self.mi_seed, text_metrics=False, targets="words")
-        res = probe.fit_arrays(x_train, self.train_texts).score_arrays(x_test, self.test_texts)
-        row, prior, meta = res.layers[0], res.prior, res.meta
-        measured = Scores({k: row.measurement(k) for k in self.SCORED}, flags=row.flags)
-        scores: dict[str, Any] = {k: float(measured[k]) for k in self.SCORED}   # MTEB's flat scores
-        scores[MEASUREMENTS_KEY] = measured.to_dict()   # the same, whole: errors, caveats, counts, flags
-        scores.update({f"prior_{k}": float(prior[k]) for k in ("recall_at_k", "fano_mi_bits", "cross_entropy_bits")})
-        scores.update({"word_vocab_size": len(self.word_vocab), "decoder_vocab_size": int(meta["decoder_vocab_size"]),
-                       "unigram_entropy_bits": float(meta["unigram_entropy_bits"]), "ridge_alpha": float(row["ridge_alpha"]),
-                       "n_train": len(self.train_texts), "n_test": len(self.test_texts),
-                       "embed_dim": int(x_test.shape[1]), "coverage_tokens": float(meta["coverage_tokens"])})
+        got = self.mi_scorer.score(x_train, x_test)
+        scores: dict[str, Any] = {k: float(v) for k, v in got.scores.items()}   # MTEB's flat scores
+        scores[MEASUREMENTS_KEY] = got.scores.to_dict()   # the same, whole: errors, caveats, counts, flags
+        scores.update(got.extras)
+        if x_train is not None:
+            scores["n_train"] = len(self.train_texts)
+        scores.update({"n_test": len(self.test_texts), "embed_dim": int(x_test.shape[1])})
         return scores
 
 
-class MIEntropy(_MITask):
-    """Matrix entropy of the test texts' embeddings (normalised to [0, 1]) and its effective rank.
+_CLASSES: dict[type[EmbeddingScorer], type[InformationTask]] = {}
 
-    ``bootstrap``: resamples of the texts for the standard error (seeded; 0 turns it off).
-    """
 
-    MAIN_SCORE = "dataset_entropy"
-    TYPE = "Clustering"
-    DESCRIPTION = ("Representation entropy of a set of embeddings (mi-tasks): the von Neumann entropy of the trace-"
-                   "normalised Gram matrix of the centred, L2-normalised embeddings, divided by ln min(N, D), and its "
-                   "effective rank exp(H); a bootstrap over texts gives the standard error.")
+def information_task(family: str | type[MetricFamily]) -> type[InformationTask]:
+    """The MTEB task class of ``family``'s embedding scorer (one class per scorer, entered into MTEB's task table
+    under its name so stored results read back in a fresh process)."""
+    fam = family_class(family) if isinstance(family, str) else family
+    scorer = fam.embedding_scorer
+    if scorer is None:
+        able = ", ".join(f.name for f in all_families() if f.embedding_scorer) or "none"
+        raise MiTasksError(f"family {fam.name!r} does not score embeddings alone, so it has no MTEB task; "
+                           f"families that do: {able}")
+    if scorer not in _CLASSES:
+        kind, category = _MTEB_TYPE[scorer.needs_train]
+        metadata = local_task_metadata(scorer.task_name, kind, scorer.description,
+                                       "content hash of the task's texts (set per instance)",
+                                       main_score=scorer.headline[0], category=category)
+        cls = type(scorer.task_name, (InformationTask,), {"scorer": scorer, "metadata": metadata,
+                                                          "__module__": __name__, "__doc__": scorer.__doc__})
+        register_result_name(cls, metadata)
+        _CLASSES[scorer] = cls
+    return _CLASSES[scorer]
 
-    metadata = _class_metadata("MIEntropy", TYPE, DESCRIPTION, MAIN_SCORE, "t2t")
 
-    def __init__(self, test: str | Sequence[str] = "agnews", *, test_limit: int | None = 1000, seed: int = 0,
-                 bootstrap: int = 100, data_dir: str | os.PathLike | None = None, name: str | None = None) -> None:
-        if bootstrap < 0:
-            raise MiTasksError(f"bootstrap must be >= 0 resamples, got {bootstrap}")
-        self.bootstrap = int(bootstrap)
-        super().__init__(name=name, train=None, test=test, train_limit=None, test_limit=test_limit, seed=seed,
-                         data_dir=data_dir)
-
-    def _evaluate_subset(self, model: Any, data_split: Any, *, hf_split: str, hf_subset: str,
-                         encode_kwargs: dict[str, Any], prediction_folder: Path | None = None,
-                         num_proc: int | None = None, timer: Any = None, **kwargs: Any) -> dict[str, float]:
-        x = _embed(self, model, self.test_texts, hf_split, hf_subset, encode_kwargs, num_proc)
-        h, rank = dataset_entropy(x, 1.0)
-        err, how = (math.nan, math.nan), "none: bootstrap switched off (bootstrap < 2)"
-        if self.bootstrap >= 2:
-            rng = np.random.default_rng(self.mi_seed)
-            draws = np.array([dataset_entropy(x[rng.integers(0, len(x), size=len(x))], 1.0) for _ in range(self.bootstrap)])
-            err, how = tuple(float(e) for e in draws.std(axis=0, ddof=1)), f"seeded bootstrap over texts ({self.bootstrap} resamples)"
-        measured = Scores({"dataset_entropy": Measurement(float(h), err[0], how, len(x)),
-                           "dataset_effective_rank": Measurement(float(rank), err[1], how, len(x))})
-        return {"dataset_entropy": float(h), "dataset_effective_rank": float(rank), MEASUREMENTS_KEY: measured.to_dict(),
-                "n_test": len(x), "embed_dim": int(x.shape[1]), "bootstrap_resamples": self.bootstrap}
+def information_task_classes() -> dict[str, type[InformationTask]]:
+    """Every known family's MTEB task class, by task name."""
+    classes = [information_task(f) for f in all_families() if f.embedding_scorer is not None]
+    return {c.__name__: c for c in classes}
 
 
 def information_tasks(data_dir: str | os.PathLike | None = None, seed: int = 0) -> list[AbsTask]:
-    """The two MI tasks at their defaults (data folder if there is one, else the hub)."""
-    return [MIRecoverability(data_dir=data_dir, seed=seed), MIEntropy(data_dir=data_dir, seed=seed)]
+    """Every family's MTEB task at its defaults (data folder if there is one, else the hub)."""
+    return [cls(data_dir=data_dir, seed=seed) for cls in information_task_classes().values()]
 
 
+def __getattr__(name: str) -> type[InformationTask]:
+    """A family's task class by its task name (``MIRecoverability``), as an import or pickle looks it up."""
+    classes = information_task_classes()
+    if name in classes:
+        return classes[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-for _cls in (MIRecoverability, MIEntropy):  # results under the default names load in a fresh process
-    register_result_name(_cls, _cls.metadata)
+
+information_task_classes()  # results under the default names load in a fresh process

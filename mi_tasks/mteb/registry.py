@@ -23,8 +23,8 @@ def _stand_in_init(self: AbsTask, seed: int = 42, **kwargs: Any) -> None:
 
 
 def _stand_in_load(self: AbsTask, num_proc: int | None = None, **kwargs: Any) -> None:
-    raise MiTasksError(f"{self.metadata.name} from mteb.get_task is a description for reading results; build "
-                       "mi_tasks.mteb.MIRecoverability(...) or MIEntropy(...) to evaluate a model")
+    raise MiTasksError(f"{self.metadata.name} from mteb.get_task is a description for reading results; build the "
+                       "task from mi_tasks.mteb (information_tasks(), or its class by name) to evaluate a model")
 
 
 def register_result_name(cls: type[AbsTask], metadata: TaskMetadata) -> None:

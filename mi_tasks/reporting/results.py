@@ -247,25 +247,21 @@ def _mteb_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
     return out
 
 
-# Scores of the MTEB MI tasks (mi_tasks.mteb.information_tasks) that reports and cards show as headline
-# values, keyed by a score only that task stores; counts are kept as meta, not as curves.
-MTEB_MI_HEADLINE = {"word_vocab_size": ("recall_at_k", "lift_recall_at_k", "fano_mi_bits", "ba_mi_bits"),
-                    "bootstrap_resamples": ("dataset_entropy", "dataset_effective_rank")}
 _MTEB_NO_NAME = ("no_model_name/available", "no_model_name_available")
-_MTEB_MI_COUNTS = ("n_train", "n_test", "embed_dim", "bootstrap_resamples", "word_vocab_size", "decoder_vocab_size")
 
 
 def _mteb_mi_scores(data: Any) -> dict[str, Any] | None:
-    """The test scores of a stored MTEB result of an MI task, or None for any other file."""
+    """The test scores of a stored MTEB result of an mi-tasks information task (its scores hold the measurements
+    whole under ``mi_measurements``), or None for any other file."""
     if not (isinstance(data, dict) and "task_name" in data and isinstance(data.get("scores"), dict)):
         return None
     test = data["scores"].get("test")
     row = test[0] if isinstance(test, list) and test and isinstance(test[0], dict) else None
-    return row if row is not None and any(k in row for k in MTEB_MI_HEADLINE) else None
+    return row if row is not None and isinstance(row.get(MEASUREMENTS_KEY), dict) else None
 
 
 def _mteb_mi_file(path: Path, data: dict[str, Any], scores: dict[str, Any]) -> list[TaskCurves]:
-    """A stored MTEB result of MIRecoverability / MIEntropy: one point (the encoder's layer, else its output)."""
+    """A stored MTEB result of an information task: one point (the encoder's layer, else its output)."""
     meta_file = path.parent / "model_meta.json"
     mm = _read_json(meta_file) if meta_file.is_file() else {}
     exp = mm.get("experiment_kwargs") or {}
@@ -281,12 +277,14 @@ def _mteb_mi_file(path: Path, data: dict[str, Any], scores: dict[str, Any]) -> l
         layer, depth, n = -1, 1.0, None
     else:
         depth = int(layer) / int(n) if n else float("nan")
-    keep = next(v for k, v in MTEB_MI_HEADLINE.items() if k in scores)
-    counts = {k: scores[k] for k in _MTEB_MI_COUNTS if k in scores}
-    curves = {k: [(int(layer), float(depth), float(v))] for k, v in scores.items()
-              if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "main_score" and k not in counts}
-    whole = Scores.from_dict(scores[MEASUREMENTS_KEY], f"{path}: {MEASUREMENTS_KEY}") if MEASUREMENTS_KEY in scores else Scores()
+    whole = Scores.from_dict(scores[MEASUREMENTS_KEY], f"{path}: {MEASUREMENTS_KEY}")
+    curves = {k: [(int(layer), float(depth), m.value)] for k, m in whole.measurements.items()}
     measurements = {k: {int(layer): m} for k, m in whole.measurements.items()}
+    # the numbers beside the measurements (a prior's score, vocabulary sizes, counts) describe the run
+    extras = {k: v for k, v in scores.items() if k not in whole.measurements and k != "main_score"
+              and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    fam = next((f for f in map(family_reporting, whole.measurements) if f is not None), None)
+    shown = fam.embedding_scorer.headline if fam is not None and fam.embedding_scorer is not None else tuple(whole)
     # one run per stored model variant (the folder), so its tasks share a column in tables
     stamp = max(q.stat().st_mtime for q in path.parent.glob("*.json"))
     run = Run(model=str(name), model_args={"pretrained": str(name), "revision": mm.get("revision"), **exp},
@@ -295,9 +293,9 @@ def _mteb_mi_file(path: Path, data: dict[str, Any], scores: dict[str, Any]) -> l
     task = str(data["task_name"])
     corpus = {"name": task, "sha256": data.get("dataset_revision"), "rows": scores.get("n_test")}
     return [TaskCurves(run=run, task=f"mteb:{task}", curves=curves,
-                       headline={k: float(scores[k]) for k in keep if k in scores}, headline_layer=int(layer),
+                       headline={k: whole[k] for k in shown if k in whole}, headline_layer=int(layer),
                        settings={"pooling": exp.get("pooling"), "normalize": exp.get("normalize")},
-                       meta={"num_layers": n, "pooling": exp.get("pooling"), "eval_corpus": corpus, **counts},
+                       meta={"num_layers": n, "pooling": exp.get("pooling"), "eval_corpus": corpus, **extras},
                        kind="mteb", measurements=measurements)]
 
 
@@ -320,7 +318,7 @@ def load_file(path: str | os.PathLike, data: Any = None, standard_tasks_expected
     if mi is not None:
         return _mteb_mi_file(p, data, mi)
     raise MiTasksError(f"{p} is neither an lm-eval results JSON (keys results, configs), an mi-tasks MTEB "
-                       f"layer sweep (kind: {MTEB_KIND}) nor an MTEB result of MIRecoverability/MIEntropy; pass the "
+                       f"layer sweep (kind: {MTEB_KIND}) nor an MTEB result of an mi-tasks information task; pass the "
                        "results_*.json that `lm_eval --output_path` writes, or mteb's results folder")
 
 
@@ -340,8 +338,7 @@ def _is_mteb_sweep(p: Path) -> bool:
 
 def _is_mteb_mi_result(p: Path) -> bool:
     head = _head(p, 1_000_000)
-    return '"task_name"' in head and any(f'"{k}"' in head for k in MTEB_MI_HEADLINE) and \
-        _mteb_mi_scores(_read_json(p)) is not None
+    return '"task_name"' in head and f'"{MEASUREMENTS_KEY}"' in head and _mteb_mi_scores(_read_json(p)) is not None
 
 
 def find_files(paths: Iterable[str | os.PathLike]) -> list[Path]:

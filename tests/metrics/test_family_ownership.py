@@ -21,12 +21,6 @@ REMAINING = {
     ("cli/recoverability.py", "recoverability"): "`mi-tasks recoverability`, the one family with a command of its own",
     ("training/enhance.py", "recall_at_k"): "enhancement trains recoverability decoders and records their recall",
     ("cli/enhance.py", "recall_at_k"): "prints enhancement's recall curve",
-    **{("mteb/information_tasks.py", m): "the MTEB tasks wrapping recoverability and entropy name their main scores"
-       for m in ("recall_at_k", "lift_recall_at_k", "cosine", "fano_mi_bits", "fano_mi_bits_empirical",
-                 "fano_mi_bits_norm", "ba_mi_bits", "dataset_entropy", "dataset_effective_rank")},
-    **{("reporting/results.py", m): "reads those MTEB tasks' scores back into curves"
-       for m in ("recall_at_k", "lift_recall_at_k", "fano_mi_bits", "ba_mi_bits", "dataset_entropy",
-                 "dataset_effective_rank")},
 }
 
 

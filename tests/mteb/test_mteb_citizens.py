@@ -7,7 +7,8 @@ import pytest
 mteb = pytest.importorskip("mteb")
 
 import mi_tasks.mteb  # noqa: E402,F401  (the import under test)
-from mi_tasks.mteb import MIEntropy, MIRecoverability, text_words  # noqa: E402
+from mi_tasks.metrics.recoverability.words import text_words  # noqa: E402
+from mi_tasks.mteb import MIEntropy, MIRecoverability  # noqa: E402
 
 from ..conftest import make_sentences  # noqa: E402
 from .test_mteb_information import ArrayEncoder, _evaluate  # noqa: E402
@@ -78,8 +79,8 @@ def test_defaults_ask_the_hub_without_a_data_folder_and_files_are_read(monkeypat
 
 def test_results_load_tabulate_and_aggregate_with_mteb_tools(tmp_path):
     train, test = make_sentences(120, seed=6), make_sentences(30, seed=7)
-    rec, ent = MIRecoverability(train, test), MIEntropy(test)
-    vocab = rec.word_vocab
+    rec, ent = MIRecoverability(train=train, test=test), MIEntropy(test=test)
+    vocab = rec.mi_scorer.word_vocab
 
     def multi_hot(t):
         v = np.zeros(len(vocab))

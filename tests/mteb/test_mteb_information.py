@@ -15,7 +15,8 @@ from mteb.models.model_meta import ModelMeta  # noqa: E402
 from mi_tasks import MiTasksError, RecoverabilityProbe  # noqa: E402
 from mi_tasks.metrics.entropy.probe import matrix_entropy  # noqa: E402
 from mi_tasks.metrics.result import MEASUREMENTS_KEY, Scores  # noqa: E402
-from mi_tasks.mteb import LayerEncoder, MIEntropy, MIRecoverability, sts_task, text_words, word_targets  # noqa: E402
+from mi_tasks.metrics.recoverability.words import text_words, word_targets  # noqa: E402
+from mi_tasks.mteb import LayerEncoder, MIEntropy, MIRecoverability, sts_task  # noqa: E402
 
 from ..conftest import make_sentences  # noqa: E402
 
@@ -59,8 +60,8 @@ def test_word_targets_are_one_fixed_tokenization():
 def test_known_answers_on_embeddings_only_models(data):
     """Multi-hot word vectors carry every word: recall 1 and Fano = log2|V|; seeded noise carries none: lift ~ 0."""
     train, test = data
-    rec = MIRecoverability(train, test, name="TinyMIRecoverability")
-    vocab = rec.word_vocab
+    rec = MIRecoverability(train=train, test=test, name="TinyMIRecoverability")
+    vocab = rec.mi_scorer.word_vocab
 
     def multi_hot(t):
         v = np.zeros(len(vocab))
@@ -70,7 +71,7 @@ def test_known_answers_on_embeddings_only_models(data):
     def noise(t):
         return np.random.default_rng(sum(map(ord, t))).normal(size=48)
 
-    ent = MIEntropy(test, name="TinyMIEntropy")
+    ent = MIEntropy(test=test, name="TinyMIEntropy")
     words = _scores(_evaluate(ArrayEncoder("multi-hot", multi_hot, len(vocab)), [rec, ent]))
     rand = _scores(_evaluate(ArrayEncoder("noise", noise, 48), [rec, ent]))
     r = words["TinyMIRecoverability"]
@@ -96,7 +97,7 @@ def test_mi_beside_sts_in_one_call_stored_reloaded_and_reported(tiny_dir, data, 
     train, test = data
     a, b = make_sentences(24, seed=31), make_sentences(24, seed=32)
     sts = sts_task("TinySTS", a, b, np.random.default_rng(0).uniform(0, 5, 24).round(2).tolist())
-    rec, ent = MIRecoverability(train, test, name="TinyMIRecoverability"), MIEntropy(test, name="TinyMIEntropy")
+    rec, ent = MIRecoverability(train=train, test=test, name="TinyMIRecoverability"), MIEntropy(test=test, name="TinyMIEntropy")
     enc = LayerEncoder(tiny_dir["bert"], layer=2, dtype="float32")
     cache = mteb.ResultCache(cache_path=tmp_path / "mteb")
     got = _scores(_evaluate(enc, [sts, rec, ent], cache=cache))
@@ -128,14 +129,20 @@ def test_mi_beside_sts_in_one_call_stored_reloaded_and_reported(tiny_dir, data, 
 def test_bad_input_is_named(data, tmp_path):
     train, test = data
     with pytest.raises(MiTasksError, match="at least 2"):
-        MIEntropy(["only one"], name="Tiny")
+        MIEntropy(test=["only one"], name="Tiny")
     with pytest.raises(MiTasksError, match="unknown corpus 'nosuch'"):
-        MIRecoverability("nosuch", test, name="Tiny")
+        MIRecoverability(train="nosuch", test=test, name="Tiny")
     with pytest.raises(MiTasksError, match="no train text holds a word"):
-        MIRecoverability(["!!", "--"], test, name="Tiny")
+        MIRecoverability(train=["!!", "--"], test=test, name="Tiny")
+    with pytest.raises(MiTasksError, match=r"^TinyE: bootstrap must be a whole number >= 0 resamples, got -1$"):
+        MIEntropy(test=test, name="TinyE", bootstrap=-1)
+    with pytest.raises(MiTasksError, match=r"^Tiny: unknown option 'bootstrap'; it takes no options$"):
+        MIRecoverability(train=train, test=test, name="Tiny", bootstrap=3)
+    with pytest.raises(MiTasksError, match=r"^MIEntropy scores the test texts alone; drop train=$"):
+        MIEntropy(train=train, test=test)
     nan = ArrayEncoder("nan", lambda t: np.full(8, np.nan), 8)
     with pytest.raises(MiTasksError, match="NaN or inf"):
-        _evaluate(nan, [MIEntropy(test, name="TinyMIEntropy")])
+        _evaluate(nan, [MIEntropy(test=test, name="TinyMIEntropy")])
 
 
 def _st_folder(src: str, dst, pooling: dict, normalize: bool = True, max_seq_length: int = 40):
@@ -169,3 +176,39 @@ def test_layer_encoder_defaults_follow_a_sentence_transformers_folder(tiny_dir, 
     assert plain["defaults_from"] == "mi-tasks defaults" and not plain["include_special"]
     with pytest.raises(MiTasksError, match="'max'.*pass pooling="):
         LayerEncoder(_st_folder(tiny_dir["bert"], tmp_path / "max", {"pooling_mode_max_tokens": True}))
+
+
+def test_a_plugin_familys_embedding_scorer_is_an_mteb_task(data, tmp_path, monkeypatch):
+    """A family outside mi-tasks that scores embeddings gets its MTEB task like the built-ins: its class by name,
+    stored and read back into reports with its headline metric, its error and the width it recorded."""
+    import importlib
+    import sys
+
+    from mi_tasks import mteb as mi_mteb
+    from mi_tasks.metrics import registry
+    from mi_tasks.reporting import load_results
+
+    from ..readme_commands import REPO
+
+    monkeypatch.setattr(registry, "_REGISTERED", dict(registry._REGISTERED))
+    monkeypatch.delitem(sys.modules, "state_norm", raising=False)
+    sys.path.insert(0, str(REPO / "tests" / "metrics" / "plugin_family"))
+    try:
+        importlib.import_module("state_norm")
+    finally:
+        sys.path.pop(0)
+    task_cls = mi_mteb.MIStateNorm
+    assert task_cls is mi_mteb.information_task("state_norm") and "MIStateNorm" in mi_mteb.information_task_classes()
+    assert task_cls.metadata.main_score == "mean_state_norm" and task_cls.metadata.type == "Clustering"
+    _, test = data
+    vecs = {t: np.random.default_rng(len(t)).normal(size=6) for t in test}
+    cache = mteb.ResultCache(cache_path=tmp_path / "mteb")
+    got = _scores(_evaluate(ArrayEncoder("norms", vecs.__getitem__, 6), [task_cls(test=test, norm_scale=2)], cache=cache))
+    norms = 2 * np.linalg.norm(np.stack([vecs[t] for t in test]).astype(np.float32).astype(np.float64), axis=1)
+    assert got["MIStateNorm"]["mean_state_norm"] == pytest.approx(norms.mean(), rel=1e-6)
+    (t,) = load_results(tmp_path / "mteb").tasks
+    assert t.task == "mteb:MIStateNorm" and t.headline == pytest.approx({"mean_state_norm": norms.mean()}, rel=1e-6)
+    assert t.stderr("mean_state_norm")[0][2] == pytest.approx(norms.std(ddof=1) / np.sqrt(len(norms)), abs=1e-6)  # mteb keeps 6 decimals
+    assert t.meta["state_width"] == 6
+    with pytest.raises(MiTasksError, match=r"^family 'emergence' does not score embeddings alone, so it has no MTEB task"):
+        mi_mteb.information_task("emergence")

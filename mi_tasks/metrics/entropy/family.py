@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from ...states.source import PassInputs
 from ..family import MetricFamily, RunShape
+from .embeddings import DatasetEntropyScorer
 from .settings import EntropySettings
 from .spectra import SPECTRA
 
@@ -23,6 +24,7 @@ class EntropyFamily(MetricFamily):
     table_metrics: ClassVar[tuple[str, ...]] = ("prompt_entropy", "prompt_effective_rank", "dataset_entropy",
                                                 "dataset_effective_rank", "diff_erank")
     best_key = "prompt_entropy"
+    embedding_scorer = DatasetEntropyScorer
     lower_is_better: ClassVar[tuple[str, ...]] = ("prompt_entropy", "prompt_effective_rank")
     """Layer by Layer's reading: a layer that compresses each prompt's tokens (lower entropy) embeds better;
     the dataset-level entropy and rank go the other way (texts kept apart)."""

@@ -6,6 +6,7 @@ from typing import Any, ClassVar, Mapping
 
 from ...states.source import PassInputs
 from ..family import Comparability, MetricFamily, RunShape
+from .embeddings import WordRecoverabilityScorer
 from .bounds import fano_mi_bits
 from .result import VACUOUS
 from .settings import RecoverabilitySettings
@@ -25,6 +26,7 @@ class RecoverabilityFamily(MetricFamily):
     extra_metrics: ClassVar[tuple[str, ...]] = ("fano_mi_bits_norm", "fano_mi_bits_empirical")
     per_text_metrics: ClassVar[tuple[str, ...]] = ("recall_at_k", "lift_recall_at_k", "cosine", "ba_mi_bits")
     best_key = "recall_at_k"
+    embedding_scorer = WordRecoverabilityScorer
     overview_metrics = ("recall_at_k", "fano_mi_bits", "ba_mi_bits")
     row_settings = ("fit", "targets")
     # word targets: the same for every model, so the main job's rows compare models (docs/metrics.md)

@@ -12,9 +12,10 @@ import numpy as np
 
 from mi_tasks.config import Settings, setting
 from mi_tasks.harness.task import MITask  # noqa: F401  (the YAML's class)
+from mi_tasks.metrics.embedding import EmbeddingScorer, EmbeddingScores
 from mi_tasks.metrics.family import Comparability, MetricFamily, MinimumInputs
 from mi_tasks.metrics.registry import register_family
-from mi_tasks.metrics.result import LayerResult, LayerRow, Measurement
+from mi_tasks.metrics.result import LayerResult, LayerRow, Measurement, Scores
 from mi_tasks.metrics.uncertainty import mean_stderr
 from mi_tasks.states.layers import normalized_depth
 
@@ -27,6 +28,20 @@ class StateNormSettings(Settings):
     norm_scale: int = setting(1, int, "the norm is multiplied by this", low=1)
 
 
+class EmbeddingNormScorer(EmbeddingScorer):
+    """The mean norm of one embedding per text (an encoder without layers: MTEB's task of this family)."""
+
+    task_name = "MIStateNorm"
+    description = "Mean L2 norm of the test texts' embeddings, with its standard error over texts."
+    headline = ("mean_state_norm",)
+    options = {"norm_scale": 1}
+
+    def score(self, train, test):
+        norms = self.settings["norm_scale"] * np.linalg.norm(test.astype(np.float64), axis=1)
+        m = Measurement(float(norms.mean()), mean_stderr(norms), "mean over texts", len(norms))
+        return EmbeddingScores(Scores({"mean_state_norm": m}), {"state_width": int(test.shape[1])})
+
+
 @register_family
 class StateNormFamily(MetricFamily):
     name = "state_norm"
@@ -36,6 +51,7 @@ class StateNormFamily(MetricFamily):
     best_key = "mean_state_norm"
     lower_is_better = ("mean_state_norm",)
     minimum = MinimumInputs(texts=3)
+    embedding_scorer = EmbeddingNormScorer
     units = {"mean_state_norm": "norm"}
     definitions = {"mean_state_norm": "mean over texts of the pooled hidden state's norm, times norm_scale"}
 
