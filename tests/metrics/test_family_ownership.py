@@ -18,7 +18,6 @@ REMAINING = {
     ("__init__.py", "fano_mi_bits"): "a public function of that name, exported lazily (not the metric)",
     ("mteb/encoder.py", "cosine"): "MTEB's similarity function name (not the metric)",
     ("mteb/sweep.py", "geometry"): "an example in an error message",
-    ("cli/recoverability.py", "recoverability"): "`mi-tasks recoverability`, the one family with a command of its own",
     ("training/enhance.py", "recall_at_k"): "enhancement trains recoverability decoders and records their recall",
     ("cli/enhance.py", "recall_at_k"): "prints enhancement's recall curve",
 }
