@@ -157,13 +157,14 @@ def layer_sweep(
 def checked_families(metrics: str | Sequence[str], values: dict[str, Any] | None) -> list[str]:
     """``layer_sweep``'s metric families (one name or several) and their settings, checked before any model work."""
     from ..metrics.inputs import missing_extra
-    from ..metrics.registry import family_class
+    from ..metrics.registry import family_class, known_families
     from ..settings import TaskSettings
 
     names = [metrics] if isinstance(metrics, str) else list(metrics)
     for name in names:
         if not isinstance(name, str):
-            raise MiTasksError(f"layer_sweep(metrics=...) takes family names, got {name!r}; e.g. metrics=['geometry']")
+            raise MiTasksError(f"layer_sweep(metrics=...) takes family names, got {name!r}; known families: "
+                               f"{', '.join(known_families())}")
         missing = missing_extra(family_class(name)())  # an unknown name: one line listing the known families
         if missing:
             raise MiTasksError(f"layer_sweep(metrics=...): {missing}")

@@ -17,7 +17,6 @@ PACKAGE = Path(__file__).resolve().parents[2] / "mi_tasks"
 REMAINING = {
     ("__init__.py", "fano_mi_bits"): "a public function of that name, exported lazily (not the metric)",
     ("mteb/encoder.py", "cosine"): "MTEB's similarity function name (not the metric)",
-    ("mteb/sweep.py", "geometry"): "an example in an error message",
     ("training/enhance.py", "recall_at_k"): "enhancement trains recoverability decoders and records their recall",
     ("cli/enhance.py", "recall_at_k"): "prints enhancement's recall curve",
 }
