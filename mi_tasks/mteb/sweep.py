@@ -20,8 +20,8 @@ from typing import Any
 
 from .. import __version__
 from ..errors import MiTasksError
-from ..metrics.result import NOT_MEASURED, strict_json
-from ..reporting.results import MTEB_KIND
+from ..metrics.result import NOT_MEASURED, Measurement, strict_json
+from ..reporting.results import MTEB_KIND, sweep_row
 from ..states.layers import LayerSpec, normalized_depth
 from ..states.modeling import load_model
 from ..states.settings import PassSettings
@@ -65,7 +65,7 @@ class LayerSweepResult:
         return p
 
     def scores(self, task: str) -> dict[int, float]:
-        """{layer: main score} of one task."""
+        """{layer: main score} of one task (None where it was not measured)."""
         got = {r["layer"]: r["value"] for r in self.rows if r["task"] == task}
         if not got:
             raise MiTasksError(f"no rows for task {task!r}; tasks in this sweep: {sorted({r['task'] for r in self.rows})}")
@@ -81,8 +81,8 @@ class LayerSweepResult:
         widths = [max(len(h), 8) for h in heads]
         lines = ["layer  depth  " + "  ".join(h.rjust(w) for h, w in zip(heads, widths))]
         for layer in layers:
-            cells = [f"{val[(layer, t)]:.4f}".rjust(w) if (layer, t) in val else "-".rjust(w)
-                     for t, w in zip(tasks, widths)]
+            cells = [f"{val[(layer, t)]:.4f}".rjust(w) if val.get((layer, t)) is not None else "-".rjust(w)
+                     for t, w in zip(tasks, widths)]  # a value not measured is null in the row (as saved)
             lines.append(f"{layer:5d}  {normalized_depth(layer, self.num_layers):5.2f}  " + "  ".join(cells))
         return "\n".join(lines)
 
@@ -145,8 +145,8 @@ def layer_sweep(
                             encode_kwargs={"batch_size": batch_size, "show_progress_bar": False})
         result.model_results[layer] = res
         for task, (metric, value) in main_scores(res, task_list).items():
-            result.rows.append({"layer": layer, "depth": normalized_depth(layer, extractor.num_layers),
-                                "task": task, "metric": metric, "value": value})
+            result.rows.append(sweep_row(layer, normalized_depth(layer, extractor.num_layers), task, metric,
+                                         Measurement(value)))
     if metrics:
         _metric_rows(result, source, state, metrics, metric_settings or {})
     if output is not None:
@@ -202,7 +202,4 @@ def _metric_rows(result: LayerSweepResult, source: StateSource, state: PassSetti
                     m = row.measurement(metric)
                     # a value the family could not measure is saved as null with the reason beside it
                     why = unmeasured.get(metric, {}).get("reason") if not math.isfinite(m.value) else None
-                    result.rows.append({"layer": row.layer, "depth": row.depth, "task": f"mi:{name}.{metric}",
-                                        "metric": metric, "value": m.value, "stderr": m.stderr if m.has_stderr else None,
-                                        **({"caveat": m.caveat} if m.caveat else {}),
-                                        **({"not_measured": why} if why else {})})
+                    result.rows.append(sweep_row(row.layer, row.depth, f"mi:{name}.{metric}", metric, m, why or ""))

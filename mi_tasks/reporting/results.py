@@ -24,6 +24,15 @@ from ..metrics.result import MEASUREMENTS_KEY, LayerRow, Measurement, Scores, ro
 log = logging.getLogger(__name__)
 
 MTEB_KIND = "mteb_layer_sweep"
+# A layer sweep's row: where and what, then the measurement's own fields (Measurement.to_dict), and the
+# reason a value could not be measured where one could not.
+SWEEP_ROW_FIELDS = ("layer", "depth", "task", "metric")
+
+
+def sweep_row(layer: int, depth: float, task: str, metric: str, m: Measurement, not_measured: str = "") -> dict[str, Any]:
+    """One row of an MTEB layer sweep (``kind: mteb_layer_sweep``), as ``layer_sweep`` saves it and reports read it."""
+    return {"layer": layer, "depth": depth, "task": task, "metric": metric, **m.to_dict(),
+            **({"not_measured": not_measured} if not_measured else {})}
 # Path components that say nothing about which model it is; labels then take the parent too.
 _GENERIC_DIRS = {"model", "models", "final", "checkpoint", "snapshots", "output", "outputs", "main", "hf", "merged"}
 
@@ -53,21 +62,39 @@ def revision_of(run: Run) -> str:
 
 @dataclass
 class TaskCurves:
-    """Per-layer curves of one task in one run, with the headline scalars lm-eval printed.
+    """Per-layer results of one task in one run, with the headline scalars lm-eval printed.
 
-    ``curves`` hold the metrics' values; ``measurements`` the same points whole (standard error and how it
-    was estimated, caveat, texts used and dropped), as the run's rows hold them (:mod:`mi_tasks.metrics.result`).
+    ``rows`` are the run's rows as written (:mod:`mi_tasks.metrics.result`: per layer, each metric's
+    measurement with its standard error, caveat and counts, and the row's flags); ``curves`` and
+    ``measurements`` are views of them by metric.
     """
 
     run: Run
     task: str
-    curves: dict[str, list[tuple[int, float, float]]]   # metric -> [(layer, depth, value), ...]
+    rows: list[LayerRow]
     headline: dict[str, float]                          # metric -> value in the printed table
     headline_layer: int | None
     settings: dict[str, Any] = field(default_factory=dict)   # mi_settings
     meta: dict[str, Any] = field(default_factory=dict)       # mi_results.meta
     kind: str = "lm_eval"
-    measurements: dict[str, dict[int, Measurement]] = field(default_factory=dict)   # metric -> layer -> measurement
+
+    @property
+    def curves(self) -> dict[str, list[tuple[int, float, float]]]:
+        """metric -> [(layer, depth, value), ...] in row order."""
+        out: dict[str, list[tuple[int, float, float]]] = {}
+        for row in self.rows:
+            for metric, m in row.measurements.items():
+                out.setdefault(metric, []).append((row.layer, row.depth, m.value))
+        return out
+
+    @property
+    def measurements(self) -> dict[str, dict[int, Measurement]]:
+        """metric -> layer -> measurement."""
+        out: dict[str, dict[int, Measurement]] = {}
+        for row in self.rows:
+            for metric, m in row.measurements.items():
+                out.setdefault(metric, {})[row.layer] = m
+        return out
 
     def metrics(self) -> list[str]:
         """Metrics with a value at some layer (one a run turned off, bleu4 with text_metrics false, is all NaN:
@@ -76,15 +103,15 @@ class TaskCurves:
 
     def stderr(self, metric: str) -> list[tuple[int, float, float]] | None:
         """(layer, depth, standard error) where the metric has errors (NaN at a layer without one), else None."""
-        at = self.measurements.get(metric) or {}
-        if not any(m.has_stderr for m in at.values()):
+        at = [(row.layer, row.depth, row.measurements[metric]) for row in self.rows if metric in row.measurements]
+        if not any(m.has_stderr for _, _, m in at):
             return None
-        return [(lay, d, at[lay].stderr if lay in at else math.nan) for lay, d, _ in self.curves.get(metric, [])]
+        return [(lay, d, m.stderr) for lay, d, m in at]
 
     def caveat_at(self, metric: str, layer: int | None) -> str:
         """Why the metric's value at ``layer`` is no measurement (``vacuous``), or ""."""
-        m = (self.measurements.get(metric) or {}).get(layer) if layer is not None else None
-        return m.caveat if m is not None else ""
+        row = next((r for r in self.rows if r.layer == layer), None) if layer is not None else None
+        return row.measurements[metric].caveat if row is not None and metric in row.measurements else ""
 
     def families(self) -> list[Any]:
         """The metric families whose metrics its curves hold (their row settings and comparability apply)."""
@@ -121,12 +148,13 @@ class Results:
         """Tidy rows: one per (run, task, metric, layer), each with its measurement's error, caveat and counts."""
         out = []
         for t in self.tasks:
-            for metric, points in t.curves.items():
-                at = t.measurements.get(metric) or {}
-                for layer, depth, value in points:
-                    m = at.get(layer) or Measurement(value)
+            for metric in t.curves:
+                for row in t.rows:
+                    if metric not in row.measurements:
+                        continue
+                    m = row.measurements[metric]
                     out.append({"model": t.run.label, "model_path": t.run.model, "run_date": t.run.date,
-                                "task": t.task, "metric": metric, "layer": layer, "depth": depth, "value": value,
+                                "task": t.task, "metric": metric, "layer": row.layer, "depth": row.depth, "value": m.value,
                                 "stderr": m.stderr if m.has_stderr else None, "caveat": m.caveat, "n": m.n,
                                 "dropped": m.dropped, "headline_layer": t.headline_layer, "source": t.run.source})
         return out
@@ -149,18 +177,6 @@ def _torch_version(env_info: Any) -> str | None:
 def _number(value: Any) -> float:
     """A results file's number; ``null`` (strict JSON) and ``"N/A"`` (lm-eval's table) read as NaN, as bare NaN does."""
     return math.nan if value is None or value == "N/A" else float(value)
-
-
-def _measured_curves(rows: list[LayerRow]) -> tuple[dict[str, list[tuple[int, float, float]]],
-                                                    dict[str, dict[int, Measurement]]]:
-    """Rows as curves (metric -> points) and measurements (metric -> layer -> measurement)."""
-    curves: dict[str, list[tuple[int, float, float]]] = {}
-    measurements: dict[str, dict[int, Measurement]] = {}
-    for row in rows:
-        for metric, m in row.measurements.items():
-            curves.setdefault(metric, []).append((row.layer, row.depth, m.value))
-            measurements.setdefault(metric, {})[row.layer] = m
-    return curves, measurements
 
 
 def model_args_of(data: dict[str, Any]) -> dict[str, Any]:
@@ -206,12 +222,12 @@ def _lm_eval_file(path: Path, data: dict[str, Any], standard_tasks_expected: boo
         headline = {k.split(",", 1)[0]: _number(val) for k, val in (data.get("results", {}).get(task) or {}).items()
                     if "," in k and "_stderr" not in k and (isinstance(val, (int, float)) or val in (None, "N/A"))}
         hl = mi.get("headline_layer")
-        curves, measurements = _measured_curves(rows_from_dict(mi, f"{path}: task {task}"))
-        if not curves:
+        rows = rows_from_dict(mi, f"{path}: task {task}")
+        if not any(row.measurements for row in rows):
             raise MiTasksError(f"{path}: task {task} has mi_results without per-layer measurements")
-        out.append(TaskCurves(run=run, task=task, curves=curves, headline=headline,
+        out.append(TaskCurves(run=run, task=task, rows=rows, headline=headline,
                               headline_layer=int(hl) if hl is not None else None,
-                              settings=dict(tcfg.get("mi_settings") or {}), meta=meta, measurements=measurements))
+                              settings=dict(tcfg.get("mi_settings") or {}), meta=meta))
     return out
 
 
@@ -224,26 +240,24 @@ def _mteb_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
     run = Run(model=str(data.get("model", "unknown")), model_args={"pretrained": data.get("model", "unknown"),
                                                                     "pooling": data.get("pooling")},
               date=_iso(st.st_mtime, path), source=str(path), versions=versions)
-    grouped: dict[str, dict[str, list[tuple[int, float, float]]]] = {}
-    measured: dict[str, dict[str, dict[int, Measurement]]] = {}
+    by_task: dict[str, dict[int, LayerRow]] = {}
     try:
-        for r in rows:
+        for i, r in enumerate(rows):
             task, metric, layer = str(r["task"]), str(r["metric"]), int(r["layer"])
-            value = _number(r["value"])
-            grouped.setdefault(task, {}).setdefault(metric, []).append((layer, float(r["depth"]), value))
-            measured.setdefault(task, {}).setdefault(metric, {})[layer] = Measurement(
-                value, _number(r.get("stderr")), caveat=str(r.get("caveat") or ""))
+            fields = {k: v for k, v in r.items() if k not in SWEEP_ROW_FIELDS and k != "not_measured"}
+            m = Measurement.from_dict(fields, f"{path}: row {i + 1} ({task}, layer {layer})")
+            by_task.setdefault(task, {}).setdefault(layer, LayerRow(layer, float(r["depth"]))).measurements[metric] = m
+    except MiTasksError:
+        raise
     except (KeyError, TypeError, ValueError) as e:
         raise MiTasksError(f"{path}: malformed MTEB sweep row ({e})") from None
     out = []
-    for task, curves in grouped.items():
-        curves = {m: sorted(p) for m, p in curves.items()}
-        last = max(lay for pts in curves.values() for lay, _, _ in pts)  # headline: the last scored layer
-        headline = {m: v for m, pts in curves.items() for lay, _, v in pts if lay == last}
-        out.append(TaskCurves(run=run, task=f"mteb:{task}", curves=curves, headline=headline, headline_layer=last,
+    for task, layer_rows in by_task.items():
+        last = max(layer_rows)  # headline: the last scored layer
+        out.append(TaskCurves(run=run, task=f"mteb:{task}", rows=[layer_rows[lay] for lay in sorted(layer_rows)],
+                              headline=dict(layer_rows[last]), headline_layer=last,
                               settings={"pooling": data.get("pooling"), "normalize": data.get("normalize")},
-                              meta={"num_layers": data.get("num_layers"), "pooling": data.get("pooling")}, kind="mteb",
-                              measurements=measured[task]))
+                              meta={"num_layers": data.get("num_layers"), "pooling": data.get("pooling")}, kind="mteb"))
     return out
 
 
@@ -278,8 +292,6 @@ def _mteb_mi_file(path: Path, data: dict[str, Any], scores: dict[str, Any]) -> l
     else:
         depth = int(layer) / int(n) if n else float("nan")
     whole = Scores.from_dict(scores[MEASUREMENTS_KEY], f"{path}: {MEASUREMENTS_KEY}")
-    curves = {k: [(int(layer), float(depth), m.value)] for k, m in whole.measurements.items()}
-    measurements = {k: {int(layer): m} for k, m in whole.measurements.items()}
     # the numbers beside the measurements (a prior's score, vocabulary sizes, counts) describe the run
     extras = {k: v for k, v in scores.items() if k not in whole.measurements and k != "main_score"
               and isinstance(v, (int, float)) and not isinstance(v, bool)}
@@ -292,11 +304,11 @@ def _mteb_mi_file(path: Path, data: dict[str, Any], scores: dict[str, Any]) -> l
               versions={"mteb": str(data.get("mteb_version") or scores.get("mteb_version") or "")})
     task = str(data["task_name"])
     corpus = {"name": task, "sha256": data.get("dataset_revision"), "rows": scores.get("n_test")}
-    return [TaskCurves(run=run, task=f"mteb:{task}", curves=curves,
+    return [TaskCurves(run=run, task=f"mteb:{task}", rows=[LayerRow(int(layer), float(depth), whole.measurements, whole.flags)],
                        headline={k: whole[k] for k in shown if k in whole}, headline_layer=int(layer),
                        settings={"pooling": exp.get("pooling"), "normalize": exp.get("normalize")},
                        meta={"num_layers": n, "pooling": exp.get("pooling"), "eval_corpus": corpus, **extras},
-                       kind="mteb", measurements=measurements)]
+                       kind="mteb")]
 
 
 def _read_json(path: Path) -> Any:

@@ -195,3 +195,28 @@ def test_token_targets_of_different_tokenizers_are_flagged_or_refused(suite_run,
     assert cli_main(["report", str(suite_run["out"] / "lm_eval"), "--out", str(tmp_path / "r"), "--strict",
                      "--no-figures"]) == 2
     assert "not comparable across models" in capsys.readouterr().err
+
+
+def test_a_layer_sweeps_rows_read_back_as_written(tmp_path):
+    """A sweep row is where and what, then the measurement's own fields: its error, caveat and counts come back
+    whole, a value not measured reads as NaN with its reason kept out of the measurement, and a field the
+    measurement does not have is one line naming the row."""
+    from mi_tasks.metrics.result import Measurement
+    from mi_tasks.reporting.results import MTEB_KIND, sweep_row
+
+    got = Measurement(0.42, 0.03, "bootstrap over texts (100 resamples)", 200, 1)
+    rows = [sweep_row(0, 0.0, "mi:views.lidar", "lidar", got),
+            sweep_row(1, 1.0, "mi:views.lidar", "lidar", Measurement(math.nan), not_measured="one view per text"),
+            sweep_row(1, 1.0, "STS", "cosine_spearman", Measurement(0.8))]
+    data = {"kind": MTEB_KIND, "model": "m", "num_layers": 1, "pooling": "mean", "normalize": True, "rows": rows}
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps(data, allow_nan=False))
+    by_task = {t.task: t for t in load_results(path).tasks}
+    lidar = by_task["mteb:mi:views.lidar"]
+    assert lidar.measurements["lidar"][0] == got and math.isnan(lidar.measurements["lidar"][1].value)
+    assert lidar.headline_layer == 1 and by_task["mteb:STS"].headline == {"cosine_spearman": 0.8}
+    data["rows"][0]["stdev"] = 0.03
+    path.write_text(json.dumps(data))
+    with pytest.raises(MiTasksError, match=r"^.*sweep\.json: row 1 \(mi:views\.lidar, layer 0\): malformed measurement "
+                                           r"\(unknown field\(s\) stdev\); re-run with this mi-tasks version$"):
+        load_results(path)
