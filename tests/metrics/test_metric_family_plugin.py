@@ -87,10 +87,17 @@ def test_plugin_family_with_settings_through_every_entry_point(tiny, tiny_dir, t
         evaluate(model, tok, texts, families=("state_norm",), norm_scale=0)
     few = evaluate(model, tok, texts[:2], families=("state_norm",), progress=False)["state_norm"]
     assert isinstance(few, Skipped) and "at least 3" in few.reason
+    # its own command, as a built-in family has (the parser is built from the registry)
+    from mi_tasks.cli.main import main
+
+    assert main(["state_norm", "--model", tiny_dir["bert"], "--dtype", "float32", "--eval-corpus",
+                 str(tmp_path / "eval.txt"), "--norm-scale", "2", "--output", str(tmp_path / "cli"), "--quiet"]) == 0
+    saved = json.loads((tmp_path / "cli" / f"state_norm_{os.path.basename(tiny_dir['bert'])}.json").read_text())
+    assert [r["mean_state_norm"] for r in rows_from_dict(saved, "cli")] == pytest.approx(2 * _norms(model, tok, texts),
+                                                                                         rel=1e-5)
 
     if importlib.util.find_spec("mteb") is None:
         pytest.skip("mteb is not installed")
-    from mi_tasks.cli.main import main
     from mi_tasks.mteb import layer_sweep, sts_task
 
     rng = np.random.default_rng(0)
