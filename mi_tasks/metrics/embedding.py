@@ -49,10 +49,7 @@ class EmbeddingScorer(ABC):
     def __init__(self, train_texts: list[str], test_texts: list[str], *, seed: int = 0, name: str = "",
                  **options: Any) -> None:
         self.name = name or self.task_name
-        unknown = sorted(set(options) - set(self.options))
-        if unknown:
-            takes = ", ".join(self.options) or "no options"
-            raise MiTasksError(f"{self.name}: unknown option {unknown[0]!r}; it takes {takes}")
+        self.check_options(self.name, options)
         self.train_texts, self.test_texts, self.seed = list(train_texts), list(test_texts), int(seed)
         self.settings = {**self.options, **options}
         if self.needs_train and not self.train_texts:
@@ -60,6 +57,14 @@ class EmbeddingScorer(ABC):
         if len(self.test_texts) < 2:
             raise MiTasksError(f"{self.name}: the test corpus has {len(self.test_texts)} texts; give at least 2")
         self.check()
+
+    @classmethod
+    def check_options(cls, name: str, options: dict[str, Any]) -> None:
+        """Refuse a keyword it does not take (before any corpus is read)."""
+        unknown = sorted(set(options) - set(cls.options))
+        if unknown:
+            takes = ", ".join(cls.options) or "no options"
+            raise MiTasksError(f"{name}: unknown option {unknown[0]!r}; it takes {takes}")
 
     def check(self) -> None:
         """Refuse texts or options its numbers cannot come from (one line naming :attr:`name`)."""

@@ -96,6 +96,7 @@ class InformationTask(AbsTask):
                  train_limit: int | None = TrainCorpusSettings().limit, test_limit: int | None = EvalCorpusSettings().limit,
                  seed: int = 0, data_dir: str | os.PathLike | None = None, name: str | None = None, **options: Any) -> None:
         label = name or self.scorer.task_name
+        self.scorer.check_options(label, options)
         if train is not None and not self.scorer.needs_train:
             raise MiTasksError(f"{label} scores the test texts alone; drop train=")
         self.train_texts, self.train_corpus = ([], {})
