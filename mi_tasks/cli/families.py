@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,18 @@ from ..states.devices import check_device
 from ..states.modeling import check_model_source, load_model
 from .options import add_settings, settings_from
 
+log = logging.getLogger(__name__)
+
 # The commands' own defaults where they differ from the task YAMLs': the bundled BBC News, whole.
 DEFAULTS = {"train_corpus": "bbcnews:train", "train_limit": None, "eval_corpus": "bbcnews:test", "eval_limit": None}
 
 
 def add_subparser(sub: Any) -> None:
     for name in known_families():
+        if name in sub.choices:  # a plugin family named like a command (report): the command keeps its name
+            log.warning("metric family %r has no command of its own: `mi-tasks %s` is another command; "
+                        "rename the family to get one", name, name)
+            continue
         fam = family_class(name)
         r = sub.add_parser(name, help=f"the {name} family's metrics per layer ({', '.join(fam.table_metrics)})")
         r.add_argument("--model", action="append", default=None,

@@ -10,8 +10,9 @@ from .. import __version__
 from ..errors import MiTasksError, print_error, translate_errors
 
 # Each module offers ``add_subparser(subparsers) -> None`` (setting ``func=run``) and ``run(args) -> int``.
-COMMAND_MODULES: tuple[str, ...] = ("mi_tasks.cli.suite", "mi_tasks.cli.families", "mi_tasks.cli.reporting",
-                                    "mi_tasks.cli.enhance", "mi_tasks.cli.leaderboard")
+# The family commands come last: a family whose name a command has is left without one (saying so).
+COMMAND_MODULES: tuple[str, ...] = ("mi_tasks.cli.suite", "mi_tasks.cli.reporting", "mi_tasks.cli.enhance",
+                                    "mi_tasks.cli.leaderboard", "mi_tasks.cli.families")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -111,3 +111,24 @@ def test_docs_table_lists_every_setting_with_its_default():
     assert settings_table() in text, "docs/settings.md is stale: regenerate its table (see the file's first paragraph)"
     for name in TaskSettings.known():
         assert f"| `{name}` |" in text
+
+
+def test_a_family_named_like_a_command_leaves_the_command_alone(monkeypatch, caplog):
+    """A plugin family called ``report`` gets no command of its own (one warning saying so); ``mi-tasks report`` stays."""
+    from mi_tasks.cli.main import build_parser
+    from mi_tasks.metrics import registry
+    from mi_tasks.metrics.family import MetricFamily
+
+    monkeypatch.setattr(registry, "_REGISTERED", dict(registry._REGISTERED))
+
+    @registry.register_family
+    class Report(MetricFamily):
+        name = "report"
+        table_metrics = ("x",)
+
+        def compute(self, inputs):
+            raise AssertionError("not run")
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices
+    assert sub["report"].get_default("func").__module__ == "mi_tasks.cli.reporting"
+    assert "metric family 'report' has no command of its own: `mi-tasks report` is another command" in caplog.text
