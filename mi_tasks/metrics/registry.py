@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MiTasksError
+from .embedding import EmbeddingScorer
 from .family import MetricFamily
 
 BUILTIN: dict[str, str] = {
@@ -70,6 +71,11 @@ def _registration_problem(cls: Any, replace: bool) -> str | None:
     if getattr(cls, "__abstractmethods__", None):
         return (f"{cls.__name__} ({name}) has no {', '.join(sorted(cls.__abstractmethods__))}: define "
                 "compute(self, inputs) returning a LayerResult")
+    scorer = getattr(cls, "embedding_scorer", None)
+    if scorer is not None and not (isinstance(scorer, type) and issubclass(scorer, EmbeddingScorer)
+                                   and all(getattr(scorer, a, None) for a in ("task_name", "description", "headline"))):
+        return (f"{cls.__name__} ({name}): embedding_scorer must be a subclass of "
+                "mi_tasks.metrics.embedding.EmbeddingScorer with task_name, description and headline set, or None")
     if name in BUILTIN and not replace:
         return (f"{name!r} is a built-in family; name yours differently, or register_family(..., replace=True) "
                 "to replace the built-in on purpose")

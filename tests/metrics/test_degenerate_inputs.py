@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mi_tasks import MiTasksError, evaluate
+from mi_tasks.metrics.embedding import EmbeddingScorer
 from mi_tasks.metrics.family import MetricFamily, Skipped
 from mi_tasks.metrics.registry import _REGISTERED, family_class, register_family
 from mi_tasks.metrics.result import NOT_MEASURED, LayerResult, LayerRow
@@ -145,12 +146,22 @@ class _NoCompute(MetricFamily):
     name = "test_no_compute"
 
 
+class _HalfScorer(MetricFamily):
+    name = "test_half_scorer"
+    embedding_scorer = type("HalfScorer", (EmbeddingScorer,), {"task_name": "MIHalf"})  # no description, headline
+
+    def compute(self, inputs):
+        return LayerResult(layers=[])
+
+
 @pytest.mark.parametrize("cls, says", [
     (_Entropy, "register_family: 'entropy' is a built-in family; name yours differently, or register_family(..., "
                "replace=True)"),
     (_NoName, "register_family: _NoName has no name: set the class attribute name"),
     (_NoCompute, "register_family: _NoCompute (test_no_compute) has no compute: define compute(self, inputs)"),
     (dict, "register_family: <class 'dict'> is not a MetricFamily: subclass mi_tasks.metrics.family.MetricFamily"),
+    (_HalfScorer, "register_family: _HalfScorer (test_half_scorer): embedding_scorer must be a subclass of "
+                  "mi_tasks.metrics.embedding.EmbeddingScorer with task_name, description and headline set"),
 ])
 def test_register_family_refuses_with_one_line(cls, says):
     with pytest.raises(MiTasksError) as e:
