@@ -18,7 +18,8 @@ def add_subparser(sub: Any) -> None:
                                                     "fano_mi_bits,ba_mi_bits + one per other task)")
     r.add_argument("--no-figures", action="store_true", help="tables only")
     r.add_argument("--strict", action="store_true",
-                   help="refuse to compare token-target results of different tokenizers (default: flag them)")
+                   help="refuse runs whose numbers do not compare (token targets of different tokenizers, or another "
+                        "family's condition) (default: flag them)")
     add_label_option(r)
     r.set_defaults(func=run)
 

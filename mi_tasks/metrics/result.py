@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from ..errors import MiTasksError
@@ -58,7 +58,7 @@ class Measurement:
         out: dict[str, Any] = {"value": self.value}
         if not math.isnan(self.stderr):
             out["stderr"] = self.stderr
-        for key in ("stderr_method", "n", "dropped", "caveat"):
+        for key in _FIELDS[2:]:   # stderr_method, n, dropped, caveat
             if getattr(self, key) not in ("", None):
                 out[key] = getattr(self, key)
         return strict_json(out)
@@ -69,7 +69,7 @@ class Measurement:
         try:
             if not isinstance(data, dict):
                 raise TypeError(f"expected an object, got {type(data).__name__}")
-            unknown = set(data) - {"value", "stderr", "stderr_method", "n", "dropped", "caveat"}
+            unknown = set(data) - set(_FIELDS)
             if unknown:
                 raise ValueError(f"unknown field(s) {', '.join(sorted(unknown))}")
             number = (lambda v: math.nan if v is None else float(v))
@@ -78,6 +78,9 @@ class Measurement:
                        None if data.get("dropped") is None else int(data["dropped"]), str(data.get("caveat", "")))
         except (KeyError, TypeError, ValueError) as e:
             raise MiTasksError(f"{where}: malformed measurement ({e}); re-run with this mi-tasks version") from None
+
+
+_FIELDS = tuple(f.name for f in fields(Measurement))
 
 
 def measured(value: Any) -> Measurement:

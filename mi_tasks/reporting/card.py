@@ -75,7 +75,7 @@ def eval_results(tasks: list[TaskCurves]) -> list[EvalResult]:
         base, _, split = name.partition(":")
         n = t.meta.get("num_layers")
         layer = t.headline_layer
-        depth = next((d for lay, d, _ in next(iter(t.curves.values()), []) if lay == layer), None)
+        depth = row.depth if (row := t.row_at(layer)) is not None else None
         args: dict[str, Any] = {"tool": TOOL, "layer": layer, "num_layers": n,
                                 "depth": _round(depth) if depth is not None else None,
                                 "pooling": t.meta.get("pooling") or t.settings.get("pooling"),

@@ -26,13 +26,14 @@ log = logging.getLogger(__name__)
 MTEB_KIND = "mteb_layer_sweep"
 # A layer sweep's row: where and what, then the measurement's own fields (Measurement.to_dict), and the
 # reason a value could not be measured where one could not.
-SWEEP_ROW_FIELDS = ("layer", "depth", "task", "metric")
+SWEEP_ROW_FIELDS = ("layer", "depth", "task", "metric", "not_measured")
 
 
 def sweep_row(layer: int, depth: float, task: str, metric: str, m: Measurement, not_measured: str = "") -> dict[str, Any]:
     """One row of an MTEB layer sweep (``kind: mteb_layer_sweep``), as ``layer_sweep`` saves it and reports read it."""
     return {"layer": layer, "depth": depth, "task": task, "metric": metric, **m.to_dict(),
             **({"not_measured": not_measured} if not_measured else {})}
+
 # Path components that say nothing about which model it is; labels then take the parent too.
 _GENERIC_DIRS = {"model", "models", "final", "checkpoint", "snapshots", "output", "outputs", "main", "hf", "merged"}
 
@@ -108,9 +109,13 @@ class TaskCurves:
             return None
         return [(lay, d, m.stderr) for lay, d, m in at]
 
+    def row_at(self, layer: int | None) -> LayerRow | None:
+        """The row of ``layer``, or None where the task has none."""
+        return next((r for r in self.rows if r.layer == layer), None) if layer is not None else None
+
     def caveat_at(self, metric: str, layer: int | None) -> str:
         """Why the metric's value at ``layer`` is no measurement (``vacuous``), or ""."""
-        row = next((r for r in self.rows if r.layer == layer), None) if layer is not None else None
+        row = self.row_at(layer)
         return row.measurements[metric].caveat if row is not None and metric in row.measurements else ""
 
     def families(self) -> list[Any]:
@@ -118,10 +123,8 @@ class TaskCurves:
         return list(dict.fromkeys(f for f in map(family_reporting, self.curves) if f is not None))
 
     def value_at(self, metric: str, layer: int) -> float | None:
-        for lay, _, v in self.curves.get(metric, []):
-            if lay == layer:
-                return v
-        return None
+        row = self.row_at(layer)
+        return row.measurements[metric].value if row is not None and metric in row.measurements else None
 
 
 @dataclass
@@ -244,7 +247,7 @@ def _mteb_file(path: Path, data: dict[str, Any]) -> list[TaskCurves]:
     try:
         for i, r in enumerate(rows):
             task, metric, layer = str(r["task"]), str(r["metric"]), int(r["layer"])
-            fields = {k: v for k, v in r.items() if k not in SWEEP_ROW_FIELDS and k != "not_measured"}
+            fields = {k: v for k, v in r.items() if k not in SWEEP_ROW_FIELDS}
             m = Measurement.from_dict(fields, f"{path}: row {i + 1} ({task}, layer {layer})")
             by_task.setdefault(task, {}).setdefault(layer, LayerRow(layer, float(r["depth"]))).measurements[metric] = m
     except MiTasksError:

@@ -36,13 +36,13 @@ class RecoverabilityResult(LayerResult):
         return [("prior", self.prior)]
 
     def _notes(self, metrics: Sequence[str]) -> list[str]:
-        m = self.meta
+        meta = self.meta
         notes = []
-        if all(k in m for k in ("vocab_size", "decoder_vocab_size", "coverage_tokens", "unigram_entropy_bits", "log2_vocab")):
-            notes.append(f"|V|={m['vocab_size']}  decoder vocab={m['decoder_vocab_size']}  eval token coverage="
-                         f"{m['coverage_tokens']:.3f}  H(t)={m['unigram_entropy_bits']:.2f} bits  "
-                         f"log2|V|={m['log2_vocab']:.2f} bits")
-        notes += [f"caveat: {flag}" for flag in m.get(FLAGS_KEY) or ()]
+        if all(k in meta for k in ("vocab_size", "decoder_vocab_size", "coverage_tokens", "unigram_entropy_bits", "log2_vocab")):
+            notes.append(f"|V|={meta['vocab_size']}  decoder vocab={meta['decoder_vocab_size']}  eval token coverage="
+                         f"{meta['coverage_tokens']:.3f}  H(t)={meta['unigram_entropy_bits']:.2f} bits  "
+                         f"log2|V|={meta['log2_vocab']:.2f} bits")
+        notes += [f"caveat: {flag}" for flag in meta.get(FLAGS_KEY) or ()]
         if any(r.caveat(m) == VACUOUS for r in [*self.layers, self.prior] for m in metrics):
             notes.append("vacuous: Fano's bound is at most 0 there (H(t) < H_b(P_e) + P_e log2(|V|-1)), so it says nothing")
         return notes
