@@ -18,6 +18,7 @@ from ..data.corpora import load_corpus
 from ..evaluation import evaluate
 from ..metrics.family import Skipped
 from ..metrics.registry import family_class, known_families
+from ..saving import replace_file
 from ..states.bundled import DEFAULT_MODELS, resolve_model
 from ..states.devices import check_device
 from ..states.modeling import check_model_source, load_model
@@ -89,7 +90,7 @@ def run_family(args: argparse.Namespace) -> list[dict[str, Any]]:
         print(f"\n{name} ({res.meta.get('num_layers')} layers, pooling={s.pooling})")
         print(res.table())
         target = out_dir / f"{family}_{Path(name).name.replace('/', '_')}.json"
-        target.write_text(json.dumps(res.to_dict(), indent=2))
+        replace_file(target, json.dumps(res.to_dict(), indent=2))
         print(f"saved {target}")
         results.append(res.to_dict())
         del model

@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import MiTasksError
+from ..saving import replace_file
 from ..metrics.result import NOT_MEASURED, Measurement, strict_json
 from ..reporting.results import MTEB_KIND, sweep_row
 from ..states.layers import LayerSpec, normalized_depth
@@ -59,10 +60,8 @@ class LayerSweepResult:
                 "mi_tasks_version": __version__, "rows": [dict(r) for r in self.rows]}
 
     def save(self, path: str | os.PathLike) -> Path:
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps(strict_json(self.to_dict()), indent=2, allow_nan=False))  # NaN: null
-        return p
+        """Write :meth:`to_dict` as strict JSON, replacing the file whole (:mod:`mi_tasks.saving`)."""
+        return replace_file(path, json.dumps(strict_json(self.to_dict()), indent=2, allow_nan=False))  # NaN: null
 
     def scores(self, task: str) -> dict[int, float]:
         """{layer: main score} of one task (None where it was not measured)."""

@@ -25,6 +25,7 @@ from huggingface_hub.repocard_data import eval_results_to_model_index, model_ind
 
 from ..data.specs import hub_id
 from ..errors import MiTasksError
+from ..saving import file_lock, replace_file
 from ..states.bundled import display_name
 from ..metrics.recoverability.coverage import FLAGS_KEY
 from .comparability import find_clashes, comparability_columns, comparable, vacuous_at
@@ -35,6 +36,7 @@ from .tables import why_not_measured
 log = logging.getLogger("mi_tasks")
 
 TOOL = "mi-tasks"
+CARD_LOCK_WAIT_S = 60.0  # how long a card update waits for another one
 _HEADER = re.compile(r"\A---[ \t]*\r?\n(.*?)(^---[ \t]*(?:\r?\n|\Z))", re.S | re.M)
 _TOP_KEY = re.compile(r"^[^\s#\-][^:]*:")
 
@@ -122,11 +124,17 @@ def _ours(e: EvalResult) -> bool:
 def update_card(card_path: str | Path, results: Results, model: str | None = None, name: str | None = None) -> str:
     """Replace (or add) the mi-tasks entries of ``model-index`` in a card's header; the rest is untouched.
 
-    Entries from other tools in an existing ``model-index`` are kept. Returns the new text.
+    Entries from other tools in an existing ``model-index`` are kept. Returns the new text. The card is read
+    and rewritten under its lock and replaced whole (:mod:`mi_tasks.saving`), so two updates at once both land.
     """
     path = Path(card_path)
     if not path.is_file():
         raise MiTasksError(f"model card {path} does not exist; run without --update to print a header to start one")
+    with file_lock(path, CARD_LOCK_WAIT_S, "`mi-tasks card --update`", beside=False):
+        return _update_card(path, results, model, name)
+
+
+def _update_card(path: Path, results: Results, model: str | None, name: str | None) -> str:
     raw = path.read_bytes().decode("utf-8")
     bom = "\ufeff" if raw.startswith("\ufeff") else ""  # an editor's byte-order mark: read past it, keep it
     raw = raw[len(bom):]
@@ -169,7 +177,7 @@ def update_card(card_path: str | Path, results: Results, model: str | None = Non
     parsed = ModelCard(new).data.eval_results or []
     if [e for e in parsed if _ours(e)] != ours:
         raise MiTasksError(f"{path}: the updated model-index does not read back as written; card left unchanged")
-    path.write_bytes((bom + new).encode("utf-8"))
+    replace_file(path, bom + new)
     return new
 
 
@@ -224,6 +232,6 @@ def write_leaderboard(rows: list[dict[str, Any]], out_dir: str | Path) -> tuple[
     w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
-    (out / "leaderboard.csv").write_text(buf.getvalue(), encoding="utf-8")
-    (out / "leaderboard.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    replace_file(out / "leaderboard.csv", buf.getvalue())
+    replace_file(out / "leaderboard.json", json.dumps(rows, indent=1))
     return out / "leaderboard.json", out / "leaderboard.csv"

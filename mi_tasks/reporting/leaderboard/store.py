@@ -21,26 +21,23 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from filelock import FileLock, Timeout
-
 from ...errors import MiTasksError
+from ...saving import file_lock, real_path, replace_file
 from .schema import SCHEMA_VERSION, check_row, comparability_problem, model_key
 
 BOARD_FILE = "board.json"
-_TMP_PREFIX, _TMP_SUFFIX = ".board-", ".json.tmp"
 SITE_MARKER = ".mi-tasks-board-site"  # written by ``build`` into its --out folder
 LOCK_WAIT_S = 600.0  # how long an ``add`` waits for another one to finish
 
 
 def board_file(folder: str | os.PathLike) -> Path:
     """The file that holds the board's rows: ``folder/board.json``, or the file it links to."""
-    return Path(os.path.realpath(Path(folder) / BOARD_FILE))
+    return real_path(Path(folder) / BOARD_FILE)
 
 
 @contextmanager
@@ -49,23 +46,9 @@ def locked(folder: str | os.PathLike, wait_s: float | None = None) -> Iterator[N
 
     The lock file is ``.board.json.lock`` beside the board (``filelock`` may leave it between writes).
     """
-    wait_s = LOCK_WAIT_S if wait_s is None else wait_s
-    target = board_file(folder)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # the board's own mode, so whoever may write the board may take its lock
-    mode = target.stat().st_mode & 0o666 if target.exists() else _default_mode()
-    lock = FileLock(str(target.parent / f".{target.name}.lock"), timeout=wait_s, mode=mode)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise MiTasksError(f"{target} stayed locked by another `mi-tasks leaderboard add` for {wait_s:.0f} s; "
-                           "wait for it to finish and submit again") from None
-    try:
-        for stale in target.parent.glob(f"{_TMP_PREFIX}*{_TMP_SUFFIX}"):  # no write is in flight but ours
-            stale.unlink(missing_ok=True)
+    with file_lock(board_file(folder), LOCK_WAIT_S if wait_s is None else wait_s,
+                   "`mi-tasks leaderboard add`", "submit again"):
         yield
-    finally:
-        lock.release()
 
 
 @dataclass
@@ -186,30 +169,10 @@ class Board:
         The new file gets the old one's permission bits (a group-writable board stays group-writable;
         a new board gets the umask's default).
         """
-        target = board_file(self.folder)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        mode = target.stat().st_mode & 0o7777 if target.exists() else _default_mode()
-        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX, dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                # one row a line, each by json's C encoder (an indented dump runs its pure-Python one: 5x slower)
-                lines = ",\n".join(json.dumps(r, allow_nan=False) for r in self.rows)
-                f.write(f'{{"schema_version": {SCHEMA_VERSION}, "rows": [\n{lines}\n]}}\n')
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # one row a line, each by json's C encoder (an indented dump runs its pure-Python one: 5x slower)
+        lines = ",\n".join(json.dumps(r, allow_nan=False) for r in self.rows)
+        replace_file(board_file(self.folder), f'{{"schema_version": {SCHEMA_VERSION}, "rows": [\n{lines}\n]}}\n')
         return self.path
-
-
-def _default_mode() -> int:
-    """The mode a new file gets (0o666 less the umask), which ``mkstemp``'s private 0o600 would not give."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def claim_site_folder(board_dir: str | os.PathLike, out_dir: str | os.PathLike, force: bool = False) -> Path:
