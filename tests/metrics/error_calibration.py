@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from mi_tasks.metrics.entropy.embeddings import DatasetEntropyScorer
 from mi_tasks.metrics.entropy.probe import EntropyProbe
 from mi_tasks.metrics.entropy.spectra import SPECTRA
 from mi_tasks.metrics.geometry import curvature, dime, gride, infonce, lidar, twonn
@@ -96,6 +97,18 @@ def entropy_draw(n: int, tokens: tuple[int, int] = (4, 16), dim: int = 24, layer
                            layers=list(range(layers)), reduced={SPECTRA.name: spectra}, n_tokens=mask.sum(1))
         row = EntropyProbe(random_baseline=False).score_stream([batch], n, layers).layers[-1]
         return {m: (row[m], row.stderr(m)) for m in ("prompt_entropy", "prompt_effective_rank")}
+    return draw
+
+
+def embedding_entropy_draw(n: int, dim: int = 64) -> Draw:
+    """Dataset entropy and effective rank of anisotropic Gaussian embeddings (an offset mean, scales 1 to 0.05),
+    through the MTEB task's scorer (:class:`~mi_tasks.metrics.entropy.embeddings.DatasetEntropyScorer`)."""
+    scales = np.linspace(1.0, 0.05, dim)
+
+    def draw(rng: np.random.Generator) -> dict[str, tuple[float, float]]:
+        x = (rng.standard_normal((n, dim)) * scales + 0.3).astype(np.float32)
+        scores = DatasetEntropyScorer([], [f"text {i}" for i in range(n)], seed=int(rng.integers(2**31))).score(None, x).scores
+        return {m: (scores[m], scores.stderr(m)) for m in ("dataset_entropy", "dataset_effective_rank")}
     return draw
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.metrics.error_calibration import (calibrate, entropy_draw, geometry_draw, recoverability_draw, table,
-                                             views_draw)
+from tests.metrics.error_calibration import (calibrate, embedding_entropy_draw, entropy_draw, geometry_draw,
+                                             recoverability_draw, table, views_draw)
 
 DRAWS = 20
 
 
 @pytest.mark.parametrize("family,draw", [("geometry", lambda: geometry_draw(80)), ("views", lambda: views_draw(60)),
                                          ("entropy", lambda: entropy_draw(80)),
+                                         ("entropy (MTEB, N > D)", lambda: embedding_entropy_draw(120, 32)),
+                                         ("entropy (MTEB, N < D)", lambda: embedding_entropy_draw(60, 96)),
                                          ("recoverability", lambda: recoverability_draw(150))])
 def test_reported_errors_match_the_spread_over_draws(family, draw):
     rows = calibrate(family, draw(), DRAWS, "small")

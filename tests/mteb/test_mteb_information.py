@@ -134,10 +134,10 @@ def test_bad_input_is_named(data, tmp_path):
         MIRecoverability(train="nosuch", test=test, name="Tiny")
     with pytest.raises(MiTasksError, match="no train text holds a word"):
         MIRecoverability(train=["!!", "--"], test=test, name="Tiny")
-    with pytest.raises(MiTasksError, match=r"^TinyE: bootstrap must be a whole number >= 0 resamples, got -1$"):
-        MIEntropy(test=test, name="TinyE", bootstrap=-1)
-    with pytest.raises(MiTasksError, match=r"^Tiny: unknown option 'bootstrap'; it takes no options$"):
-        MIRecoverability(train=train, test=test, name="Tiny", bootstrap=3)
+    with pytest.raises(MiTasksError, match=r"^TinyE: half_splits must be a whole number >= 0 splits, got -1$"):
+        MIEntropy(test=test, name="TinyE", half_splits=-1)
+    with pytest.raises(MiTasksError, match=r"^Tiny: unknown option 'half_splits'; it takes no options$"):
+        MIRecoverability(train=train, test=test, name="Tiny", half_splits=3)
     with pytest.raises(MiTasksError, match=r"^MIEntropy scores the test texts alone; drop train=$"):
         MIEntropy(train=train, test=test)
     nan = ArrayEncoder("nan", lambda t: np.full(8, np.nan), 8)

@@ -111,35 +111,3 @@ def jackknife_stderr(leave_one_out: Sequence[float]) -> float:
     if thetas.size < 2:
         return float("nan")
     return float(math.sqrt((thetas.size - 1) / thetas.size * ((thetas - thetas.mean()) ** 2).sum()))
-
-
-HALF_SPLITS = 8
-"""Random splits of the texts into two disjoint halves behind a half-sampling standard error."""
-
-
-def half_sample_stderr(statistic: Callable[[np.ndarray], float], n: int, splits: int = HALF_SPLITS,
-                       seed: int = 0) -> float:
-    """Standard error of ``statistic(all n rows)`` from the differences between disjoint halves of the rows.
-
-    Each of ``splits`` seeded permutations cuts the rows into two disjoint halves a and b; the two
-    half-sample estimates are independent draws of the statistic at n/2 rows, so E(θa − θb)² =
-    2·var(θ_{n/2}) = 4·var(θ_n) for any statistic whose variance falls as 1/n, and
-    se² = mean over splits of (θa − θb)²/4. It needs neither smoothness in the rows (nearest-neighbour
-    ratios are not smooth: the spread of subsample estimates around the full one overstates their
-    error 1.3-1.8×) nor resampling with repeats (a repeated row is a duplicated text to a Gram-matrix
-    entropy or a nearest-neighbour distance; a bootstrap inflates DiME 15× that way).
-    NaN below 4 rows or without a split whose two halves both give a finite estimate.
-    """
-    m = n // 2
-    if m < 2 or splits < 1:
-        return float("nan")
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for _ in range(splits):
-        p = rng.permutation(n)
-        diffs.append(statistic(np.sort(p[:m])) - statistic(np.sort(p[m:2 * m])))
-    d = np.asarray(diffs, dtype=np.float64)
-    d = d[np.isfinite(d)]
-    if d.size == 0:
-        return float("nan")
-    return float(math.sqrt((d ** 2).mean() / 4.0))

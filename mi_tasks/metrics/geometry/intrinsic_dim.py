@@ -12,7 +12,8 @@ import warnings
 import numpy as np
 
 from ...errors import MiTasksError
-from .arrays import HALF_SPLITS, as_states, half_sample_stderr
+from ..uncertainty import HALF_SPLITS, half_sample_stderr
+from .arrays import as_states
 from ..result import Measurement
 
 

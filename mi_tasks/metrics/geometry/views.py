@@ -15,9 +15,8 @@ import torch
 from scipy.special import logsumexp
 
 from ...errors import MiTasksError
-from ..uncertainty import mean_stderr
-from .arrays import (HALF_SPLITS, as_states, as_tensor_states, half_sample_stderr, jackknife_stderr,
-                     max_entropy_normalised, psd_entropy,
+from ..uncertainty import HALF_SPLITS, half_sample_stderr, mean_stderr
+from .arrays import (as_states, as_tensor_states, jackknife_stderr, max_entropy_normalised, psd_entropy,
                      spectrum_entropy)
 from ..result import Measurement
 
